@@ -1,0 +1,5 @@
+import sys
+
+from reelvec.cli import main
+
+sys.exit(main())

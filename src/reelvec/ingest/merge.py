@@ -1,0 +1,156 @@
+"""Merge the per-source movies into one catalog.
+
+Join rule: on TMDB id where both sides know it (TMDB <-> MovieLens links), else on
+(normalised title, year within ±1) — how Wikipedia entries find their film.
+
+Which source wins per field (first listed that has a value):
+
+=================  ===========================================
+title, year        TMDB > MovieLens > Wikipedia
+genres             TMDB > MovieLens > Wikipedia
+overview, tagline,  TMDB (only source)
+keywords, companies,
+stats, dates
+imdb_id,           MovieLens links (only source)
+movielens_id
+cast, director,    Wikipedia (only source)
+plot
+poster             local poster file > Wikipedia thumbnail URL
+=================  ===========================================
+
+A *conflict* is a field that two sources both fill with different values; the winner above is
+kept and the disagreement is counted per field in the report.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from reelvec.ingest.movie import MOVIELENS, POSTERS, TMDB, WIKIPEDIA, Movie, normalise_title
+
+PRIORITY = {TMDB: 0, MOVIELENS: 1, WIKIPEDIA: 2}
+MERGED_FIELDS = tuple(
+    f.name for f in dataclasses.fields(Movie) if f.name not in ("key", "sources", "provenance")
+)
+_IGNORE_CONFLICT = {"plot", "poster"}
+
+
+@dataclass
+class MergeReport:
+    movies: int = 0
+    merged_tmdb_movielens: int = 0
+    merged_wikipedia: int = 0
+    only: Counter = field(default_factory=Counter)  # movies known to one source only, by source
+    by_sources: Counter = field(default_factory=Counter)  # "tmdb+movielens+wikipedia" -> n
+    conflicts: Counter = field(default_factory=Counter)  # field -> number of disagreements
+    with_poster_file: int = 0
+    with_poster_url: int = 0
+
+    def as_dict(self) -> dict:
+        return {
+            "movies": self.movies,
+            "merged_tmdb_movielens": self.merged_tmdb_movielens,
+            "merged_wikipedia": self.merged_wikipedia,
+            "only_in_one_source": dict(self.only),
+            "by_sources": dict(self.by_sources),
+            "conflicts_resolved": dict(self.conflicts),
+            "with_poster_file": self.with_poster_file,
+            "with_poster_url": self.with_poster_url,
+        }
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return set(a) == set(b)
+    if isinstance(a, str) and isinstance(b, str):
+        return normalise_title(a) == normalise_title(b)
+    return a == b
+
+
+def combine(base: Movie, other: Movie, report: MergeReport | None = None) -> Movie:
+    """Fold `other` into `base` by the per-field priority rule; pure."""
+    prov = dict(base.provenance)
+    values = {}
+    for name in MERGED_FIELDS:
+        a, b = getattr(base, name), getattr(other, name)
+        if b in (None, (), ""):
+            continue
+        if a in (None, (), ""):
+            values[name] = b
+            prov[name] = other.source_of(name) or (other.sources[0] if other.sources else "?")
+            continue
+        if name in ("tmdb_id", "movielens_id", "imdb_id"):
+            continue
+        src_a = prov.get(name, base.sources[0] if base.sources else "?")
+        src_b = other.source_of(name) or (other.sources[0] if other.sources else "?")
+        if not _same(a, b):
+            if report is not None and name not in _IGNORE_CONFLICT:
+                report.conflicts[name] += 1
+            if PRIORITY.get(src_b, 9) < PRIORITY.get(src_a, 9):
+                values[name] = b
+                prov[name] = src_b
+    sources = tuple(sorted(set(base.sources) | set(other.sources), key=lambda s: PRIORITY.get(s, 9)))
+    return dataclasses.replace(base, sources=sources, provenance=tuple(sorted(prov.items())), **values)
+
+
+def merge_sources(
+    tmdb: list[Movie],
+    movielens: list[Movie],
+    wikipedia: list[Movie],
+    posters: dict[int, str] | None = None,
+) -> tuple[list[Movie], MergeReport]:
+    """Pure merge of three sources' movies plus a tmdb_id -> local poster path map."""
+    report = MergeReport()
+    by_key: dict[str, Movie] = {m.key: m for m in tmdb}
+    for m in movielens:
+        if m.key in by_key:
+            prev = by_key[m.key]
+            if MOVIELENS in prev.sources:
+                # two movieIds share one tmdbId (links.csv has one such pair): keep the first
+                report.conflicts["movielens_id"] += 1
+                continue
+            by_key[m.key] = combine(prev, m, report)
+            report.merged_tmdb_movielens += 1
+        else:
+            by_key[m.key] = m
+
+    index: dict[str, list[str]] = defaultdict(list)
+    for key, m in by_key.items():
+        index[normalise_title(m.title)].append(key)
+        if m.original_title and normalise_title(m.original_title) != normalise_title(m.title):
+            index[normalise_title(m.original_title)].append(key)
+    wiki_taken: set[str] = set()
+    for w in wikipedia:
+        best, best_gap = None, 99
+        for key in index.get(normalise_title(w.title), ()):
+            c = by_key[key]
+            if key in wiki_taken or c.year is None or w.year is None:
+                continue
+            gap = abs(c.year - w.year)
+            if gap <= 1 and gap < best_gap:
+                best, best_gap = key, gap
+        if best is None:
+            by_key.setdefault(w.key, w)
+            continue
+        wiki_taken.add(best)
+        by_key[best] = combine(by_key[best], w, report)
+        report.merged_wikipedia += 1
+
+    out = []
+    for m in by_key.values():
+        if posters and m.tmdb_id in posters:
+            prov = dict(m.provenance)
+            prov["poster"] = POSTERS
+            m = dataclasses.replace(m, poster=posters[m.tmdb_id], provenance=tuple(sorted(prov.items())))
+        if m.poster and m.poster.startswith(("http://", "https://")):
+            report.with_poster_url += 1
+        elif m.poster:
+            report.with_poster_file += 1
+        if len(m.sources) == 1:
+            report.only[m.sources[0]] += 1
+        report.by_sources["+".join(m.sources)] += 1
+        out.append(m)
+    out.sort(key=lambda m: (m.tmdb_id is None, m.tmdb_id or 0, m.key))
+    report.movies = len(out)
+    return out, report

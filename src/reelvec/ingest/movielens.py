@@ -1,0 +1,146 @@
+"""MovieLens (ml-latest-small) adapter: movies + links become `Movie`s; ratings and tags are
+interactions, returned as separate tables for training and never folded into a Movie."""
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from reelvec.errors import IngestError
+from reelvec.ingest.movie import MOVIELENS, Movie, canonical_genres
+from reelvec.ingest.quarantine import Rejection, SourceReport
+from reelvec.ingest.tmdb import check_columns
+
+_TITLE_YEAR = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})(?:[-\u2013]\d{0,4})?\)\s*$")
+_AKA = re.compile(r"\s*\((?:a\.k\.a\.|aka)\s[^)]*\)\s*$", re.I)
+_ARTICLE = re.compile(r"^(?P<body>.*), (?P<art>The|A|An|Les|La|Le|L'|El|Il|Die|Der|Das|Los|Las)$")
+
+
+def parse_movielens_title(raw: str) -> tuple[str, int | None]:
+    """'Matrix, The (1999)' -> ('The Matrix', 1999); 'Seven (a.k.a. Se7en) (1995)' -> ('Seven', 1995)."""
+    raw = " ".join(raw.split())
+    m = _TITLE_YEAR.match(raw)
+    title, year = (m.group("title"), int(m.group("year"))) if m else (raw, None)
+    title = _AKA.sub("", title).strip()
+    # alternative titles in parentheses: keep the first
+    title = re.sub(r"\s+\([^)]*\)$", "", title) if title.endswith(")") and "(" in title[1:] else title
+    a = _ARTICLE.match(title)
+    if a:
+        art = a.group("art")
+        title = f"{art}{'' if art.endswith(chr(39)) else ' '}{a.group('body')}"
+    return title.strip(), year
+
+
+def _open(path: Path):
+    try:
+        return open(path, encoding="utf-8", errors="surrogateescape", newline="")
+    except OSError as exc:
+        raise IngestError(f"cannot read MovieLens file {path}: {exc.strerror}") from None
+
+
+def read_links(path: Path, rejections: list[Rejection], report: SourceReport) -> dict[int, tuple[str | None, int | None]]:
+    """movieId -> (imdb 'tt' id, tmdbId); bad rows are quarantined."""
+    links: dict[int, tuple[str | None, int | None]] = {}
+    with _open(path) as fh:
+        reader = csv.DictReader(fh)
+        check_columns(reader.fieldnames, ("movieId", "imdbId", "tmdbId"), path)
+        for row in reader:
+            where = f"{path.name}:{reader.line_num}"
+            try:
+                mid = int(row["movieId"])
+                imdb = (row["imdbId"] or "").strip()
+                imdb_id = f"tt{int(imdb):07d}" if imdb else None
+                tmdb = (row["tmdbId"] or "").strip()
+                tmdb_id = int(float(tmdb)) if tmdb else None
+            except (TypeError, ValueError):
+                report.reject(rejections, where, "bad id in links.csv", json.dumps(row))
+                continue
+            links[mid] = (imdb_id, tmdb_id)
+    return links
+
+
+def read_movielens(data_dir: Path) -> tuple[list[Movie], list[Rejection], SourceReport]:
+    """movies.csv joined with links.csv. rows_read counts movies.csv rows."""
+    report = SourceReport(MOVIELENS)
+    rejections: list[Rejection] = []
+    links_report = SourceReport(MOVIELENS)  # link rejections are listed but reconcile separately
+    links = read_links(data_dir / "links.csv", rejections, links_report)
+    path = data_dir / "movies.csv"
+    movies: dict[int, Movie] = {}
+    with _open(path) as fh:
+        reader = csv.DictReader(fh)
+        check_columns(reader.fieldnames, ("movieId", "title", "genres"), path)
+        for row in reader:
+            report.rows_read += 1
+            where = f"{path.name}:{reader.line_num}"
+            raw = json.dumps(row, ensure_ascii=False)
+            if any(isinstance(v, str) and any("\udc80" <= c <= "\udcff" for c in v) for v in row.values()):
+                report.reject(rejections, where, "invalid UTF-8", raw)
+                continue
+            try:
+                mid = int(row["movieId"])
+            except (TypeError, ValueError):
+                report.reject(rejections, where, f"bad movieId: {row.get('movieId')!r}", raw)
+                continue
+            title, year = parse_movielens_title(row.get("title") or "")
+            if not title:
+                report.reject(rejections, where, "empty title", raw)
+                continue
+            imdb_id, tmdb_id = links.get(mid, (None, None))
+            genres = canonical_genres((row.get("genres") or "").split("|"))
+            filled = {"title": title, "year": year, "genres": genres, "imdb_id": imdb_id}
+            filled = {k: v for k, v in filled.items() if v not in (None, (), "")}
+            key = f"tmdb:{tmdb_id}" if tmdb_id else f"ml:{mid}"
+            m = Movie(key=key, tmdb_id=tmdb_id, movielens_id=mid, sources=(MOVIELENS,),
+                      provenance=tuple(sorted((k, MOVIELENS) for k in filled)), **filled)
+            if mid in movies:
+                if movies[mid] == m:
+                    report.accepted += 1
+                    report.duplicates_merged += 1
+                else:
+                    report.reject(rejections, where, f"duplicate id with different content: movieId {mid}", raw)
+                continue
+            movies[mid] = m
+            report.accepted += 1
+    report.reasons.update({f"links: {k}": v for k, v in links_report.reasons.items()})
+    return list(movies.values()), rejections, report
+
+
+def load_ratings(path: Path, links: dict[int, tuple[str | None, int | None]] | None = None) -> pd.DataFrame:
+    """ratings.csv as a typed table (userId, movieId, rating, timestamp[, tmdb_id]).
+
+    Rows with non-numeric fields or a rating outside 0.5..5 are dropped *and reported* through
+    the returned frame's ``attrs['rejected']`` count (the caller records it)."""
+    try:
+        df = pd.read_csv(path, dtype=str)
+    except OSError as exc:
+        raise IngestError(f"cannot read ratings {path}: {exc.strerror}") from None
+    check_columns(df.columns, ("userId", "movieId", "rating", "timestamp"), path)
+    out = pd.DataFrame({
+        "userId": pd.to_numeric(df["userId"], errors="coerce"),
+        "movieId": pd.to_numeric(df["movieId"], errors="coerce"),
+        "rating": pd.to_numeric(df["rating"], errors="coerce"),
+        "timestamp": pd.to_numeric(df["timestamp"], errors="coerce"),
+    })
+    ok = out.notna().all(axis=1) & out["rating"].between(0.5, 5.0)
+    rejected = int((~ok).sum())
+    out = out[ok].astype({"userId": np.int64, "movieId": np.int64, "rating": np.float32, "timestamp": np.int64})
+    if links is not None:
+        tm = {m: t for m, (_, t) in links.items() if t}
+        out["tmdb_id"] = out["movieId"].map(tm).astype("Int64")
+    out = out.reset_index(drop=True)
+    out.attrs["rejected"] = rejected
+    return out
+
+
+def load_tags(path: Path) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(path, dtype={"tag": str})
+    except OSError as exc:
+        raise IngestError(f"cannot read tags {path}: {exc.strerror}") from None
+    check_columns(df.columns, ("userId", "movieId", "tag", "timestamp"), path)
+    return df

@@ -1,0 +1,60 @@
+"""Bad input is recorded, never dropped in silence: every rejected row becomes a `Rejection`
+written to a JSONL quarantine file, and every source gets a `SourceReport` that reconciles
+``rows_read == accepted + quarantined``."""
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Rejection:
+    source: str
+    where: str  # "file:line" or "file[index]"
+    reason: str
+    raw: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+
+@dataclass
+class SourceReport:
+    source: str
+    rows_read: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    duplicates_merged: int = 0  # identical repeats, folded into the first (counted in accepted)
+    reasons: Counter = field(default_factory=Counter)
+
+    def reject(self, rejections: list[Rejection], where: str, reason: str, raw: str) -> None:
+        self.quarantined += 1
+        self.reasons[reason.split(":")[0]] += 1
+        rejections.append(Rejection(self.source, where, reason, raw[:2000]))
+
+    @property
+    def reconciles(self) -> bool:
+        return self.rows_read == self.accepted + self.quarantined
+
+    def as_dict(self) -> dict:
+        return {
+            "source": self.source,
+            "rows_read": self.rows_read,
+            "accepted": self.accepted,
+            "quarantined": self.quarantined,
+            "duplicates_merged": self.duplicates_merged,
+            "reasons": dict(self.reasons),
+        }
+
+
+def write_quarantine(path: Path, rejections: list[Rejection]) -> None:
+    """Replace the quarantine file atomically, so a rerun leaves exactly this run's rejections."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for r in rejections:
+            fh.write(r.to_json() + "\n")
+    os.replace(tmp, path)
