@@ -1,0 +1,67 @@
+"""The encoder contract and the registry that finds encoders by name.
+
+An encoder turns a batch of inputs of one modality into L2-normalised float32 rows. Its
+`version` names everything that changes the numbers (model, weights hash, precision path,
+preprocessing), so the feature cache can tell stale vectors from good ones.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """How to build an encoder. `precision` picks the speed path ('auto' = the measured fastest
+    path that stays within tolerance of fp32); `weights` overrides where weights come from."""
+
+    name: str
+    precision: str = "auto"
+    batch_size: int = 32
+    weights: str | None = None
+    artifact_dir: str | None = None  # where exported artifacts (ONNX graphs) are kept
+    threads: int | None = None
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    name: str
+    modality: str
+    dim: int
+
+    @property
+    def version(self) -> str: ...
+
+    def encode(self, batch: Sequence[Any]) -> np.ndarray: ...
+
+
+REGISTRY: dict[str, Callable[[EncoderSpec], Encoder]] = {}
+
+
+def register(name: str):
+    def deco(factory):
+        REGISTRY[name] = factory
+        return factory
+    return deco
+
+
+def create(spec: EncoderSpec | str) -> Encoder:
+    from reelvec.encoders import image, text  # noqa: F401  (registration side effect, on demand)
+    from reelvec.errors import EncoderError
+
+    if isinstance(spec, str):
+        spec = EncoderSpec(spec)
+    try:
+        factory = REGISTRY[spec.name]
+    except KeyError:
+        raise EncoderError(f"unknown encoder {spec.name!r}; known: {', '.join(sorted(REGISTRY))}") from None
+    return factory(spec)
+
+
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    n = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(n, 1e-12)

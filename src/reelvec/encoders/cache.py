@@ -1,0 +1,172 @@
+"""Feature cache: vectors keyed by (modality, sha256 of the exact input, encoder version).
+
+Layout of a cache folder::
+
+    index.sqlite          vectors(modality, version, input_sha, row, crc) + file hash memo
+    <modality>-<dim>.f16  float16 rows, appended; row i starts at byte i*dim*2
+    lock                  held (fcntl) by the one process writing
+
+One data file per modality, not one file per movie. Each row's crc32 is in the index: a row
+whose bytes no longer match (disk corruption, truncation, a stray write) is reported as a miss
+and recomputed, never served. Rows are appended and fsynced before the index commits, so a
+crash leaves at most unreferenced bytes.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from reelvec.errors import EncoderError
+
+
+class FeatureCache:
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock_fh = None
+        self.db = sqlite3.connect(self.folder / "index.sqlite", timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(
+            """
+            CREATE TABLE IF NOT EXISTS vectors(
+                modality TEXT, version TEXT, input_sha TEXT, dim INTEGER, row INTEGER, crc INTEGER,
+                PRIMARY KEY(modality, version, input_sha));
+            CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, sha TEXT);
+            """
+        )
+        self.corrupt_seen = 0
+
+    # -------------------------------------------------------------------------------- locking
+    def lock(self) -> None:
+        """Take the writer lock or fail naming the holder."""
+        if self._lock_fh is not None:
+            return
+        fh = open(self.folder / "lock", "a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise EncoderError(
+                f"feature cache {self.folder} is locked by PID {holder}; wait for it or pass --cache elsewhere"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self._lock_fh = fh
+
+    def close(self) -> None:
+        self.db.close()
+        if self._lock_fh is not None:
+            fcntl.flock(self._lock_fh, fcntl.LOCK_UN)
+            self._lock_fh.close()
+            self._lock_fh = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ---------------------------------------------------------------------------- file hashes
+    def file_sha(self, path: str | Path) -> str:
+        """sha256 of a file's bytes, memoised on (path, size, mtime) like git's index."""
+        p = Path(path)
+        st = p.stat()
+        row = self.db.execute("SELECT size, mtime_ns, sha FROM files WHERE path=?", (str(p),)).fetchone()
+        if row and row[0] == st.st_size and row[1] == st.st_mtime_ns:
+            return row[2]
+        sha = sha256_bytes(p.read_bytes())
+        self.db.execute("INSERT OR REPLACE INTO files VALUES (?,?,?,?)", (str(p), st.st_size, st.st_mtime_ns, sha))
+        return sha
+
+    def commit(self) -> None:
+        self.db.commit()
+
+    # -------------------------------------------------------------------------------- vectors
+    def _data_path(self, modality: str, dim: int) -> Path:
+        return self.folder / f"{modality}-{dim}.f16"
+
+    def get_many(self, modality: str, version: str, shas: list[str], dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """Returns (vectors float32 (n, dim), hit mask). Missing or corrupt rows are misses."""
+        out = np.zeros((len(shas), dim), np.float32)
+        hit = np.zeros(len(shas), bool)
+        if not shas:
+            return out, hit
+        rows = dict(
+            (sha, (r, crc))
+            for sha, r, crc in self.db.execute(
+                "SELECT input_sha, row, crc FROM vectors WHERE modality=? AND version=? AND dim=?",
+                (modality, version, dim),
+            )
+        )
+        path = self._data_path(modality, dim)
+        if not rows or not path.exists():
+            return out, hit
+        n_rows = path.stat().st_size // (dim * 2)
+        if n_rows == 0:
+            return out, hit
+        data = np.memmap(path, dtype=np.float16, mode="r", shape=(n_rows, dim))
+        want = [(i, rows[s]) for i, s in enumerate(shas) if s in rows]
+        idx = np.array([i for i, _ in want], dtype=np.int64)
+        ridx = np.array([r for _, (r, _) in want], dtype=np.int64)
+        inside = ridx < n_rows
+        idx, ridx = idx[inside], ridx[inside]
+        crcs = [want_crc for (_, (r, want_crc)) in want if r < n_rows]
+        block = np.asarray(data[ridx]) if len(ridx) else np.zeros((0, dim), np.float16)
+        for j, (i, expected) in enumerate(zip(idx, crcs)):
+            if zlib.crc32(block[j].tobytes()) == expected:
+                out[i] = block[j]
+                hit[i] = True
+            else:
+                self.corrupt_seen += 1
+        self.corrupt_seen += len(want) - int(inside.sum())
+        del data
+        return out, hit
+
+    def put_many(self, modality: str, version: str, shas: list[str], vectors: np.ndarray) -> None:
+        if len(shas) == 0:
+            return
+        vectors = np.asarray(vectors, dtype=np.float16)
+        n, dim = vectors.shape
+        if n != len(shas):
+            raise EncoderError(f"put_many: {len(shas)} keys but {n} vectors")
+        self.lock()
+        path = self._data_path(modality, dim)
+        with open(path, "ab") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            if size % (dim * 2):  # a torn tail from a crash: pad to a row boundary
+                fh.write(b"\0" * (dim * 2 - size % (dim * 2)))
+                size = fh.tell()
+            start = size // (dim * 2)
+            fh.write(vectors.tobytes())
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.db.executemany(
+            "INSERT OR REPLACE INTO vectors VALUES (?,?,?,?,?,?)",
+            [(modality, version, s, dim, start + i, zlib.crc32(vectors[i].tobytes())) for i, s in enumerate(shas)],
+        )
+        self.db.commit()
+
+    def count(self, modality: str | None = None) -> int:
+        if modality:
+            return self.db.execute("SELECT COUNT(*) FROM vectors WHERE modality=?", (modality,)).fetchone()[0]
+        return self.db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+
+
+def sha256_bytes(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_text(text: str) -> str:
+    return sha256_bytes(text.encode("utf-8"))
