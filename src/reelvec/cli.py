@@ -74,6 +74,50 @@ def cmd_catalog(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------- encode
+def make_encoders(args):
+    from reelvec.encoders import EncoderSpec, create
+
+    cache = str(Path(args.cache) / "artifacts")
+    text = create(EncoderSpec("minilm", precision=args.text_precision))
+    image = create(EncoderSpec("mobilenet_v2", precision=args.image_precision, artifact_dir=cache))
+    return text, image
+
+
+def cmd_encode(args) -> int:
+    from reelvec.encoders import FeatureCache
+    from reelvec.encoders.pipeline import encode_catalog
+    from reelvec.ingest.catalog import Catalog
+    from reelvec.ingest.quarantine import Rejection, write_quarantine
+
+    catalog = Catalog.load(Path(args.catalog))
+    movies = list(catalog)[: args.limit] if args.limit else list(catalog)
+    text, image = make_encoders(args)
+    out = Path(args.out) if args.out else Path(args.cache) / "features.npz"
+    with FeatureCache(args.cache) as cache:
+        cache.lock()
+        feats = encode_catalog(movies, text, image, cache, posters_dir=Path(args.posters) if args.posters else None,
+                               progress=not args.quiet)
+    feats.save(out)
+    bad = [Rejection("posters", m.poster or m.key, s, m.key) for m, s in zip(movies, feats.image_status)
+           if s.startswith("unreadable")]
+    write_quarantine(out.with_name("encode.quarantine.jsonl"), bad)
+    summary = feats.stats | {"movies": len(movies), "with_image": int(feats.has_image.sum()), "features": str(out),
+                             "text_version": feats.text_version, "image_version": feats.image_version}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(_table([[k, v] for k, v in summary.items()], ["encode", "value"]))
+    return 0
+
+
+def add_encoder_options(p) -> None:
+    p.add_argument("--text-precision", default="auto", choices=["auto", "fp32", "autocast-bf16", "bf16"],
+                   help="text speed path (default: auto = bf16 matmuls where the CPU has them)")
+    p.add_argument("--image-precision", default="auto", choices=["auto", "fp32", "onnx", "bf16"],
+                   help="poster speed path (default: auto = ONNX Runtime fp32)")
+
+
 # ------------------------------------------------------------------------------------------ main
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -96,6 +140,22 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=cmd_catalog)
+
+    e = sub.add_parser(
+        "encode", help="compute text and poster vectors for a catalog (cached)",
+        description="Encode every movie's description (MiniLM) and poster (MobileNetV2) through the feature "
+        "cache: a rerun computes only what changed. Unreadable posters are listed in encode.quarantine.jsonl.",
+        epilog="example: reelvec encode --catalog .reelvec/catalog.jsonl --posters ../shared/data/posters --cache .reelvec/features",
+    )
+    e.add_argument("--catalog", default=".reelvec/catalog.jsonl", help="catalog from `reelvec catalog` (default: %(default)s)")
+    e.add_argument("--posters", help="folder of <tmdbId>.jpg posters, for movies whose poster is a URL")
+    e.add_argument("--cache", default=".reelvec/features", help="feature cache folder (default: %(default)s)")
+    e.add_argument("--out", help="features file to write (default: CACHE/features.npz)")
+    e.add_argument("--limit", type=int, help="encode only the first N movies (for a quick try)")
+    add_encoder_options(e)
+    e.add_argument("--json", action="store_true", help="print the summary as JSON")
+    e.add_argument("--quiet", action="store_true", help="no progress bars")
+    e.set_defaults(func=cmd_encode)
     return p
 
 

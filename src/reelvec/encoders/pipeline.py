@@ -19,7 +19,8 @@ from reelvec.ingest.images import BadImageError, load_poster
 from reelvec.ingest.movie import Movie
 from reelvec.ingest.prep import build_description
 
-CHUNK = 256
+CHUNK = 256  # texts per cache write
+IMAGE_CHUNK = 64  # posters decoded ahead of the model: bounds memory (64 x 600 KB)
 
 
 @dataclass
@@ -131,7 +132,7 @@ def encode_posters(paths: Sequence[Path | None], encoder, cache: FeatureCache | 
         cache.commit()
     miss = [i for i in todo if status[i] == "pending"]
     bar = _progress(len(miss), "encode posters", progress and len(miss) > 0)
-    chunks = [miss[s:s + CHUNK] for s in range(0, len(miss), CHUNK)]
+    chunks = [miss[s:s + IMAGE_CHUNK] for s in range(0, len(miss), IMAGE_CHUNK)]
     failed = 0
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending = [pool.submit(_decode, paths[i], encoder) for i in chunks[0]] if chunks else []

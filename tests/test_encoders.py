@@ -1,0 +1,248 @@
+"""Encoders: known-good vectors, fast paths vs fp32, bad posters, the feature cache."""
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers_images import drawn_poster, jpeg_bytes, png_bytes
+from reelvec.encoders import EncoderSpec, FeatureCache, create
+from reelvec.encoders.image import resolve_mobilenet_weights
+from reelvec.encoders.pipeline import Features, encode_catalog
+from reelvec.errors import EncoderError
+from reelvec.ingest.images import BadImageError, load_poster
+from reelvec.ingest.movie import Movie
+
+SENTENCE = "A space crew meets a deadly alien creature aboard their ship."
+TEXT_REF = [0.02123, -0.0199, -0.03699, 0.07536, -0.01762, -0.07868, 0.0518, 0.03194]
+IMG_REF = [0.00011, 0.01988, 0.00089, 0.02796, 0.01731, 0.0, 0.01779, 0.0]
+IMG_ARGMAX, IMG_MAX = 503, 0.14675
+
+
+@pytest.fixture(scope="module")
+def text_fp32():
+    return create(EncoderSpec("minilm", precision="fp32"))
+
+
+@pytest.fixture(scope="module")
+def image_fp32():
+    return create(EncoderSpec("mobilenet_v2", precision="fp32"))
+
+
+@pytest.fixture(scope="module")
+def image_fast(tmp_path_factory):
+    return create(EncoderSpec("mobilenet_v2", artifact_dir=str(tmp_path_factory.mktemp("onnx"))))
+
+
+@pytest.fixture(scope="module")
+def text_fast():
+    return create("minilm")
+
+
+def test_text_known_good_vector(text_fp32):
+    v = text_fp32.encode([SENTENCE])[0]
+    assert v.shape == (384,) and v.dtype == np.float32
+    assert np.linalg.norm(v) == pytest.approx(1.0, abs=1e-5)
+    np.testing.assert_allclose(v[:8], TEXT_REF, atol=2e-4)
+
+
+def test_text_matches_sentence_transformers_reference(text_fp32):
+    from sentence_transformers import SentenceTransformer
+
+    from reelvec.encoders.text import resolve_text_model
+
+    st = SentenceTransformer(resolve_text_model(None), device="cpu")
+    ref = st.encode([SENTENCE, "short"], normalize_embeddings=True)
+    np.testing.assert_allclose(text_fp32.encode([SENTENCE, "short"]), ref, atol=1e-5)
+
+
+def test_text_fast_path_within_tolerance(text_fp32, text_fast):
+    texts = [SENTENCE, "A heist comedy in Paris.", "word " * 400, "Amélie, Zoë and the 1990s!", ""]
+    a, b = text_fp32.encode(texts), text_fast.encode(texts)
+    assert (a * b).sum(1).min() >= 0.999
+    assert text_fast.version != text_fp32.version
+
+
+def test_image_known_good_vector(image_fp32):
+    v = image_fp32.encode([drawn_poster()])[0]
+    assert v.shape == (1280,)
+    np.testing.assert_allclose(v[:8], IMG_REF, atol=5e-4)
+    assert int(np.argmax(v)) == IMG_ARGMAX and float(v.max()) == pytest.approx(IMG_MAX, abs=1e-3)
+
+
+def test_image_fast_paths_within_tolerance(image_fp32, image_fast):
+    imgs = [drawn_poster(seed=s) for s in range(4)] + [drawn_poster((350, 520), seed=9)]
+    ref = image_fp32.encode(imgs)
+    assert (ref * image_fast.encode(imgs)).sum(1).min() >= 0.99
+    bf16 = create(EncoderSpec("mobilenet_v2", precision="bf16"))
+    assert (ref * bf16.encode(imgs)).sum(1).min() >= 0.95  # bf16 path: offered, not the default
+
+
+def test_weights_resolution_order(tmp_path):
+    assert resolve_mobilenet_weights(None).name == "mobilenet_v2-b0353104.pth"
+    with pytest.raises(EncoderError, match="not found"):
+        resolve_mobilenet_weights(str(tmp_path / "missing.pth"))
+    bad = tmp_path / "mobilenet_v2-b0353104.pth"
+    bad.write_bytes(b"not weights")
+    enc = create(EncoderSpec("mobilenet_v2", weights=str(bad)))
+    with pytest.raises(EncoderError, match="corrupt"):
+        enc.encode([drawn_poster()])
+
+
+def test_unknown_encoder_and_precision():
+    with pytest.raises(EncoderError, match="unknown encoder"):
+        create("clip")
+    with pytest.raises(EncoderError, match="unknown text precision"):
+        create(EncoderSpec("minilm", precision="fp8"))
+
+
+# ------------------------------------------------------------------------------ poster decoding
+def test_load_poster_normalises_modes(tmp_path):
+    cmyk = drawn_poster().convert("CMYK")
+    assert load_poster(jpeg_bytes(cmyk)).mode == "RGB"
+    pal = drawn_poster().convert("P")
+    pal.info["transparency"] = 0
+    assert load_poster(png_bytes(pal, transparency=0)).mode == "RGB"
+    la = drawn_poster().convert("LA")
+    assert load_poster(png_bytes(la)).mode == "RGB"
+    i16 = Image.new("I;16", (20, 30), 40000)
+    out = load_poster(png_bytes(i16))
+    assert out.mode == "RGB" and out.getpixel((0, 0))[0] == 40000 // 256
+
+
+def test_load_poster_applies_exif_rotation():
+    img = drawn_poster((100, 50))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° CW on display
+    out = load_poster(jpeg_bytes(img, exif=exif.tobytes()))
+    assert out.size == (50, 100)
+
+
+def test_load_poster_rejects_bad_input(tmp_path):
+    good = jpeg_bytes(drawn_poster())
+    with pytest.raises(BadImageError, match="undecodable"):
+        load_poster(good[: len(good) // 2])
+    with pytest.raises(BadImageError):
+        load_poster(b"<html>not an image</html>")
+    with pytest.raises(BadImageError, match="empty"):
+        load_poster(b"")
+    bmp = tmp_path / "x.bmp"
+    drawn_poster().save(bmp)
+    with pytest.raises(BadImageError, match="format BMP not allowed"):
+        load_poster(bmp)
+    with pytest.raises(BadImageError, match="cannot read"):
+        load_poster(tmp_path / "missing.jpg")
+
+
+# ---------------------------------------------------------------------------------- the cache
+class CountingText:
+    """A stand-in text encoder that counts what it computes (the cache logic is the subject)."""
+
+    modality, dim = "text", 8
+
+    def __init__(self, version="v1"):
+        self.version, self.calls = version, []
+
+    def encode(self, batch):
+        self.calls.extend(batch)
+        rng = [np.random.default_rng(abs(hash(t)) % 2**32).normal(size=8) for t in batch]
+        v = np.array(rng, np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+class CountingImage:
+    modality, dim = "image", 4
+
+    def __init__(self):
+        self.version, self.calls = "img1", 0
+
+    def preprocess(self, img):
+        return np.asarray(img.resize((4, 4)), np.float32).mean(axis=(0, 1))[:3]
+
+    def encode_arrays(self, x):
+        self.calls += len(x)
+        v = np.concatenate([x, np.ones((len(x), 1), np.float32)], 1)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _movies(tmp_path, n=4):
+    posters = tmp_path / "posters"
+    posters.mkdir(exist_ok=True)
+    out = []
+    for i in range(n):
+        p = posters / f"{i}.jpg"
+        p.write_bytes(jpeg_bytes(drawn_poster(seed=i)))
+        out.append(Movie(key=f"tmdb:{i}", tmdb_id=i, title=f"Film {i}", overview=f"plot {i}", poster=str(p)))
+    return out
+
+
+def test_cache_rerun_computes_nothing_and_one_change_recomputes_one(tmp_path):
+    movies = _movies(tmp_path)
+    te, ie = CountingText(), CountingImage()
+    with FeatureCache(tmp_path / "c") as cache:
+        f1 = encode_catalog(movies, te, ie, cache)
+        assert len(te.calls) == 4 and ie.calls == 4
+        f2 = encode_catalog(movies, te, ie, cache)
+        assert len(te.calls) == 4 and ie.calls == 4  # nothing recomputed
+        np.testing.assert_array_equal(f1.text, f2.text)
+        np.testing.assert_array_equal(f1.image, f2.image)
+        import dataclasses
+        changed = [dataclasses.replace(movies[0], overview="a new plot")] + movies[1:]
+        encode_catalog(changed, te, ie, cache)
+        assert len(te.calls) == 5 and "a new plot" in te.calls[-1] and ie.calls == 4
+        te2 = CountingText(version="v2")
+        encode_catalog(movies, te2, ie, cache)
+        assert len(te2.calls) == 4  # new encoder version: the whole modality again
+
+
+def test_cache_detects_corruption_and_recomputes(tmp_path):
+    movies = _movies(tmp_path, 3)
+    te, ie = CountingText(), CountingImage()
+    with FeatureCache(tmp_path / "c") as cache:
+        good = encode_catalog(movies, te, ie, cache)
+    data = tmp_path / "c" / "text-8.f16"
+    raw = bytearray(data.read_bytes())
+    raw[16 * 1 + 3] ^= 0xFF  # flip bits inside row 1
+    data.write_bytes(bytes(raw))
+    with FeatureCache(tmp_path / "c") as cache:
+        again = encode_catalog(movies, te, ie, cache)
+        assert cache.corrupt_seen == 1
+    assert len(te.calls) == 4  # exactly the corrupt row was recomputed
+    np.testing.assert_allclose(again.text, good.text, atol=1e-3)
+    # a truncated data file: rows past the end are misses, not garbage
+    data.write_bytes(data.read_bytes()[:20])
+    with FeatureCache(tmp_path / "c") as cache:
+        encode_catalog(movies, te, ie, cache)
+    assert len(te.calls) == 6  # row 0 survives the cut; rows 1 and 2 are recomputed
+
+
+def test_bad_posters_do_not_fail_the_batch(tmp_path):
+    movies = _movies(tmp_path, 3)
+    Path(movies[1].poster).write_bytes(jpeg_bytes(drawn_poster())[:300])  # truncated
+    cmyk = tmp_path / "posters" / "cmyk.jpg"
+    cmyk.write_bytes(jpeg_bytes(drawn_poster().convert("CMYK")))
+    import dataclasses
+    movies[2] = dataclasses.replace(movies[2], poster=str(cmyk))
+    movies.append(Movie(key="wiki:x", title="No poster"))
+    with FeatureCache(tmp_path / "c") as cache:
+        f = encode_catalog(movies, CountingText(), CountingImage(), cache)
+    assert f.has_image.tolist() == [True, False, True, False]
+    assert f.image_status[1].startswith("unreadable") and f.image_status[3] == "no poster"
+    assert np.isnan(f.image[1]).all() and np.isnan(f.image[3]).all()
+    assert f.stats["image_unreadable"] == 1 and f.stats["image_missing"] == 1
+    f.save(tmp_path / "f.npz")
+    g = Features.load(tmp_path / "f.npz")
+    assert g.keys == f.keys and g.has_image.tolist() == f.has_image.tolist()
+
+
+def test_cache_lock_names_the_holder(tmp_path):
+    import subprocess
+    import sys
+    a = FeatureCache(tmp_path / "c")
+    a.lock()
+    code = ("import sys; from reelvec.encoders.cache import FeatureCache\n"
+            "try:\n FeatureCache(sys.argv[1]).lock()\nexcept Exception as e: print(e)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "c")], capture_output=True, text=True).stdout
+    assert f"locked by PID {os.getpid()}" in out and "--cache elsewhere" in out
+    a.close()
