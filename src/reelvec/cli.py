@@ -91,7 +91,7 @@ def cmd_encode(args) -> int:
     from reelvec.ingest.quarantine import Rejection, write_quarantine
 
     catalog = Catalog.load(Path(args.catalog))
-    movies = list(catalog)[: args.limit] if args.limit else list(catalog)
+    movies = select_movies(catalog, args.scope, args.limit)
     text, image = make_encoders(args)
     out = Path(args.out) if args.out else Path(args.cache) / "features.npz"
     with FeatureCache(args.cache) as cache:
@@ -109,6 +109,24 @@ def cmd_encode(args) -> int:
     else:
         print(_table([[k, v] for k, v in summary.items()], ["encode", "value"]))
     return 0
+
+
+SCOPES = {
+    "linked": lambda m: m.tmdb_id is not None or m.movielens_id is not None,
+    "all": lambda m: True,
+}
+
+
+def select_movies(catalog, scope: str, limit: int | None = None) -> list:
+    """'linked' = films with a TMDB or MovieLens id (ratings, posters, ids users search by);
+    'all' adds the Wikipedia-only films."""
+    movies = [m for m in catalog if SCOPES[scope](m)]
+    return movies[:limit] if limit else movies
+
+
+def add_scope_option(p) -> None:
+    p.add_argument("--scope", default="linked", choices=sorted(SCOPES),
+                   help="which movies: linked = with a TMDB/MovieLens id (default), all = also Wikipedia-only films")
 
 
 def add_encoder_options(p) -> None:
@@ -152,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--cache", default=".reelvec/features", help="feature cache folder (default: %(default)s)")
     e.add_argument("--out", help="features file to write (default: CACHE/features.npz)")
     e.add_argument("--limit", type=int, help="encode only the first N movies (for a quick try)")
+    add_scope_option(e)
     add_encoder_options(e)
     e.add_argument("--json", action="store_true", help="print the summary as JSON")
     e.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -1,0 +1,221 @@
+"""Embedded backend on Qdrant Edge: real Qdrant segments, HNSW and payload indexes in-process.
+
+Layout of a store folder (Qdrant Edge has no aliases or collection list, so reelvec keeps them)::
+
+    <store>/aliases.json              {"movies": "movies_<model>_<time>"}, replaced with os.replace
+    <store>/collections/<name>/       one EdgeShard per collection
+    <store>/collections/<name>.json   {"vectors": {"fused": 256, ...}} written when created
+
+An EdgeShard takes an exclusive lock on its WAL: a second process opening the same collection
+gets a StoreError that says so.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from reelvec.errors import StoreError
+from reelvec.index.base import INDEXED_FIELDS, Found, PointData, QuerySpec, SearchFilter, as_list
+
+
+def _edge():
+    import qdrant_edge
+
+    return qdrant_edge
+
+
+def edge_filter(f: SearchFilter | None):
+    """SearchFilter -> qdrant_edge.Filter (None when there is nothing to filter)."""
+    if f is None or f.is_empty():
+        return None
+    q = _edge()
+    must, must_not = [], []
+    if f.genres_any:
+        must.append(q.FieldCondition("genres", match=q.MatchAny(list(f.genres_any))))
+    for g in f.genres_all:
+        must.append(q.FieldCondition("genres", match=q.MatchValue(g)))
+    if f.exclude_genres:
+        must_not.append(q.FieldCondition("genres", match=q.MatchAny(list(f.exclude_genres))))
+    if f.year_min is not None or f.year_max is not None:
+        must.append(q.FieldCondition("year", range=q.RangeFloat(
+            gte=float(f.year_min) if f.year_min is not None else None,
+            lte=float(f.year_max) if f.year_max is not None else None)))
+    if f.languages:
+        must.append(q.FieldCondition("original_language", match=q.MatchAny(list(f.languages))))
+    if f.exclude_ids:
+        must_not.append(q.HasIdCondition(set(f.exclude_ids)))
+    if f.has_vector:
+        must.append(q.HasVectorCondition(f.has_vector))
+    return q.Filter(must=must or None, must_not=must_not or None)
+
+
+class EdgeStore:
+    """VectorStore over Qdrant Edge shards in one folder."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        (self.root / "collections").mkdir(parents=True, exist_ok=True)
+        self._shards: dict[str, object] = {}
+
+    # ------------------------------------------------------------------ collections
+    def _dir(self, name: str) -> Path:
+        if not name or "/" in name or name.startswith("."):
+            raise StoreError(f"bad collection name {name!r}")
+        return self.root / "collections" / name
+
+    def _meta(self, name: str) -> Path:
+        return self.root / "collections" / f"{name}.json"
+
+    def create_collection(self, name: str, vectors: dict[str, int], shards: int = 1, replication_factor: int = 1) -> None:
+        q = _edge()
+        if self._meta(name).exists():
+            existing = self.collection_vectors(name)
+            if existing != vectors:
+                raise StoreError(f"collection {name} exists with vectors {existing}, not {vectors}; "
+                                 "use a new collection name or drop it first")
+            return
+        path = self._dir(name)
+        if path.exists():
+            shutil.rmtree(path)  # a half-created shard without its metadata file
+        cfg = q.EdgeConfig(vectors={n: q.EdgeVectorParams(size=d, distance=q.Distance.Cosine) for n, d in vectors.items()})
+        shard = q.EdgeShard.create(str(path), cfg)
+        schema = {"keyword": q.PayloadSchemaType.Keyword, "integer": q.PayloadSchemaType.Integer}
+        for fld, kind in INDEXED_FIELDS.items():
+            shard.update(q.UpdateOperation.create_field_index(fld, schema[kind]))
+        shard.flush()
+        self._shards[name] = shard
+        tmp = self._meta(name).with_suffix(".json.tmp")
+        tmp.write_text(json.dumps({"vectors": vectors}))
+        os.replace(tmp, self._meta(name))
+
+    def collection_vectors(self, name: str) -> dict[str, int]:
+        try:
+            return json.loads(self._meta(name).read_text())["vectors"]
+        except FileNotFoundError:
+            raise StoreError(f"no collection {name!r} in {self.root}") from None
+
+    def collections(self) -> list[str]:
+        return sorted(p.stem for p in (self.root / "collections").glob("*.json"))
+
+    def drop_collection(self, name: str) -> None:
+        shard = self._shards.pop(name, None)
+        if shard is not None:
+            shard.close()
+        self._meta(name).unlink(missing_ok=True)
+        shutil.rmtree(self._dir(name), ignore_errors=True)
+
+    def _shard(self, name: str):
+        shard = self._shards.get(name)
+        if shard is None:
+            if not self._meta(name).exists():
+                raise StoreError(f"no collection {name!r} in {self.root}; build it with `reelvec build`")
+            try:
+                shard = _edge().EdgeShard.load(str(self._dir(name)))
+            except Exception as exc:  # noqa: BLE001 - qdrant_edge raises plain Exception
+                if "WouldBlock" in str(exc):
+                    raise StoreError(
+                        f"store {self.root} (collection {name}) is locked by another process; wait for it "
+                        "to finish or pass --store elsewhere") from None
+                raise StoreError(f"cannot open collection {name} in {self.root}: {exc}") from None
+            self._shards[name] = shard
+        return shard
+
+    # ------------------------------------------------------------------ points
+    def upsert(self, collection: str, points: Sequence[PointData]) -> None:
+        q = _edge()
+        dims = self.collection_vectors(collection)
+        pts = []
+        for p in points:
+            for n, v in p.vectors.items():
+                if n not in dims or len(v) != dims[n]:
+                    raise StoreError(f"point {p.id}: vector {n!r} has dimension {len(v)}, collection "
+                                     f"{collection} expects {dims.get(n, 'no such vector')}")
+            pts.append(q.Point(p.id, {n: as_list(v) for n, v in p.vectors.items()}, p.payload))
+        if pts:
+            self._shard(collection).update(q.UpdateOperation.upsert_points(pts))
+
+    def delete(self, collection: str, ids: Sequence[str]) -> None:
+        if ids:
+            self._shard(collection).update(_edge().UpdateOperation.delete_points(list(ids)))
+
+    def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Found]:
+        recs = self._shard(collection).retrieve(list(ids), with_payload=True, with_vector=with_vectors)
+        by_id = {str(r.id): r for r in recs}
+        return [Found(i, 1.0, by_id[i].payload or {}, by_id[i].vector if with_vectors else None) for i in ids if i in by_id]
+
+    def _request(self, spec: QuerySpec):
+        q = _edge()
+        return q.QueryRequest(limit=spec.k, query=q.Query.Nearest(as_list(spec.vector), using=spec.using),
+                              filter=edge_filter(spec.filter), with_payload=True)
+
+    @staticmethod
+    def _found(points) -> list[Found]:
+        return [Found(str(p.id), float(p.score), p.payload or {}) for p in points]
+
+    def query(self, collection: str, spec: QuerySpec) -> list[Found]:
+        return self._found(self._shard(collection).query(self._request(spec)))
+
+    def query_batch(self, collection: str, specs: Sequence[QuerySpec]) -> list[list[Found]]:
+        q = _edge()
+        res = self._shard(collection).query_batch(q.QueryBatchRequest([self._request(s) for s in specs]))
+        return [self._found(r) for r in res]
+
+    def recommend(self, collection, positive, negative, using, k, flt=SearchFilter()) -> list[Found]:
+        q = _edge()
+        query = q.Query.RecommendBestScore(q.RecommendQuery([as_list(v) for v in positive],
+                                                            [as_list(v) for v in negative]), using=using)
+        req = q.QueryRequest(limit=k, query=query, filter=edge_filter(flt), with_payload=True)
+        return self._found(self._shard(collection).query(req))
+
+    def count(self, collection: str, flt: SearchFilter | None = None) -> int:
+        return self._shard(collection).count(_edge().CountRequest(exact=True, filter=edge_filter(flt)))
+
+    def scroll(self, collection: str, batch: int = 1000, with_vectors: bool = False) -> Iterator[Found]:
+        q = _edge()
+        offset = None
+        while True:
+            recs, offset = self._shard(collection).scroll(
+                q.ScrollRequest(offset=offset, limit=batch, with_payload=True, with_vector=with_vectors))
+            for r in recs:
+                yield Found(str(r.id), 1.0, r.payload or {}, r.vector if with_vectors else None)
+            if offset is None:
+                return
+
+    def finalize(self, collection: str) -> None:
+        """Build the HNSW graphs now (not on the first query) and make everything durable."""
+        shard = self._shard(collection)
+        shard.optimize()
+        shard.flush()
+
+    # ------------------------------------------------------------------ aliases
+    def _aliases(self) -> dict[str, str]:
+        try:
+            return json.loads((self.root / "aliases.json").read_text())
+        except FileNotFoundError:
+            return {}
+
+    def set_alias(self, alias: str, collection: str) -> None:
+        if not self._meta(collection).exists():
+            raise StoreError(f"cannot point alias {alias} at missing collection {collection}")
+        aliases = self._aliases() | {alias: collection}
+        tmp = self.root / f"aliases.json.{os.getpid()}.tmp"
+        with open(tmp, "w") as fh:
+            json.dump(aliases, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.root / "aliases.json")  # atomic: readers see old or new, never half
+
+    def resolve_alias(self, alias: str) -> str | None:
+        return self._aliases().get(alias)
+
+    def close(self) -> None:
+        for shard in self._shards.values():
+            try:
+                shard.flush()
+                shard.close()
+            except Exception:  # noqa: BLE001 - closing is best effort
+                pass
+        self._shards.clear()

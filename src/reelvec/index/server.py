@@ -1,0 +1,200 @@
+"""Server backend on qdrant-client: a Qdrant server or cluster (`QdrantClient(url, api_key)`),
+or qdrant-client's own local mode (`location=":memory:"` / `path=`), which the tests use as the
+reference implementation. Aliases, shards and replication are Qdrant's own."""
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Sequence
+
+from reelvec.errors import StoreError
+from reelvec.index.base import INDEXED_FIELDS, Found, PointData, QuerySpec, SearchFilter, as_list
+
+
+def _m():
+    from qdrant_client import models
+
+    return models
+
+
+def client_filter(f: SearchFilter | None):
+    if f is None or f.is_empty():
+        return None
+    m = _m()
+    must, must_not = [], []
+    if f.genres_any:
+        must.append(m.FieldCondition(key="genres", match=m.MatchAny(any=list(f.genres_any))))
+    for g in f.genres_all:
+        must.append(m.FieldCondition(key="genres", match=m.MatchValue(value=g)))
+    if f.exclude_genres:
+        must_not.append(m.FieldCondition(key="genres", match=m.MatchAny(any=list(f.exclude_genres))))
+    if f.year_min is not None or f.year_max is not None:
+        must.append(m.FieldCondition(key="year", range=m.Range(gte=f.year_min, lte=f.year_max)))
+    if f.languages:
+        must.append(m.FieldCondition(key="original_language", match=m.MatchAny(any=list(f.languages))))
+    if f.exclude_ids:
+        must_not.append(m.HasIdCondition(has_id=list(f.exclude_ids)))
+    if f.has_vector:
+        must.append(m.HasVectorCondition(has_vector=f.has_vector))
+    return m.Filter(must=must or None, must_not=must_not or None)
+
+
+def _translate(fn):
+    """Server failures become StoreErrors that say what to check."""
+
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return fn(self, *args, **kwargs)
+        except StoreError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - qdrant-client raises many types
+            from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+            where = self.where
+            if isinstance(exc, UnexpectedResponse):
+                if exc.status_code in (401, 403):
+                    raise StoreError(f"Qdrant at {where} refused the API key (HTTP {exc.status_code}); "
+                                     "check --api-key / QDRANT_API_KEY") from None
+                raise StoreError(f"Qdrant at {where} answered HTTP {exc.status_code}: {exc.content[:200]!r}") from None
+            if isinstance(exc, ResponseHandlingException) or "Connect" in type(exc).__name__:
+                raise StoreError(f"Qdrant server {where} is unreachable ({exc}); is it running? "
+                                 "(docker compose up -d)") from None
+            if isinstance(exc, (ValueError, KeyError)) and "Collection" in str(exc) and "not found" in str(exc):
+                raise StoreError(f"no collection at {where}: {exc}") from None
+            raise
+    return wrapper
+
+
+class ServerStore:
+    """VectorStore over qdrant-client."""
+
+    def __init__(self, url: str | None = None, api_key: str | None = None, location: str | None = None,
+                 path: str | None = None, timeout: int = 30):
+        from qdrant_client import QdrantClient
+
+        if url:
+            self.client = QdrantClient(url=url, api_key=api_key, timeout=timeout, https=url.startswith("https"))
+            self.where = url
+        elif path:
+            self.client = QdrantClient(path=path)
+            self.where = path
+        else:
+            self.client = QdrantClient(location=location or ":memory:")
+            self.where = location or ":memory:"
+
+    @_translate
+    def create_collection(self, name: str, vectors: dict[str, int], shards: int = 1, replication_factor: int = 1) -> None:
+        m = _m()
+        if self.client.collection_exists(name):
+            existing = self.collection_vectors(name)
+            if existing != vectors:
+                raise StoreError(f"collection {name} exists with vectors {existing}, not {vectors}; "
+                                 "use a new collection name or drop it first")
+            return
+        self.client.create_collection(
+            name, vectors_config={n: m.VectorParams(size=d, distance=m.Distance.COSINE) for n, d in vectors.items()},
+            shard_number=shards, replication_factor=replication_factor)
+        schema = {"keyword": m.PayloadSchemaType.KEYWORD, "integer": m.PayloadSchemaType.INTEGER}
+        for fld, kind in INDEXED_FIELDS.items():
+            self.client.create_payload_index(name, field_name=fld, field_schema=schema[kind])
+
+    @_translate
+    def collection_vectors(self, name: str) -> dict[str, int]:
+        info = self.client.get_collection(name)
+        return {n: p.size for n, p in info.config.params.vectors.items()}
+
+    @_translate
+    def collections(self) -> list[str]:
+        return sorted(c.name for c in self.client.get_collections().collections)
+
+    @_translate
+    def drop_collection(self, name: str) -> None:
+        self.client.delete_collection(name)
+
+    @_translate
+    def upsert(self, collection: str, points: Sequence[PointData]) -> None:
+        m = _m()
+        dims = self.collection_vectors(collection)
+        structs = []
+        for p in points:
+            for n, v in p.vectors.items():
+                if n not in dims or len(v) != dims[n]:
+                    raise StoreError(f"point {p.id}: vector {n!r} has dimension {len(v)}, collection "
+                                     f"{collection} expects {dims.get(n, 'no such vector')}")
+            structs.append(m.PointStruct(id=p.id, vector={n: as_list(v) for n, v in p.vectors.items()}, payload=p.payload))
+        if structs:
+            self.client.upsert(collection, points=structs, wait=True)
+
+    @_translate
+    def delete(self, collection: str, ids: Sequence[str]) -> None:
+        if ids:
+            self.client.delete(collection, points_selector=_m().PointIdsList(points=list(ids)), wait=True)
+
+    @_translate
+    def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Found]:
+        recs = self.client.retrieve(collection, ids=list(ids), with_payload=True, with_vectors=with_vectors)
+        by_id = {str(r.id): r for r in recs}
+        return [Found(i, 1.0, by_id[i].payload or {}, by_id[i].vector if with_vectors else None) for i in ids if i in by_id]
+
+    @staticmethod
+    def _found(points) -> list[Found]:
+        return [Found(str(p.id), float(p.score), p.payload or {}) for p in points]
+
+    @_translate
+    def query(self, collection: str, spec: QuerySpec) -> list[Found]:
+        res = self.client.query_points(collection, query=as_list(spec.vector), using=spec.using,
+                                       query_filter=client_filter(spec.filter), limit=spec.k, with_payload=True)
+        return self._found(res.points)
+
+    @_translate
+    def query_batch(self, collection: str, specs: Sequence[QuerySpec]) -> list[list[Found]]:
+        m = _m()
+        reqs = [m.QueryRequest(query=as_list(s.vector), using=s.using, filter=client_filter(s.filter), limit=s.k,
+                               with_payload=True) for s in specs]
+        return [self._found(r.points) for r in self.client.query_batch_points(collection, requests=reqs)]
+
+    @_translate
+    def recommend(self, collection, positive, negative, using, k, flt=SearchFilter()) -> list[Found]:
+        m = _m()
+        q = m.RecommendQuery(recommend=m.RecommendInput(positive=[as_list(v) for v in positive],
+                                                        negative=[as_list(v) for v in negative],
+                                                        strategy=m.RecommendStrategy.BEST_SCORE))
+        res = self.client.query_points(collection, query=q, using=using, query_filter=client_filter(flt), limit=k,
+                                       with_payload=True)
+        return self._found(res.points)
+
+    @_translate
+    def count(self, collection: str, flt: SearchFilter | None = None) -> int:
+        return self.client.count(collection, count_filter=client_filter(flt), exact=True).count
+
+    def scroll(self, collection: str, batch: int = 1000, with_vectors: bool = False) -> Iterator[Found]:
+        offset = None
+        while True:
+            recs, offset = self.client.scroll(collection, limit=batch, offset=offset, with_payload=True,
+                                              with_vectors=with_vectors)
+            for r in recs:
+                yield Found(str(r.id), 1.0, r.payload or {}, r.vector if with_vectors else None)
+            if offset is None:
+                return
+
+    def finalize(self, collection: str) -> None:
+        """The server indexes in the background; nothing to force."""
+
+    @_translate
+    def set_alias(self, alias: str, collection: str) -> None:
+        m = _m()
+        ops = []
+        if self.resolve_alias(alias) is not None:
+            ops.append(m.DeleteAliasOperation(delete_alias=m.DeleteAlias(alias_name=alias)))
+        ops.append(m.CreateAliasOperation(create_alias=m.CreateAlias(collection_name=collection, alias_name=alias)))
+        self.client.update_collection_aliases(change_aliases_operations=ops)  # one atomic request
+
+    @_translate
+    def resolve_alias(self, alias: str) -> str | None:
+        for a in self.client.get_aliases().aliases:
+            if a.alias_name == alias:
+                return a.collection_name
+        return None
+
+    def close(self) -> None:
+        self.client.close()
