@@ -136,6 +136,238 @@ def add_encoder_options(p) -> None:
                    help="poster speed path (default: auto = ONNX Runtime fp32)")
 
 
+# ---------------------------------------------------------------------------------- train / eval
+def load_ratings_for(data: Path):
+    from reelvec.ingest.movielens import load_ratings, read_links
+    from reelvec.ingest.quarantine import SourceReport
+
+    links = read_links(data / "movielens" / "links.csv", [], SourceReport("movielens"))
+    return load_ratings(data / "movielens" / "ratings.csv", links)
+
+
+def prepared_from_args(args, log):
+    from reelvec.encoders.pipeline import Features
+    from reelvec.fusion.experiment import prepare
+    from reelvec.ingest.catalog import Catalog
+
+    catalog = Catalog.load(Path(args.catalog))
+    features = Features.load(Path(args.features))
+    have = set(features.keys)
+    movies = [m for m in select_movies(catalog, args.scope) if m.key in have]
+    return prepare(movies, features, load_ratings_for(data_dir(args.data)), log=log)
+
+
+def fusion_config(args):
+    import dataclasses
+
+    from reelvec.fusion.model import FusionConfig
+
+    cfg = FusionConfig()
+    overrides = {k: getattr(args, k) for k in ("epochs", "miner", "lr", "margin", "positives", "seed")
+                 if getattr(args, k, None) is not None}
+    return dataclasses.replace(cfg, **overrides)
+
+
+def cmd_train(args) -> int:
+    from reelvec.fusion.experiment import fit
+
+    log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
+    p = prepared_from_args(args, log)
+    t = time.perf_counter()
+    model, hist = fit(p, fusion_config(args), log=log)
+    wall = time.perf_counter() - t
+    model.metrics = {"train_seconds": round(wall, 2), "epochs": hist.epochs, "collapsed": hist.collapsed}
+    model.save(args.out)
+    print(f"trained {model.version} on {len(p.movies)} movies in {wall:.1f} s -> {args.out}"
+          + (" (collapse detected: kept the last healthy epoch)" if hist.collapsed else ""))
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from reelvec.fusion.experiment import run_evaluation
+    from reelvec.fusion.report import methods_table, write_report
+
+    log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
+    p = prepared_from_args(args, log)
+    rep = run_evaluation(p, seeds=args.seeds, config=fusion_config(args), trials=args.trials,
+                         studies=not args.no_studies, log=log)
+    path = write_report(rep, p, args.report)
+    c = rep.comparison
+    print(methods_table(rep))
+    print(f"\nreelvec-fusion vs {c['best_baseline']}: NDCG@10 {c['ours']:.4f} vs {c['baseline']:.4f} "
+          f"({c['relative_gain'] * 100:+.1f}%), paired diff {c['diff']:.4f} [{c['diff_low']:.4f}, {c['diff_high']:.4f}]")
+    print(f"report: {path}")
+    return 0
+
+
+def add_fusion_options(p) -> None:
+    p.add_argument("--catalog", default=".reelvec/catalog.jsonl", help="catalog file (default: %(default)s)")
+    p.add_argument("--features", default=".reelvec/features/features.npz", help="features from `reelvec encode`")
+    p.add_argument("--data", help="data folder with movielens/ratings.csv (default: $REELVEC_DATA or ../shared/data)")
+    add_scope_option(p)
+    p.add_argument("--epochs", type=int, help="training epochs (default 20)")
+    p.add_argument("--miner", choices=["random", "semi-hard", "batch-hard"], help="negative mining (default random)")
+    p.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
+    p.add_argument("--margin", type=float, help="triplet margin (default 0.2)")
+    p.add_argument("--positives", choices=["co-liked", "content", "mixed"], help="positive pairs (default co-liked)")
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch log")
+
+
+# ---------------------------------------------------------------------------------- build / index
+def build_config(args, **over):
+    from reelvec.index.pipeline import BuildConfig
+
+    return BuildConfig(
+        data=data_dir(args.data), home=Path(args.store), qdrant_url=args.qdrant_url,
+        api_key=args.api_key or os.environ.get("QDRANT_API_KEY"), scope=args.scope,
+        retrain=getattr(args, "retrain", False), gate=getattr(args, "gate", None) is not None,
+        text_precision=args.text_precision, image_precision=args.image_precision, shards=args.shards,
+        replication_factor=args.replication_factor, progress=not args.quiet, **over)
+
+
+def _print_build(rep, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"stages": rep.stages, "seconds": round(rep.seconds, 2)}))
+        return
+    rows = []
+    for stage, info in rep.stages.items():
+        detail = ", ".join(f"{k}={v}" for k, v in info.items() if k not in ("seconds",))
+        rows.append([stage, info.get("seconds", ""), detail[:110]])
+    print(_table(rows, ["stage", "seconds", "what happened"]))
+    idx = rep.stages.get("index", {})
+    print(f"\n{idx.get('message', '')}; total {rep.seconds:.1f} s")
+
+
+def cmd_build(args) -> int:
+    from reelvec.index.pipeline import run_build
+
+    log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
+    _print_build(run_build(build_config(args), log=log), args.json)
+    return 0
+
+
+def cmd_reindex(args) -> int:
+    from reelvec.index.pipeline import run_build
+
+    if args.gate not in (None, "ndcg@10"):
+        raise ReelvecError(f"unknown gate {args.gate!r}; supported: ndcg@10")
+    log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
+    rep = run_build(build_config(args, force_index=True), log=log)
+    _print_build(rep, args.json)
+    return 0 if rep.stages["index"]["swapped"] else 3
+
+
+def _store_and_ledger(args):
+    from reelvec.index.jobs import JobLedger
+    from reelvec.index.pipeline import BuildConfig, open_store_for
+
+    cfg = BuildConfig(data=Path("."), home=Path(args.store), qdrant_url=args.qdrant_url,
+                      api_key=args.api_key or os.environ.get("QDRANT_API_KEY"))
+    return open_store_for(cfg), JobLedger(Path(args.store) / "jobs")
+
+
+def cmd_rollback(args) -> int:
+    from reelvec.index.jobs import rollback
+
+    store, ledger = _store_and_ledger(args)
+    try:
+        target = rollback(store, ledger)
+    finally:
+        store.close()
+    print(f"alias movies -> {target}")
+    return 0
+
+
+def add_store_options(p, data: bool = True) -> None:
+    if data:
+        p.add_argument("--data", help="data folder (default: $REELVEC_DATA or ../shared/data)")
+    p.add_argument("--store", default=".reelvec", help="reelvec home: caches, model and the embedded store (default: %(default)s)")
+    p.add_argument("--qdrant-url", help="index into a Qdrant server instead of the embedded store, e.g. http://localhost:6333")
+    p.add_argument("--api-key", help="Qdrant API key (default: $QDRANT_API_KEY)")
+
+
+def add_build_options(p) -> None:
+    add_store_options(p)
+    add_scope_option(p)
+    add_encoder_options(p)
+    p.add_argument("--shards", type=int, default=1, help="Qdrant shard_number for new collections (server only)")
+    p.add_argument("--replication-factor", type=int, default=1, help="Qdrant replication_factor (server only)")
+    p.add_argument("--json", action="store_true", help="print the stage summary as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or logs")
+
+
+# ---------------------------------------------------------------------------------------- search
+def _engine(args):
+    import reelvec
+
+    if args.qdrant_url:
+        return reelvec.open(url=args.qdrant_url, api_key=args.api_key or os.environ.get("QDRANT_API_KEY"))
+    return reelvec.open(args.store)
+
+
+def _filters(args) -> dict:
+    return {"genres": args.genre or None, "genres_all": args.all_genres or None,
+            "exclude_genres": args.exclude_genre or None, "after": args.after, "before": args.before,
+            "languages": args.language or None}
+
+
+def _print_hits(hits, as_json: bool, header: str) -> None:
+    if as_json:
+        for h in hits:
+            print(json.dumps(h.to_dict(), ensure_ascii=False))
+        return
+    print(header)
+    if not hits:
+        print("(no movie matches these filters)")
+        return
+    rows = [[i, h.title[:38], h.year or "", ", ".join(h.genres[:3])[:30], f"{h.score:.3f}", str(h.explanation)[:70]]
+            for i, h in enumerate(hits, 1)]
+    print(_table(rows, ["#", "title", "year", "genres", "score", "why"]))
+
+
+def cmd_similar(args) -> int:
+    weights = None
+    if args.weights:
+        try:
+            weights = {k: float(v) for k, v in (kv.split("=") for kv in args.weights.split(","))}
+        except ValueError:
+            raise ReelvecError(f"--weights wants name=value pairs like text=1,image=0.3, got {args.weights!r}") from None
+    with _engine(args) as engine:
+        query = int(args.movie) if args.movie.isdigit() else args.movie
+        hits = engine.similar(query, k=args.k, weights=weights, **_filters(args))
+        q = engine.titles.entries and next((e for e in engine.titles.entries if e.point_id == engine.get_movie_index(query)), None)
+        label = f"{q.title} ({q.year})" if q else args.movie
+        _print_hits(hits, args.json, f"movies like {label}:")
+    return 0
+
+
+def cmd_search(args) -> int:
+    with _engine(args) as engine:
+        if args.image:
+            hits = engine.search_image(args.image, k=args.k, **_filters(args))
+            header = f"posters like {args.image}:"
+        else:
+            if not args.text:
+                raise ReelvecError("give a search text or --image PATH")
+            hits = engine.search_text(" ".join(args.text), k=args.k, **_filters(args))
+            header = f"movies matching {' '.join(args.text)!r}:"
+        _print_hits(hits, args.json, header)
+    return 0
+
+
+def add_filter_options(p) -> None:
+    p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
+    p.add_argument("--genre", action="append", default=[], help="keep movies with any of these genres (repeatable)")
+    p.add_argument("--all-genres", action="append", default=[], help="keep movies with all of these genres (repeatable)")
+    p.add_argument("--exclude-genre", action="append", default=[], help="drop movies with this genre (repeatable)")
+    p.add_argument("--after", type=int, help="released in or after this year")
+    p.add_argument("--before", type=int, help="released in or before this year")
+    p.add_argument("--language", action="append", default=[], help="original language code, e.g. en (repeatable)")
+    p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    add_store_options(p, data=False)
+
+
 # ------------------------------------------------------------------------------------------ main
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -175,6 +407,77 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print the summary as JSON")
     e.add_argument("--quiet", action="store_true", help="no progress bars")
     e.set_defaults(func=cmd_encode)
+
+    t = sub.add_parser(
+        "train", help="train the fusion model on every rating (what `reelvec build` indexes)",
+        description="Triplet-train RecommenderSystem on co-liked MovieLens pairs over the encoded features; "
+        "saves config.json + model.safetensors with the encoder versions it was trained on.",
+        epilog="example: reelvec train --out .reelvec/model --epochs 20",
+    )
+    add_fusion_options(t)
+    t.add_argument("--out", default=".reelvec/model", help="model folder (default: %(default)s)")
+    t.set_defaults(func=cmd_train)
+
+    v = sub.add_parser(
+        "eval", help="cold-start evaluation of the fusion model against baselines, with a report",
+        description="Hold out 20%% of rated movies per seed (ratings removed), train, and rank the whole catalogue "
+        "for each held-out movie with reelvec and the baselines (random, most-popular, TF-IDF, MiniLM, CNN poster, "
+        "late fusion). Writes report.md, report.json and PNG plots.",
+        epilog="example: reelvec eval --seeds 0 1 2 --report reports/fusion",
+    )
+    add_fusion_options(v)
+    v.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)")
+    v.add_argument("--trials", type=int, default=6, help="hyper-parameter search trials on seed 0 (default 6; 1 = none)")
+    v.add_argument("--no-studies", action="store_true", help="skip the ablation, miner and imbalance studies")
+    v.add_argument("--report", default="reports/fusion", help="report folder (default: %(default)s)")
+    v.set_defaults(func=cmd_eval)
+
+    b = sub.add_parser(
+        "build", help="catalog -> encode -> train -> index, reusing every cache (the demo's main job)",
+        description="Build (or refresh) the index: merge the catalog, encode text and posters through the feature "
+        "cache, train the fusion model (or reuse it), and index into a new versioned Qdrant collection that the "
+        "alias `movies` is swapped to after verification. A rerun with nothing changed finishes in seconds.",
+        epilog="examples:\n  reelvec build --data ../shared/data --store .reelvec\n"
+        "  reelvec build --qdrant-url http://localhost:6333 --shards 2 --replication-factor 2",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_build_options(b)
+    b.add_argument("--retrain", action="store_true", help="train the fusion model even if one matches the features")
+    b.set_defaults(func=cmd_build)
+
+    r = sub.add_parser(
+        "reindex", help="build a fresh collection and swap the alias (zero downtime), optionally gated",
+        description="Like build, but always writes a new collection. With --gate ndcg@10 the alias moves only if "
+        "the model's cold-start NDCG@10 is at least the live collection's. Exit code 3 when the gate refuses.",
+        epilog="example: reelvec reindex --retrain --gate ndcg@10",
+    )
+    add_build_options(r)
+    r.add_argument("--retrain", action="store_true", help="retrain the fusion model first")
+    r.add_argument("--gate", nargs="?", const="ndcg@10", help="refuse the swap when the new model scores lower (ndcg@10)")
+    r.set_defaults(func=cmd_reindex)
+
+    rb = sub.add_parser("rollback", help="point the alias back at the previous collection",
+                        epilog="example: reelvec rollback --store .reelvec")
+    add_store_options(rb, data=False)
+    rb.set_defaults(func=cmd_rollback)
+
+    si = sub.add_parser("similar", help="movies like a given movie (title or TMDB id)",
+                        description="Movies like MOVIE, by the fused embedding; filters are pushed down to Qdrant.",
+                        epilog='examples:\n  reelvec similar "Alien" -k 10 --genre "Science Fiction" --after 1990\n'
+                        '  reelvec similar 603 --weights text=1,image=0.3 --json',
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    si.add_argument("movie", help="a title (fuzzy, 'Dune (1984)' for a year) or a TMDB id")
+    si.add_argument("--weights", help="query-time modality weights over fused/text/image, e.g. text=1,image=0.3")
+    add_filter_options(si)
+    si.set_defaults(func=cmd_similar)
+
+    se = sub.add_parser("search", help="free-text search, or posters like an image",
+                        epilog='examples:\n  reelvec search "a heist comedy in paris" -k 10\n'
+                        "  reelvec search --image poster.jpg", formatter_class=argparse.RawDescriptionHelpFormatter)
+    se.add_argument("text", nargs="*", help="what to look for")
+    se.add_argument("--image", help="a poster image to search by")
+    add_filter_options(se)
+    se.set_defaults(func=cmd_search)
     return p
 
 

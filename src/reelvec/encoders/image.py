@@ -107,17 +107,13 @@ class ImageEncoder:
 
         if self.spec.threads:
             torch.set_num_threads(self.spec.threads)
-        path = resolve_mobilenet_weights(self.spec.weights)
-        digest = _sha256(path)
-        if path.name == WEIGHTS_FILE and not digest.startswith("b0353104"):
-            raise EncoderError(f"{path} is corrupt: sha256 {digest[:8]}… does not match b0353104")
+        path, digest = self._weights()
         net = mobilenet_v2()
         try:
             net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         except Exception as exc:  # noqa: BLE001
             raise EncoderError(f"cannot load MobileNetV2 weights from {path}: {exc}") from None
         net.eval()
-        self._version = f"{self.name}:{digest[:12]}:{self.precision}:{PREPROCESS_VERSION}"
         features = _Features(net).eval()
         if self.precision == "fp32":
             return _TorchRunner(features, bf16=False)
@@ -132,10 +128,20 @@ class ImageEncoder:
                 self._runner = self._load()
             return self._runner
 
+    def _weights(self) -> tuple[Path, str]:
+        path = resolve_mobilenet_weights(self.spec.weights)
+        digest = _sha256(path)
+        if path.name == WEIGHTS_FILE and not digest.startswith("b0353104"):
+            raise EncoderError(f"{path} is corrupt: sha256 {digest[:8]}… does not match b0353104")
+        return path, digest
+
     @property
     def version(self) -> str:
-        _ = self.runner
-        return self._version  # type: ignore[return-value]
+        """Computed from the weights file, without building the model (warm runs stay fast)."""
+        if self._version is None:
+            _, digest = self._weights()
+            self._version = f"{self.name}:{digest[:12]}:{self.precision}:{PREPROCESS_VERSION}"
+        return self._version
 
     def preprocess(self, img) -> np.ndarray:
         return self.transform(img).numpy()

@@ -101,15 +101,33 @@ class TextEncoder:
         model.eval()
         if self.precision == "bf16":
             model.to(torch.bfloat16)
-        weights = Path(path) / "model.safetensors"
-        digest = file_sha256(weights)[:12] if weights.exists() else "hub"
-        self._version = f"{self.name}:{digest}:{self.precision}:max{model.max_seq_length}:{PREPROCESS_VERSION}"
+        if model.max_seq_length != self._max_seq_length(path):
+            self._version = None  # the config file disagreed with the loaded model: recompute from the model
+            self._seq = model.max_seq_length
         return model
+
+    @staticmethod
+    def _max_seq_length(path: str) -> int | None:
+        import json
+
+        try:
+            return int(json.loads((Path(path) / "sentence_bert_config.json").read_text())["max_seq_length"])
+        except (OSError, KeyError, ValueError):
+            return None
 
     @property
     def version(self) -> str:
-        _ = self.model
-        return self._version  # type: ignore[return-value]
+        """Model id + weights hash + precision + max length + preprocessing; computed from the files,
+        without loading the model, so a warm-cache run never pays for a model load."""
+        if self._version is None:
+            path = resolve_text_model(self.spec.weights)
+            weights = Path(path) / "model.safetensors"
+            digest = file_sha256(weights)[:12] if weights.exists() else "hub"
+            seq = getattr(self, "_seq", None) or self._max_seq_length(path)
+            if seq is None:
+                seq = self.model.max_seq_length
+            self._version = f"{self.name}:{digest}:{self.precision}:max{seq}:{PREPROCESS_VERSION}"
+        return self._version
 
     def encode(self, batch: Sequence[str]) -> np.ndarray:
         if len(batch) == 0:

@@ -1,0 +1,38 @@
+"""Turn movies + features + a fusion model into Qdrant points (named vectors fused / text /
+image, readable payload) and index them with `jobs.index_points`."""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from reelvec.index.base import PointData, point_id
+from reelvec.index.payload import movie_payload
+
+
+def catalog_digest(movies: Sequence, features) -> str:
+    """Changes when any indexed movie, or any of its vectors' versions, changes."""
+    h = hashlib.sha256()
+    for m in movies:
+        h.update(repr(m.to_dict()).encode())
+    h.update(features.text_version.encode())
+    h.update(features.image_version.encode())
+    return h.hexdigest()[:16]
+
+
+def make_points(movies: Sequence, features, fused: np.ndarray, model_version: str) -> list[PointData]:
+    idx = features.index()
+    out = []
+    for m, z in zip(movies, fused):
+        i = idx[m.key]
+        vec = {"fused": z, "text": features.text[i]}
+        if features.has_image[i]:
+            vec["image"] = features.image[i]
+        out.append(PointData(point_id(m.key), vec, movie_payload(
+            m, model_version, features.text_version, features.image_version if features.has_image[i] else None)))
+    return out
+
+
+def vector_dims(features, fused_dim: int) -> dict[str, int]:
+    return {"fused": fused_dim, "text": features.text.shape[1], "image": features.image.shape[1]}

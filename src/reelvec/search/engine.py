@@ -1,0 +1,310 @@
+"""The search API: `reelvec.open(...)` returns an `Engine`; `engine.similar(...)` is the first call.
+
+Every query is an ordinary Qdrant query with the filters pushed down as payload conditions,
+so k results come back whenever k exist. Hits carry an explanation: per-modality cosines and
+what the two movies share.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from reelvec.errors import SearchError, UnknownMovieError
+from reelvec.index.base import ALIAS, Found, QuerySpec, SearchFilter, point_id
+from reelvec.search.titles import TitleEntry, TitleIndex
+
+VECTOR_NAMES = ("fused", "text", "image")
+
+
+@dataclass(frozen=True)
+class Explanation:
+    fused: float | None = None
+    text: float | None = None
+    image: float | None = None
+    shared_genres: tuple[str, ...] = ()
+    shared_keywords: tuple[str, ...] = ()
+    shared_cast: tuple[str, ...] = ()
+    same_director: str | None = None
+    note: str | None = None
+
+    def __str__(self) -> str:
+        parts = []
+        cos = [f"{n} {v:.2f}" for n, v in (("fused", self.fused), ("text", self.text), ("poster", self.image))
+               if v is not None]
+        if cos:
+            parts.append("cos " + ", ".join(cos))
+        if self.same_director:
+            parts.append(f"director {self.same_director}")
+        if self.shared_cast:
+            parts.append("cast " + ", ".join(self.shared_cast[:2]))
+        if self.shared_genres:
+            parts.append("genres " + ", ".join(self.shared_genres))
+        if self.shared_keywords:
+            parts.append("keywords " + ", ".join(self.shared_keywords[:3]))
+        if self.note:
+            parts.append(self.note)
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class Hit:
+    tmdb_id: int | None
+    title: str
+    year: int | None
+    genres: tuple[str, ...]
+    score: float
+    explanation: Explanation = field(default_factory=Explanation)
+    key: str = ""
+    poster: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"tmdb_id": self.tmdb_id, "title": self.title, "year": self.year, "genres": list(self.genres),
+                "score": round(self.score, 6), "key": self.key, "poster": self.poster,
+                "why": str(self.explanation), "explanation": self.explanation.to_dict()}
+
+
+def _cos(a, b) -> float | None:
+    if a is None or b is None or len(a) == 0 or len(b) == 0:
+        return None
+    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+    return float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
+
+
+def make_filter(genres=None, genres_all=None, exclude_genres=None, years=None, after=None, before=None,
+                languages=None, exclude_ids=(), has_vector=None) -> SearchFilter:
+    from reelvec.ingest.movie import canonical_genres
+
+    y0, y1 = (years if years is not None else (None, None))
+    if after is not None:
+        y0 = after if y0 is None else max(y0, after)
+    if before is not None:
+        y1 = before if y1 is None else min(y1, before)
+    if y0 is not None and y1 is not None and y0 > y1:
+        raise SearchError(f"empty year range {y0}..{y1}")
+    as_tuple = lambda v: tuple([v] if isinstance(v, str) else (v or ()))  # noqa: E731
+    return SearchFilter(genres_any=canonical_genres(as_tuple(genres)), genres_all=canonical_genres(as_tuple(genres_all)),
+                        exclude_genres=canonical_genres(as_tuple(exclude_genres)), year_min=y0, year_max=y1,
+                        languages=as_tuple(languages), exclude_ids=tuple(exclude_ids), has_vector=has_vector)
+
+
+class Engine:
+    def __init__(self, store, alias: str = ALIAS, encoders_dir: str | None = None):
+        self.store = store
+        self.alias = alias
+        self._collection: str | None = None
+        self._titles: TitleIndex | None = None
+        self._text = self._image = None
+        self._encoders_dir = encoders_dir
+
+    # ----------------------------------------------------------------------------- plumbing
+    @property
+    def collection(self) -> str:
+        if self._collection is None:
+            c = self.store.resolve_alias(self.alias)
+            if c is None:
+                raise SearchError(f"no index: alias {self.alias!r} points nowhere; run `reelvec build` first")
+            self._collection = c
+        return self._collection
+
+    @property
+    def titles(self) -> TitleIndex:
+        if self._titles is None:
+            self._titles = TitleIndex([
+                TitleEntry(f.id, f.payload.get("title", ""), f.payload.get("year"), f.payload.get("tmdb_id"),
+                           int(f.payload.get("vote_count") or 0)) for f in self.store.scroll(self.collection, batch=2000)])
+        return self._titles
+
+    def get_movie_index(self, movie: int | str) -> str:
+        """TMDB id or (fuzzy, year-aware) title -> point id."""
+        if isinstance(movie, (int, np.integer)) and not isinstance(movie, bool):
+            pid = point_id(f"tmdb:{int(movie)}")
+            if not self.store.retrieve(self.collection, [pid]):
+                raise UnknownMovieError(f"no movie with TMDB id {movie} in the index")
+            return pid
+        if isinstance(movie, str) and movie.strip().isdigit() and not self._looks_like_title(movie):
+            return self.get_movie_index(int(movie))
+        if not isinstance(movie, str):
+            raise SearchError(f"expected a TMDB id or a title, got {type(movie).__name__}")
+        return self.titles.lookup(movie).point_id
+
+    def _looks_like_title(self, s: str) -> bool:
+        return any(e.title == s.strip() for e in self.titles.by_norm.get(s.strip(), []))
+
+    def _record(self, pid: str) -> Found:
+        recs = self.store.retrieve(self.collection, [pid], with_vectors=True)
+        if not recs:
+            raise UnknownMovieError(f"point {pid} is not in the index")
+        return recs[0]
+
+    @staticmethod
+    def _check_k(k: int) -> None:
+        if not isinstance(k, (int, np.integer)) or k <= 0:
+            raise SearchError(f"k must be a positive integer, got {k!r}")
+
+    @property
+    def text_encoder(self):
+        if self._text is None:
+            from reelvec.encoders import create
+
+            self._text = create("minilm")
+        return self._text
+
+    @property
+    def image_encoder(self):
+        if self._image is None:
+            from reelvec.encoders import EncoderSpec, create
+
+            self._image = create(EncoderSpec("mobilenet_v2", artifact_dir=self._encoders_dir))
+        return self._image
+
+    # ------------------------------------------------------------------------------- queries
+    def similar(self, movie: int | str, k: int = 10, weights: dict[str, float] | None = None, **filters) -> list[Hit]:
+        """Movies like this one (by TMDB id or title), optionally re-weighting modalities."""
+        self._check_k(k)
+        pid = self.get_movie_index(movie)
+        q = self._record(pid)
+        flt = make_filter(exclude_ids=(pid,), **filters)
+        if weights:
+            return self._weighted(q, weights, k, flt)
+        hits = self.store.query(self.collection, QuerySpec(q.vectors["fused"], "fused", k, flt))
+        return self._hits(hits, q)
+
+    def _weighted(self, q: Found, weights: dict[str, float], k: int, flt: SearchFilter) -> list[Hit]:
+        unknown = set(weights) - set(VECTOR_NAMES)
+        if unknown:
+            raise SearchError(f"unknown weight(s) {sorted(unknown)}; use {', '.join(VECTOR_NAMES)}")
+        if any((not isinstance(w, (int, float))) or w < 0 or not np.isfinite(w) for w in weights.values()):
+            raise SearchError(f"weights must be finite and >= 0, got {weights}")
+        active = {n: float(w) for n, w in weights.items() if w > 0 and n in q.vectors}
+        if not active:
+            raise SearchError(f"no usable modality in weights {weights} for this movie "
+                              f"(it has vectors: {', '.join(sorted(q.vectors))})")
+        if len(active) == 1:
+            (name, _), = active.items()
+            return self._hits(self.store.query(self.collection, QuerySpec(q.vectors[name], name, k, flt)), q)
+        pool = max(50, k * 5)
+        cands: dict[str, Found] = {}
+        for name in active:
+            for f in self.store.query(self.collection, QuerySpec(q.vectors[name], name, pool, flt)):
+                cands.setdefault(f.id, f)
+        full = {f.id: f for f in self.store.retrieve(self.collection, list(cands), with_vectors=True)}
+        total = sum(active.values())
+        scored = []
+        for cid, f in full.items():
+            s = sum(w * (_cos(q.vectors[n], f.vectors.get(n)) or 0.0) for n, w in active.items()) / total
+            scored.append(Found(cid, s, f.payload))
+        scored.sort(key=lambda f: -f.score)
+        return self._hits(scored[:k], q)
+
+    def search_text(self, text: str, k: int = 10, **filters) -> list[Hit]:
+        """Free-text search against the movies' description vectors."""
+        self._check_k(k)
+        if not isinstance(text, str) or not text.strip():
+            raise SearchError("empty search text")
+        v = self.text_encoder.encode([text.strip()])[0]
+        hits = self.store.query(self.collection, QuerySpec(v, "text", k, make_filter(**filters)))
+        return self._hits(hits, Found("", 0.0, {}, {"text": v.tolist()}))
+
+    def search_image(self, image: str | Path | bytes, k: int = 10, **filters) -> list[Hit]:
+        """Posters like this image (a path or the image bytes)."""
+        from reelvec.ingest.images import BadImageError, load_poster
+
+        self._check_k(k)
+        try:
+            img = load_poster(image)
+        except BadImageError as exc:
+            raise SearchError(f"cannot use image {image if not isinstance(image, bytes) else '(bytes)'}: {exc}") from None
+        v = self.image_encoder.encode([img])[0]
+        hits = self.store.query(self.collection, QuerySpec(v, "image", k, make_filter(has_vector="image", **filters)))
+        return self._hits(hits, Found("", 0.0, {}, {"image": v.tolist()}))
+
+    def recommend(self, positive: Sequence[int | str], negative: Sequence[int | str] = (), k: int = 10,
+                  **filters) -> list[Hit]:
+        """Like these, unlike those (Qdrant's recommend API on the fused vectors)."""
+        self._check_k(k)
+        if not positive:
+            raise SearchError("recommend needs at least one positive movie")
+        pos = [self._record(self.get_movie_index(m)) for m in positive]
+        neg = [self._record(self.get_movie_index(m)) for m in negative]
+        flt = make_filter(exclude_ids=tuple(r.id for r in pos + neg), **filters)
+        hits = self.store.recommend(self.collection, [r.vectors["fused"] for r in pos],
+                                    [r.vectors["fused"] for r in neg], "fused", k, flt)
+        return self._hits(hits, pos[0])
+
+    # ------------------------------------------------------------------------- explanations
+    def _hits(self, found: Sequence[Found], query: Found) -> list[Hit]:
+        if not found:
+            return []
+        full = {f.id: f for f in self.store.retrieve(self.collection, [f.id for f in found], with_vectors=True)}
+        qp, qv = query.payload, query.vectors or {}
+        out = []
+        for f in found:
+            rec = full.get(f.id, f)
+            p, v = rec.payload, rec.vectors or {}
+            qd = qp.get("director")
+            expl = Explanation(
+                fused=_cos(qv.get("fused"), v.get("fused")), text=_cos(qv.get("text"), v.get("text")),
+                image=_cos(qv.get("image"), v.get("image")),
+                shared_genres=tuple(g for g in p.get("genres", []) if g in set(qp.get("genres", []))),
+                shared_keywords=tuple(x for x in p.get("keywords", []) if x in set(qp.get("keywords", []))),
+                shared_cast=tuple(x for x in p.get("cast", []) if x in set(qp.get("cast", []))),
+                same_director=qd if qd and qd == p.get("director") else None)
+            out.append(Hit(p.get("tmdb_id"), p.get("title", "?"), p.get("year"), tuple(p.get("genres", [])),
+                           float(f.score), expl, p.get("key", ""), p.get("poster")))
+        return out
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def open_engine(path: str | Path | None = None, url: str | None = None, api_key: str | None = None,
+                location: str | None = None, alias: str = ALIAS) -> Engine:
+    """`reelvec.open(".reelvec")` for the embedded store a build wrote, or
+    `reelvec.open(url=..., api_key=...)` for a Qdrant server."""
+    from reelvec.index import open_store
+
+    if url or location:
+        return Engine(open_store(url=url, api_key=api_key, location=location), alias)
+    home = Path(path or ".reelvec")
+    manifest = home / "manifest.json"
+    if manifest.exists():
+        m = json.loads(manifest.read_text())
+        if m.get("qdrant_url"):
+            return Engine(open_store(url=m["qdrant_url"], api_key=api_key), alias,
+                          encoders_dir=str(home / "features" / "artifacts"))
+        return Engine(open_store(path=str(home / m.get("store", "store"))), alias,
+                      encoders_dir=str(home / "features" / "artifacts"))
+    if (home / "aliases.json").exists() or (home / "collections").is_dir():
+        return Engine(open_store(path=str(home)), alias)
+    raise SearchError(f"no reelvec index at {home}: run `reelvec build --store {home}` first")
+
+
+class Recommendation_Search:  # noqa: N801 - the seed's public name, kept for its users
+    """Compatibility layer over `Engine` with the seed's names."""
+
+    def __init__(self, path: str | Path | None = None, **kwargs):
+        self.engine = open_engine(path, **kwargs)
+
+    def get_movie_index(self, title: str) -> str:
+        return self.engine.get_movie_index(title)
+
+    def get_recommendations(self, title: int | str, k: int = 10, **filters) -> list[Hit]:
+        return self.engine.similar(title, k=k, **filters)
+
+
+def get_recommendations(title: int | str, k: int = 10, path: str | Path | None = None, **filters) -> list[Hit]:
+    with open_engine(path) as engine:
+        return engine.similar(title, k=k, **filters)
