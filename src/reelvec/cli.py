@@ -223,7 +223,8 @@ def build_config(args, **over):
         api_key=args.api_key or os.environ.get("QDRANT_API_KEY"), scope=args.scope,
         retrain=getattr(args, "retrain", False), gate=getattr(args, "gate", None) is not None,
         text_precision=args.text_precision, image_precision=args.image_precision, shards=args.shards,
-        replication_factor=args.replication_factor, progress=not args.quiet, **over)
+        replication_factor=args.replication_factor, progress=not args.quiet, batch_size=args.batch_size,
+        throttle=args.throttle, **over)
 
 
 def _print_build(rep, as_json: bool) -> None:
@@ -293,6 +294,8 @@ def add_build_options(p) -> None:
     add_encoder_options(p)
     p.add_argument("--shards", type=int, default=1, help="Qdrant shard_number for new collections (server only)")
     p.add_argument("--replication-factor", type=int, default=1, help="Qdrant replication_factor (server only)")
+    p.add_argument("--batch-size", type=int, default=1024, help="points per upsert batch (default %(default)s)")
+    p.add_argument("--throttle", type=float, default=0.0, help="seconds to pause between batches (default 0)")
     p.add_argument("--json", action="store_true", help="print the stage summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bars or logs")
 

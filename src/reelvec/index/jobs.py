@@ -115,16 +115,17 @@ def index_points(
     shards: int = 1,
     replication_factor: int = 1,
     on_batch: Callable[[int], None] | None = None,
+    force: bool = False,
 ) -> IndexResult:
     """Build (or resume) a collection for these points, verify, and swap the alias."""
     from tqdm import tqdm
 
     live = store.resolve_alias(ALIAS)
     live_state = ledger.load(live) if live else None
-    if (live_state and live_state.done and live_state.model_version == model_version
+    if (not force and live_state and live_state.done and live_state.model_version == model_version
             and live_state.catalog_digest == catalog_digest and store.count(live) == len(points)):
         return IndexResult(live, len(points), 0, False, reused=True, message="index is up to date")
-    resume = next((s for s in reversed(ledger.all()) if not s.done and s.model_version == model_version
+    resume = next((s for s in reversed(ledger.all()) if not s.done and s.collection != live and s.model_version == model_version
                    and s.catalog_digest == catalog_digest and s.total == len(points) and s.batch_size == batch_size
                    and s.collection in store.collections()), None)
     if resume:

@@ -35,6 +35,7 @@ class BuildConfig:
     text_precision: str = "auto"
     image_precision: str = "auto"
     batch_size: int = 1024
+    throttle: float = 0.0  # seconds between index batches (be gentle with a shared server)
     shards: int = 1
     replication_factor: int = 1
     progress: bool = True
@@ -144,10 +145,12 @@ def run_build(cfg: BuildConfig, log: Callable[[str], None] = lambda s: None) -> 
     points = make_points(movies, feats, fused, model.version)
     store = open_store_for(cfg)
     try:
-        digest = catalog_digest(movies, feats) + ("" if not cfg.force_index else f"-{time.time_ns()}")
+        digest = catalog_digest(movies, feats)
         res = index_points(store, JobLedger(home / "jobs"), points, vector_dims(feats, fused.shape[1]),
                            model.version, digest, batch_size=cfg.batch_size, score=score, gate=cfg.gate,
-                           progress=cfg.progress, shards=cfg.shards, replication_factor=cfg.replication_factor)
+                           progress=cfg.progress, shards=cfg.shards, replication_factor=cfg.replication_factor,
+                           force=cfg.force_index,
+                           on_batch=(lambda _b: time.sleep(cfg.throttle)) if cfg.throttle else None)
     finally:
         store.close()
     rep.stages["index"] = {"collection": res.collection, "points": res.points, "swapped": res.swapped,

@@ -95,8 +95,12 @@ class ServerStore:
             name, vectors_config={n: m.VectorParams(size=d, distance=m.Distance.COSINE) for n, d in vectors.items()},
             shard_number=shards, replication_factor=replication_factor)
         schema = {"keyword": m.PayloadSchemaType.KEYWORD, "integer": m.PayloadSchemaType.INTEGER}
-        for fld, kind in INDEXED_FIELDS.items():
-            self.client.create_payload_index(name, field_name=fld, field_schema=schema[kind])
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # local mode says payload indexes have no effect there
+            for fld, kind in INDEXED_FIELDS.items():
+                self.client.create_payload_index(name, field_name=fld, field_schema=schema[kind])
 
     @_translate
     def collection_vectors(self, name: str) -> dict[str, int]:

@@ -1,0 +1,170 @@
+"""The search API on a small index built by the real pipeline, on both store backends."""
+import json
+
+import numpy as np
+import pytest
+
+import reelvec
+from datagen import make_dataset
+from helpers_images import drawn_poster, jpeg_bytes
+from reelvec.cli import main
+from reelvec.errors import SearchError, UnknownMovieError
+from reelvec.index import PointData
+from reelvec.index.pipeline import BuildConfig, run_build
+from reelvec.index.server import ServerStore
+from reelvec.search import Engine, Recommendation_Search
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("search")
+    data = make_dataset(root / "data")
+    home = root / "home"
+    rep = run_build(BuildConfig(data=data, home=home, progress=False))
+    return data, home, rep
+
+
+@pytest.fixture(params=["edge", "client"])
+def engine(request, built):
+    _, home, _ = built
+    if request.param == "edge":
+        e = reelvec.open(home)
+    else:
+        src = reelvec.open(home)
+        coll = src.collection
+        pts = [PointData(f.id, f.vectors, f.payload) for f in src.store.scroll(coll, with_vectors=True)]
+        dims = src.store.collection_vectors(coll)
+        src.close()
+        store = ServerStore(location=":memory:")
+        store.create_collection(coll, dims)
+        store.upsert(coll, pts)
+        store.set_alias("movies", coll)
+        e = Engine(store)
+    yield e
+    e.close()
+
+
+def test_build_report(built):
+    _, _, rep = built
+    assert rep.stages["index"]["points"] == 16 and rep.stages["index"]["swapped"]
+    assert rep.stages["encode"]["image_computed"] == 8
+
+
+def test_similar_by_id_and_title(engine):
+    by_id = engine.similar(348, k=5)
+    assert len(by_id) == 5 and all(h.tmdb_id != 348 for h in by_id)
+    assert [h.tmdb_id for h in engine.similar("alien", k=5)] == [h.tmdb_id for h in by_id]
+    scifi = {348, 679, 603, 106, 78, 62, 841, 438631}
+    assert sum(h.tmdb_id in scifi for h in by_id) >= 4  # taste clusters are learned
+    h = by_id[0]
+    assert h.explanation.fused is not None and h.explanation.text is not None and str(h.explanation)
+    assert h.score == pytest.approx(h.explanation.fused, abs=1e-4)
+
+
+@pytest.mark.parametrize("query,expected", [
+    ("the matrx", 603), ("Matrix, The", 603), ("AMELIE", 194), ("amélie!", 194), ("Dune (1984)", 841),
+    ("Dune (2021)", 438631), ("Dune [2020]", 438631), ("when harry met sally", 639), ("2001: A Space Odyssey", 62),
+])
+def test_fuzzy_title_lookup(engine, query, expected):
+    pid = engine.get_movie_index(query)
+    assert engine.store.retrieve(engine.collection, [pid])[0].payload["tmdb_id"] == expected
+
+
+def test_ambiguous_and_unknown_titles_list_candidates(engine):
+    with pytest.raises(UnknownMovieError) as e:
+        engine.similar("Dune")
+    assert "ambiguous" in str(e.value) and "Dune (1984)" in str(e.value) and "Dune (2021)" in str(e.value)
+    with pytest.raises(UnknownMovieError) as e:
+        engine.similar("Zzyzx Road Trip Quartet")
+    assert "closest" in str(e.value)
+    with pytest.raises(UnknownMovieError, match="TMDB id 999999"):
+        engine.similar(999999)
+
+
+def test_filters_are_pushed_down_and_return_exactly_k(engine):
+    hits = engine.similar(603, k=3, genres=["Comedy"])
+    assert len(hits) == 3 and all("Comedy" in h.genres for h in hits)
+    hits = engine.similar(603, k=4, years=(1985, 1995), exclude_genres=["Drama"])
+    assert len(hits) == 4 and all(1985 <= h.year <= 1995 and "Drama" not in h.genres for h in hits)
+    hits = engine.similar(603, k=2, genres_all=["Comedy", "Romance"], after=1995)
+    assert all({"Comedy", "Romance"} <= set(h.genres) and h.year >= 1995 for h in hits)
+    assert engine.similar(603, k=10, genres=["Western"]) == []  # none exist: empty, not an error
+    assert len(engine.similar(603, k=50)) == 15  # everything but the query itself
+    with pytest.raises(SearchError, match="empty year range"):
+        engine.similar(603, years=(2000, 1990))
+
+
+def test_weights(engine):
+    text_only = engine.similar(348, k=6, weights={"text": 1.0, "image": 0.0})
+    plain_text = engine.similar(348, k=6, weights={"text": 1.0})
+    assert [h.tmdb_id for h in text_only] == [h.tmdb_id for h in plain_text]
+    assert [h.score for h in text_only] == pytest.approx([h.explanation.text for h in text_only], abs=1e-4)
+    mixed = engine.similar(348, k=6, weights={"text": 1.0, "image": 0.3})
+    for h in mixed:
+        expected = (h.explanation.text + 0.3 * (h.explanation.image or 0.0)) / 1.3
+        assert h.score == pytest.approx(expected, abs=1e-4)
+    with pytest.raises(SearchError, match="unknown weight"):
+        engine.similar(348, weights={"sound": 1})
+    with pytest.raises(SearchError, match=">= 0"):
+        engine.similar(348, weights={"text": -1})
+    with pytest.raises(SearchError, match="no usable modality"):
+        engine.similar(679, weights={"image": 1.0})  # Aliens (679) has no poster in this data
+
+
+def test_search_text_and_image(engine, built, tmp_path):
+    data, _, _ = built
+    hits = engine.search_text("a heist comedy in paris", k=3)
+    assert 11820 in [h.tmdb_id for h in hits]  # French Kiss: Paris, heist, comedy
+    assert len(engine.search_text("space", k=2, genres=["Romance"])) == 2
+    img = data / "posters" / "348.jpg"
+    hits = engine.search_image(str(img), k=3)
+    assert hits[0].tmdb_id == 348 and hits[0].explanation.image == pytest.approx(1.0, abs=1e-3)
+    assert engine.search_image(img.read_bytes(), k=1)[0].tmdb_id == 348
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(jpeg_bytes(drawn_poster())[:200])
+    with pytest.raises(SearchError, match="cannot use image"):
+        engine.search_image(str(bad))
+    with pytest.raises(SearchError, match="empty search text"):
+        engine.search_text("   ")
+
+
+def test_recommend(engine):
+    hits = engine.recommend(positive=[603, "Alien"], negative=["Amélie"], k=5)
+    ids = [h.tmdb_id for h in hits]
+    assert len(hits) == 5 and not {603, 348, 194} & set(ids)
+    with pytest.raises(SearchError, match="at least one positive"):
+        engine.recommend(positive=[])
+
+
+@pytest.mark.parametrize("k", [0, -3, 2.5])
+def test_bad_k(engine, k):
+    with pytest.raises(SearchError, match="positive integer"):
+        engine.similar(603, k=k)
+
+
+def test_seed_compat_layer(built):
+    _, home, _ = built
+    rs = Recommendation_Search(home)
+    assert rs.get_recommendations("The Matrix", k=3)[0].title
+    assert rs.get_movie_index("The Matrix")
+    rs.engine.close()
+
+
+def test_cli_similar_and_search(built, capsys):
+    _, home, _ = built
+    assert main(["similar", "Alien", "-k", "3", "--store", str(home), "--json"]) == 0
+    lines = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 3 and {"title", "year", "genres", "score", "why"} <= set(lines[0])
+    assert main(["similar", "Alien", "-k", "3", "--store", str(home), "--genre", "Comedy"]) == 0
+    out = capsys.readouterr().out
+    assert "movies like Alien (1979)" in out and "why" in out
+    assert main(["search", "paris", "romance", "--store", str(home), "-k", "2"]) == 0
+    assert "matching 'paris romance'" in capsys.readouterr().out
+    assert main(["similar", "Dune", "--store", str(home)]) == 2
+    assert "ambiguous" in capsys.readouterr().err
+    assert main(["similar", "603", "--weights", "text=oops", "--store", str(home)]) == 2
+
+
+def test_open_without_index_is_a_clear_error(tmp_path):
+    with pytest.raises(SearchError, match="reelvec build"):
+        reelvec.open(tmp_path / "nothing")
