@@ -28,7 +28,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: setup
-	$(BIN)/reelvec catalog --data $(REELVEC_DATA) --out $(STORE)/catalog.jsonl
+	$(BIN)/reelvec build --data $(REELVEC_DATA) --store $(STORE)
+	$(BIN)/reelvec similar "Alien" -k 10 --store $(STORE)
+	$(BIN)/reelvec similar "The Matrix" -k 10 --store $(STORE) --after 1990
+	$(BIN)/reelvec similar "Toy Story" -k 10 --store $(STORE)
+	$(BIN)/reelvec search "a heist comedy in paris" -k 5 --store $(STORE)
 
 test: setup
 	$(BIN)/python -m pytest -q
@@ -37,7 +41,10 @@ test-fast:
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench:
-	$(BIN)/python bench/catalog.py
+	$(BIN)/python bench/encoders.py
+	$(BIN)/python bench/index.py
+	$(BIN)/python bench/search.py --store $(STORE)
+	$(BIN)/python bench/train.py
 
 clean:
 	rm -rf $(STORE) .pytest_cache build

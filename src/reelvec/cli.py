@@ -19,10 +19,17 @@ def data_dir(arg: str | None) -> Path:
 
 
 def _table(rows: list[list], headers: list[str]) -> str:
+    """Plain-text table: numbers right-aligned, text left-aligned."""
     cells = [[str(c) for c in r] for r in [headers, *rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    line = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
-    return "\n".join([line(cells[0]), "  ".join("-" * w for w in widths), *map(line, cells[1:])])
+
+    def numeric(col: int) -> bool:
+        vals = [r[col] for r in cells[1:] if r[col] != ""]
+        return bool(vals) and all(v.replace(".", "", 1).replace("-", "", 1).isdigit() for v in vals)
+
+    right = [numeric(i) for i in range(len(headers))]
+    line = lambda r: "  ".join(c.rjust(w) if right[i] else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    return "\n".join(x.rstrip() for x in [line(cells[0]), "  ".join("-" * w for w in widths), *map(line, cells[1:])])
 
 
 # --------------------------------------------------------------------------------------- catalog
@@ -71,6 +78,26 @@ def cmd_catalog(args) -> int:
         print()
         print(_table([[k, v] for k, v in sorted(reasons.items())], ["quarantined by reason", "rows"]))
     print(f"\nwrote {len(catalog)} movies to {args.out}; {report.quarantined} quarantined rows in {qpath} ({wall:.1f} s)")
+    return 0
+
+
+# --------------------------------------------------------------------------------- fetch-posters
+def cmd_fetch_posters(args) -> int:
+    from reelvec.ingest.catalog import Catalog
+    from reelvec.ingest.posters import FetchConfig, fetch_posters, summarise
+
+    catalog = Catalog.load(Path(args.catalog))
+    items = [(m.key, m.poster) for m in select_movies(catalog, args.scope, args.limit) if m.poster]
+    cfg = FetchConfig(concurrency=args.concurrency, per_host=min(args.concurrency, args.per_host),
+                      max_bytes=args.max_bytes, allow_hosts=frozenset(args.allow_host), ssrf_guard=not args.no_ssrf_guard)
+    outcomes = fetch_posters(items, args.cache, cfg, progress=not args.quiet)
+    summary = summarise(outcomes) | {"cache": str(args.cache)}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        rows = [[k, v] for k, v in summary.items() if k != "failure_reasons"]
+        rows += [[f"  reason: {r}", n] for r, n in summary["failure_reasons"].items()]
+        print(_table(rows, ["posters", "count"]))
     return 0
 
 
@@ -393,6 +420,27 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=cmd_catalog)
+
+    fp = sub.add_parser(
+        "fetch-posters", help="download every movie's poster into a validated, content-addressed cache",
+        description="Fetch poster URLs (and copy local poster files) into CACHE: concurrent, polite (per-host "
+        "limit, retries with backoff, Retry-After, circuit breaker), resumable (a SQLite ledger; rerun to retry "
+        "transient failures) and safe (SSRF guard, size cap, image validation). Private and loopback addresses "
+        "are refused unless listed with --allow-host.",
+        epilog="example: reelvec fetch-posters --catalog .reelvec/catalog.jsonl --cache .reelvec/posters --concurrency 64",
+    )
+    fp.add_argument("--catalog", default=".reelvec/catalog.jsonl", help="catalog file (default: %(default)s)")
+    fp.add_argument("--cache", default=".reelvec/posters", help="poster cache folder (default: %(default)s)")
+    fp.add_argument("--concurrency", type=int, default=64, help="requests in flight overall (default %(default)s)")
+    fp.add_argument("--per-host", type=int, default=32, help="requests in flight per host (default %(default)s)")
+    fp.add_argument("--max-bytes", type=int, default=5 * 1024 * 1024, help="largest poster accepted (default 5 MB)")
+    fp.add_argument("--allow-host", action="append", default=[], help="host or IP allowed despite the SSRF guard (repeatable)")
+    fp.add_argument("--no-ssrf-guard", action="store_true", help="turn the private-address guard off (not recommended)")
+    fp.add_argument("--limit", type=int, help="only the first N movies")
+    add_scope_option(fp)
+    fp.add_argument("--json", action="store_true", help="print the summary as JSON")
+    fp.add_argument("--quiet", action="store_true", help="no progress bar")
+    fp.set_defaults(func=cmd_fetch_posters)
 
     e = sub.add_parser(
         "encode", help="compute text and poster vectors for a catalog (cached)",
