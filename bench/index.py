@@ -72,7 +72,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=45_000)
     ap.add_argument("--queries", type=int, default=200)
-    ap.add_argument("--client-queries", type=int, default=100, help="qdrant-client local mode is slow; fewer queries")
+    ap.add_argument("--client-queries", type=int, default=50, help="qdrant-client local mode is slow; fewer queries")
     args = ap.parse_args()
     from reelvec.index.edge import EdgeStore
     from reelvec.index.server import ServerStore
@@ -86,7 +86,7 @@ def main() -> None:
         edge = EdgeStore(Path(tmp) / "edge")
         e = run(edge, points, queries)
         edge.close()
-        client = ServerStore(path=str(Path(tmp) / "client"))
+        client = ServerStore(location=":memory:")
         c = run(client, points, queries[: args.client_queries], batch=256)
         client.close()
     print(f"upsert   : edge {e['upsert_points_per_s']:,.0f} pts/s   client-local {c['upsert_points_per_s']:,.0f} pts/s"

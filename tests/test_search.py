@@ -168,3 +168,40 @@ def test_cli_similar_and_search(built, capsys):
 def test_open_without_index_is_a_clear_error(tmp_path):
     with pytest.raises(SearchError, match="reelvec build"):
         reelvec.open(tmp_path / "nothing")
+
+
+def test_html_report_page(built, tmp_path):
+    from html.parser import HTMLParser
+
+    _, home, _ = built
+    out = tmp_path / "alien.html"
+    assert main(["report", "--query", "Alien", "-k", "4", "--store", str(home), "--out", str(out)]) == 0
+
+    class P(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.figures, self.imgs, self.titles, self.h1 = [], [], [], ""
+            self._in = None
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "figure":
+                self.figures.append(a)
+            if tag == "img":
+                self.imgs.append(a)
+            if tag in ("h1", "b"):
+                self._in = tag
+
+        def handle_data(self, data):
+            if self._in == "h1":
+                self.h1 += data
+            elif self._in == "b":
+                self.titles.append(data)
+
+        def handle_endtag(self, tag):
+            self._in = None
+    p = P()
+    p.feed(out.read_text())
+    assert p.h1 == "Movies like Alien (1979)"
+    assert [f["data-rank"] for f in p.figures] == ["1", "2", "3", "4"] and len(p.titles) == 4
+    assert any(i.get("class") == "query" and i["src"].startswith("data:image/jpeg;base64,") for i in p.imgs)

@@ -386,6 +386,21 @@ def cmd_search(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from reelvec.search.html import write_results_page
+
+    with _engine(args) as engine:
+        query = int(args.query) if args.query.isdigit() else args.query
+        pid = engine.get_movie_index(query)
+        rec = engine.store.retrieve(engine.collection, [pid])[0].payload
+        hits = engine.similar(query, k=args.k, **_filters(args))
+        label = f"{rec.get('title')} ({rec.get('year')})"
+        out = write_results_page(args.out, f"Movies like {label}", rec.get("poster"), hits,
+                                 "reelvec fused embedding: text + poster + structured fields")
+    print(f"wrote {out}")
+    return 0
+
+
 def add_filter_options(p) -> None:
     p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
     p.add_argument("--genre", action="append", default=[], help="keep movies with any of these genres (repeatable)")
@@ -529,6 +544,13 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--image", help="a poster image to search by")
     add_filter_options(se)
     se.set_defaults(func=cmd_search)
+
+    rp = sub.add_parser("report", help="a static HTML page: the query poster and a grid of result posters",
+                        epilog='example: reelvec report --query "Alien" --out reports/alien.html')
+    rp.add_argument("--query", required=True, help="a title or TMDB id")
+    rp.add_argument("--out", default="reports/similar.html", help="HTML file to write (default: %(default)s)")
+    add_filter_options(rp)
+    rp.set_defaults(func=cmd_report)
     return p
 
 
