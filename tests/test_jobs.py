@@ -106,3 +106,30 @@ def test_kill_9_mid_reindex_then_resume(tmp_path):
     assert store.resolve_alias("movies") == new and store.count(new) == 16
     assert old in store.collections()  # kept for rollback
     store.close()
+
+
+def test_embedded_snapshot_and_restore(tmp_path):
+    store, ledger = EdgeStore(tmp_path / "s"), JobLedger(tmp_path / "jobs")
+    r = index_points(store, ledger, pts(7), VEC, "fusion-a", "d1")
+    snap = store.snapshot(r.collection, tmp_path / "snaps")
+    assert snap.exists()
+    name = store.restore(snap, "movies_restored")
+    assert store.count(name) == 7
+    a = store.retrieve(r.collection, [point_id("tmdb:3")], with_vectors=True)[0]
+    b = store.retrieve(name, [point_id("tmdb:3")], with_vectors=True)[0]
+    assert a.payload == b.payload and np.allclose(a.vectors["fused"], b.vectors["fused"])
+    with pytest.raises(StoreError, match="already exists"):
+        store.restore(snap, "movies_restored")
+    bad = tmp_path / "bad.tar.gz"
+    bad.write_bytes(b"not a tarball")
+    with pytest.raises(StoreError, match="cannot read snapshot"):
+        store.restore(bad, "other")
+    store.close()
+
+
+def test_server_local_mode_has_no_snapshots():
+    from reelvec.index.server import ServerStore
+    s = ServerStore(location=":memory:")
+    with pytest.raises(StoreError, match="need a Qdrant server"):
+        s.snapshot("x")
+    s.close()

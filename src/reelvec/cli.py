@@ -307,6 +307,40 @@ def cmd_rollback(args) -> int:
     return 0
 
 
+def cmd_snapshot(args) -> int:
+    from reelvec.index.base import ALIAS
+
+    store, _ = _store_and_ledger(args)
+    try:
+        coll = args.collection or store.resolve_alias(ALIAS)
+        if not coll:
+            raise ReelvecError("nothing to snapshot: no collection given and the alias points nowhere")
+        print(f"snapshot of {coll}: {store.snapshot(coll, args.out)}")
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_restore(args) -> int:
+    import time as _t
+
+    from reelvec.index.base import ALIAS
+
+    store, ledger = _store_and_ledger(args)
+    try:
+        name = args.name or f"movies_restored_{_t.strftime('%Y%m%d%H%M%S', _t.gmtime())}"
+        store.restore(args.snapshot, name)
+        msg = f"restored {args.snapshot} as {name}"
+        if args.activate:
+            store.set_alias(ALIAS, name)
+            ledger.push_history(name)
+            msg += f"; alias {ALIAS} -> {name}"
+        print(msg)
+    finally:
+        store.close()
+    return 0
+
+
 def add_store_options(p, data: bool = True) -> None:
     if data:
         p.add_argument("--data", help="data folder (default: $REELVEC_DATA or ../shared/data)")
@@ -526,6 +560,21 @@ def build_parser() -> argparse.ArgumentParser:
                         epilog="example: reelvec rollback --store .reelvec")
     add_store_options(rb, data=False)
     rb.set_defaults(func=cmd_rollback)
+
+    sn = sub.add_parser("snapshot", help="snapshot a collection (embedded: a .tar.gz; server: Qdrant's own)",
+                        epilog="example: reelvec snapshot --store .reelvec --out snapshots/")
+    add_store_options(sn, data=False)
+    sn.add_argument("--collection", help="collection to snapshot (default: the one the alias points at)")
+    sn.add_argument("--out", default="snapshots", help="folder for embedded snapshots (default: %(default)s)")
+    sn.set_defaults(func=cmd_snapshot)
+
+    rs = sub.add_parser("restore", help="restore a snapshot as a new collection (optionally make it live)",
+                        epilog="example: reelvec restore snapshots/movies_x.snapshot.tar.gz --activate")
+    rs.add_argument("snapshot", help="snapshot file (embedded) or snapshot URL/path (server)")
+    rs.add_argument("--name", help="new collection name (default: movies_restored_<time>)")
+    rs.add_argument("--activate", action="store_true", help="point the alias at the restored collection")
+    add_store_options(rs, data=False)
+    rs.set_defaults(func=cmd_restore)
 
     si = sub.add_parser("similar", help="movies like a given movie (title or TMDB id)",
                         description="Movies like MOVIE, by the fused embedding; filters are pushed down to Qdrant.",

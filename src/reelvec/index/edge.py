@@ -190,6 +190,44 @@ class EdgeStore:
         shard.optimize()
         shard.flush()
 
+    # ------------------------------------------------------------------ snapshots
+    def snapshot(self, collection: str, dest: str | Path) -> Path:
+        """A .tar.gz of the flushed shard folder and its metadata."""
+        import tarfile
+
+        shard = self._shard(collection)
+        shard.flush()
+        dest = Path(dest)
+        dest.mkdir(parents=True, exist_ok=True)
+        out = dest / f"{collection}.snapshot.tar.gz"
+        tmp = out.with_name(out.name + ".tmp")
+        with tarfile.open(tmp, "w:gz") as tar:
+            tar.add(self._meta(collection), arcname="collection.json")
+            tar.add(self._dir(collection), arcname="shard", filter=lambda ti: None if ti.name.endswith(".lock") else ti)
+        os.replace(tmp, out)
+        return out
+
+    def restore(self, snapshot: str | Path, name: str) -> str:
+        """Unpack a snapshot as collection `name` (which must not exist)."""
+        import tarfile
+
+        if self._meta(name).exists():
+            raise StoreError(f"collection {name} already exists in {self.root}; pick another name")
+        target = self._dir(name)
+        tmpdir = target.with_name(f".restore-{name}")
+        shutil.rmtree(tmpdir, ignore_errors=True)
+        try:
+            with tarfile.open(snapshot, "r:gz") as tar:
+                tar.extractall(tmpdir, filter="data")
+        except (OSError, tarfile.TarError) as exc:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+            raise StoreError(f"cannot read snapshot {snapshot}: {exc}") from None
+        os.replace(tmpdir / "shard", target)
+        os.replace(tmpdir / "collection.json", self._meta(name))
+        shutil.rmtree(tmpdir, ignore_errors=True)
+        self.count(name)  # opens the shard: proves the snapshot is usable
+        return name
+
     # ------------------------------------------------------------------ aliases
     def _aliases(self) -> dict[str, str]:
         try:

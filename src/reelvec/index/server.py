@@ -181,6 +181,21 @@ class ServerStore:
             if offset is None:
                 return
 
+    @_translate
+    def snapshot(self, collection: str, dest=None) -> str:
+        """A server-side snapshot (Qdrant keeps it; download it from the server's snapshot API)."""
+        if self.where == ":memory:" or not self.where.startswith("http"):
+            raise StoreError("snapshots need a Qdrant server; qdrant-client's local mode has none")
+        desc = self.client.create_snapshot(collection, wait=True)
+        return desc.name
+
+    @_translate
+    def restore(self, snapshot: str, name: str) -> str:
+        if not self.where.startswith("http"):
+            raise StoreError("snapshot restore needs a Qdrant server; qdrant-client's local mode has none")
+        self.client.recover_snapshot(name, location=snapshot, wait=True)
+        return name
+
     def finalize(self, collection: str) -> None:
         """The server indexes in the background; nothing to force."""
 

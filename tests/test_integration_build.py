@@ -1,0 +1,59 @@
+"""End to end on ../shared/data: build the real index, check recall of HNSW against exact search,
+and that the demo's well-known titles give sensible neighbours (slow; runs in CI)."""
+import numpy as np
+import pytest
+
+import reelvec
+from reelvec.index import QuerySpec
+from reelvec.index.pipeline import BuildConfig, run_build
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def real_home(shared_data, tmp_path_factory):
+    home = tmp_path_factory.mktemp("real")
+    rep = run_build(BuildConfig(data=shared_data, home=home, progress=False))
+    return home, rep
+
+
+def test_build_counts(real_home):
+    _, rep = real_home
+    assert rep.stages["index"]["points"] == rep.stages["catalog"]["movies"] or rep.stages["index"]["points"] > 10_000
+    assert rep.stages["encode"]["image_computed"] + rep.stages["encode"]["image_cached"] == 5052
+
+
+def test_hnsw_recall_against_exact_search(real_home):
+    home, _ = real_home
+    engine = reelvec.open(home)
+    coll = engine.collection
+    recs = list(engine.store.scroll(coll, batch=4000, with_vectors=True))
+    ids = [r.id for r in recs]
+    E = np.array([r.vectors["fused"] for r in recs], np.float32)
+    E /= np.linalg.norm(E, axis=1, keepdims=True)
+    rng = np.random.default_rng(0)
+    recall = []
+    for qi in rng.choice(len(E), size=200, replace=False):
+        exact = [ids[j] for j in np.argsort(-(E @ E[qi]))[:10]]
+        got = [f.id for f in engine.store.query(coll, QuerySpec(E[qi], "fused", 10))]
+        recall.append(len(set(exact) & set(got)) / 10)
+    assert np.mean(recall) >= 0.99
+    engine.close()
+
+
+def test_demo_titles(real_home):
+    home, _ = real_home
+    with reelvec.open(home) as engine:
+        aliens = engine.similar("Alien", k=10)
+        assert len(aliens) == 10 and "Aliens" in [h.title for h in aliens]
+        toy = engine.similar("Toy Story", k=10)
+        assert "Toy Story 2" in [h.title for h in toy]
+        filtered = engine.similar("The Matrix", k=10, genres=["Science Fiction"], years=(1990, 2005))
+        assert len(filtered) == 10 and all("Science Fiction" in h.genres and 1990 <= h.year <= 2005 for h in filtered)
+
+
+def test_rerun_reuses_every_cache(real_home, shared_data):
+    home, _ = real_home
+    rep = run_build(BuildConfig(data=shared_data, home=home, progress=False))
+    assert rep.stages["catalog"]["reused"] and rep.stages["train"]["reused"] and rep.stages["index"]["reused"]
+    assert rep.stages["encode"]["text_computed"] == 0 and rep.stages["encode"]["image_computed"] == 0
