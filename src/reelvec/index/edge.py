@@ -17,8 +17,13 @@ import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from reelvec.errors import StoreError
 from reelvec.index.base import INDEXED_FIELDS, Found, PointData, QuerySpec, SearchFilter, as_list
+
+
+INDEXING_THRESHOLD_KB = 10_000  # Qdrant's default: segments above this size get an HNSW index
 
 
 def _edge():
@@ -80,7 +85,10 @@ class EdgeStore:
         path = self._dir(name)
         if path.exists():
             shutil.rmtree(path)  # a half-created shard without its metadata file
-        cfg = q.EdgeConfig(vectors={n: q.EdgeVectorParams(size=d, distance=q.Distance.Cosine) for n, d in vectors.items()})
+        # no HNSW building while a bulk load is running (it competed with the upserts for the two
+        # cores and slowed them ~30x at 45k points); `finalize` turns indexing on and builds it once
+        cfg = q.EdgeConfig(vectors=self._vector_params(vectors),
+                           optimizers=q.EdgeOptimizersConfig(indexing_threshold=0))
         shard = q.EdgeShard.create(str(path), cfg)
         schema = {"keyword": q.PayloadSchemaType.Keyword, "integer": q.PayloadSchemaType.Integer}
         for fld, kind in INDEXED_FIELDS.items():
@@ -90,6 +98,11 @@ class EdgeStore:
         tmp = self._meta(name).with_suffix(".json.tmp")
         tmp.write_text(json.dumps({"vectors": vectors}))
         os.replace(tmp, self._meta(name))
+
+    @staticmethod
+    def _vector_params(vectors: dict[str, int]):
+        q = _edge()
+        return {n: q.EdgeVectorParams(size=d, distance=q.Distance.Cosine) for n, d in vectors.items()}
 
     def collection_vectors(self, name: str) -> dict[str, int]:
         try:
@@ -127,13 +140,12 @@ class EdgeStore:
     def upsert(self, collection: str, points: Sequence[PointData]) -> None:
         q = _edge()
         dims = self.collection_vectors(collection)
-        pts = []
         for p in points:
             for n, v in p.vectors.items():
                 if n not in dims or len(v) != dims[n]:
                     raise StoreError(f"point {p.id}: vector {n!r} has dimension {len(v)}, collection "
                                      f"{collection} expects {dims.get(n, 'no such vector')}")
-            pts.append(q.Point(p.id, {n: as_list(v) for n, v in p.vectors.items()}, p.payload))
+        pts = [q.Point(p.id, {n: as_list(v) for n, v in p.vectors.items()}, p.payload) for p in points]
         if pts:
             self._shard(collection).update(q.UpdateOperation.upsert_points(pts))
 
@@ -186,7 +198,15 @@ class EdgeStore:
 
     def finalize(self, collection: str) -> None:
         """Build the HNSW graphs now (not on the first query) and make everything durable."""
+        q = _edge()
         shard = self._shard(collection)
+        shard.flush()
+        shard.close()
+        self._shards.pop(collection, None)
+        cfg = q.EdgeConfig(vectors=self._vector_params(self.collection_vectors(collection)),
+                           optimizers=q.EdgeOptimizersConfig(indexing_threshold=INDEXING_THRESHOLD_KB))
+        shard = q.EdgeShard.load(str(self._dir(collection)), cfg)
+        self._shards[collection] = shard
         shard.optimize()
         shard.flush()
 
