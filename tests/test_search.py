@@ -205,3 +205,36 @@ def test_html_report_page(built, tmp_path):
     assert p.h1 == "Movies like Alien (1979)"
     assert [f["data-rank"] for f in p.figures] == ["1", "2", "3", "4"] and len(p.titles) == 4
     assert any(i.get("class") == "query" and i["src"].startswith("data:image/jpeg;base64,") for i in p.imgs)
+
+
+def test_for_history(built):
+    _, home, rep = built
+    assert "sequence" in rep.stages
+    with reelvec.open(home) as engine:
+        hits = engine.for_history(["Alien", "Aliens", 106], k=5)
+        ids = [h.tmdb_id for h in hits]
+        assert len(hits) == 5 and not {348, 679, 106} & set(ids)
+        assert "sequence model" in hits[0].explanation.note
+        rated = engine.for_history([("Alien", 5.0), ("The Matrix", 4.0)], k=3, genres=["Science Fiction"])
+        assert len(rated) == 3 and all("Science Fiction" in h.genres for h in rated)
+        one = engine.for_history(["Amélie"], k=3)
+        assert "one-movie history" in one[0].explanation.note and 194 not in [h.tmdb_id for h in one]
+        cold = engine.for_history([], k=4, genres=["Comedy"])
+        assert len(cold) == 4 and all("Comedy" in h.genres for h in cold)
+        votes = [engine.store.retrieve(engine.collection, [reelvec.index.point_id(h.key)])[0].payload["vote_count"]
+                 for h in cold]
+        assert votes == sorted(votes, reverse=True) and "most popular" in cold[0].explanation.note
+        with pytest.raises(UnknownMovieError) as e:
+            engine.for_history(["Alien", "Zzyzx Quartet"])
+        assert "Zzyzx" in str(e.value) and "closest" in str(e.value)
+        with pytest.raises(UnknownMovieError):
+            engine.for_history(["Qwxz Unknown", "Zzyzx Quartet"])
+        seen = engine.for_history(["Alien", "Aliens"], k=16, exclude_seen=False)
+        assert len(seen) == 16
+
+
+def test_cli_next(built, capsys):
+    _, home, _ = built
+    assert main(["next", "Alien", "Aliens@4.5", "Predator", "-k", "3", "--store", str(home), "--json"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3
+    assert main(["next", "Alien@great", "--store", str(home)]) == 2

@@ -420,6 +420,46 @@ def cmd_search(args) -> int:
     return 0
 
 
+def cmd_next(args) -> int:
+    history = []
+    for h in args.history:
+        movie, _, rating = h.partition("@")
+        movie = int(movie) if movie.isdigit() else movie
+        try:
+            history.append((movie, float(rating)) if rating else movie)
+        except ValueError:
+            raise ReelvecError(f"bad rating in {h!r}; write TITLE@4.5") from None
+    with _engine(args) as engine:
+        hits = engine.for_history(history, k=args.k, exclude_seen=not args.include_seen, **_filters(args))
+        _print_hits(hits, args.json, f"after {len(history)} movie(s), watch next:")
+    return 0
+
+
+def cmd_eval_history(args) -> int:
+    from reelvec.encoders.pipeline import Features
+    from reelvec.fusion.artifact import FusionModel
+    from reelvec.fusion.history_eval import evaluate_history, history_markdown
+    from reelvec.fusion.sequence import user_sequences
+    from reelvec.ingest.catalog import Catalog
+
+    log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
+    home = Path(args.store)
+    feats = Features.load(home / "features" / "features.npz")
+    have = set(feats.keys)
+    movies = [m for m in select_movies(Catalog.load(home / "catalog.jsonl"), args.scope) if m.key in have]
+    fm = FusionModel.load(home / "model", feats.text_version, feats.image_version)
+    E = fm.embed(fm.inputs(movies, feats))
+    seqs = user_sequences(load_ratings_for(data_dir(args.data)),
+                          {m.tmdb_id: i for i, m in enumerate(movies) if m.tmdb_id is not None})
+    md = history_markdown(evaluate_history(E, seqs, log=log))
+    out = Path(args.report) / "history.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(md + "\n")
+    print(md)
+    print(f"\nreport: {out}")
+    return 0
+
+
 def cmd_report(args) -> int:
     from reelvec.search.html import write_results_page
 
@@ -593,6 +633,25 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--image", help="a poster image to search by")
     add_filter_options(se)
     se.set_defaults(func=cmd_search)
+
+    nx = sub.add_parser("next", help="what to watch next after a watch history (oldest first)",
+                        description="Recommend the next movie from a watch history, oldest first. Items are titles or "
+                        "TMDB ids, optionally with a rating as TITLE@4.5. Empty history: popular within the filters; one "
+                        "movie: movies like it; more: the sequence model trained on MovieLens watch orders.",
+                        epilog='example: reelvec next "Alien" "Aliens" "Predator" -k 10 --after 1980')
+    nx.add_argument("history", nargs="*", help="watched movies, oldest first")
+    nx.add_argument("--include-seen", action="store_true", help="allow movies from the history in the results")
+    add_filter_options(nx)
+    nx.set_defaults(func=cmd_next)
+
+    eh = sub.add_parser("eval-history", help="leave-last-out evaluation of watch-history recommendations",
+                        epilog="example: reelvec eval-history --store .reelvec --report reports/fusion")
+    eh.add_argument("--store", default=".reelvec", help="reelvec home with catalog, features and model")
+    eh.add_argument("--data", help="data folder with movielens/ratings.csv")
+    eh.add_argument("--report", default="reports/fusion", help="folder for history.md (default: %(default)s)")
+    add_scope_option(eh)
+    eh.add_argument("--quiet", action="store_true")
+    eh.set_defaults(func=cmd_eval_history)
 
     rp = sub.add_parser("report", help="a static HTML page: the query poster and a grid of result posters",
                         epilog='example: reelvec report --query "Alien" --out reports/alien.html')

@@ -11,7 +11,8 @@ from reelvec.fusion import metrics as M
 from reelvec.fusion.sequence import SequenceModel, rank_eval, train_sequence
 
 
-def evaluate_history(E: np.ndarray, seqs: dict, log=lambda s: None, min_len: int = 3) -> dict:
+def evaluate_history(E: np.ndarray, seqs: dict, log=lambda s: None, min_len: int = 3,
+                     kinds=("gru", "transformer")) -> dict:
     from reelvec.index import PointData, point_id
     from reelvec.index.base import SearchFilter
     from reelvec.index.edge import EdgeStore
@@ -21,7 +22,7 @@ def evaluate_history(E: np.ndarray, seqs: dict, log=lambda s: None, min_len: int
     for s in seqs.values():
         for r, _ in s[:-1]:
             popularity[r] += 1
-    model, info = train_sequence(E, seqs, log=log)
+    model, info = train_sequence(E, seqs, log=log, kinds=kinds)
     sm = SequenceModel(model, "")
     methods = {
         "most-popular unseen": lambda u, h: popularity,

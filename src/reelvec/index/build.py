@@ -13,9 +13,11 @@ from reelvec.index.payload import movie_payload
 
 def catalog_digest(movies: Sequence, features) -> str:
     """Changes when any indexed movie, or any of its vectors' versions, changes."""
+    import json
+
     h = hashlib.sha256()
-    for m in movies:
-        h.update(repr(m.to_dict()).encode())
+    for m in movies:  # canonical JSON: the same movie loaded from disk or freshly merged hashes the same
+        h.update(json.dumps(m.to_dict(), sort_keys=True, ensure_ascii=False, default=list).encode())
     h.update(features.text_version.encode())
     h.update(features.image_version.encode())
     return h.hexdigest()[:16]

@@ -185,12 +185,14 @@ class EdgeStore:
     def count(self, collection: str, flt: SearchFilter | None = None) -> int:
         return self._shard(collection).count(_edge().CountRequest(exact=True, filter=edge_filter(flt)))
 
-    def scroll(self, collection: str, batch: int = 1000, with_vectors: bool = False) -> Iterator[Found]:
+    def scroll(self, collection: str, batch: int = 1000, with_vectors: bool = False,
+               flt: SearchFilter | None = None) -> Iterator[Found]:
         q = _edge()
         offset = None
         while True:
             recs, offset = self._shard(collection).scroll(
-                q.ScrollRequest(offset=offset, limit=batch, with_payload=True, with_vector=with_vectors))
+                q.ScrollRequest(offset=offset, limit=batch, with_payload=True, with_vector=with_vectors,
+                                filter=edge_filter(flt)))
             for r in recs:
                 yield Found(str(r.id), 1.0, r.payload or {}, r.vector if with_vectors else None)
             if offset is None:

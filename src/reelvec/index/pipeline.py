@@ -138,10 +138,27 @@ def run_build(cfg: BuildConfig, log: Callable[[str], None] = lambda s: None) -> 
         rep.stages["train"]["gate_ndcg@10"] = round(score, 4)
     rep.stages["train"]["seconds"] = round(time.perf_counter() - t, 2)
 
-    # 4. index
+    # 4. sequence model for watch histories (next liked movie), next to the fusion model
     t = time.perf_counter()
     inputs = model.inputs(movies, feats)
     fused = model.embed(inputs)
+    seq_dir = model_dir / "sequence"
+    from reelvec.fusion.sequence import SequenceModel, train_sequence, user_sequences
+
+    try:
+        SequenceModel.load(seq_dir, model.version)
+        rep.stages["sequence"] = {"reused": True}
+    except FusionError:
+        links = read_links(cfg.data / "movielens" / "links.csv", [], SourceReport("movielens"))
+        ratings = load_ratings(cfg.data / "movielens" / "ratings.csv", links)
+        seqs = user_sequences(ratings, {m.tmdb_id: i for i, m in enumerate(movies) if m.tmdb_id is not None})
+        seq_model, info = train_sequence(fused, seqs, kinds=("gru",), hold_last=0)
+        SequenceModel(seq_model, model.version, info).save(seq_dir)
+        rep.stages["sequence"] = {"reused": False, "users": len(seqs), "train_seconds": info["seconds"]}
+    rep.stages["sequence"]["seconds"] = round(time.perf_counter() - t, 2)
+
+    # 5. index
+    t = time.perf_counter()
     points = make_points(movies, feats, fused, model.version)
     store = open_store_for(cfg)
     try:

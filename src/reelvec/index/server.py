@@ -171,11 +171,12 @@ class ServerStore:
     def count(self, collection: str, flt: SearchFilter | None = None) -> int:
         return self.client.count(collection, count_filter=client_filter(flt), exact=True).count
 
-    def scroll(self, collection: str, batch: int = 1000, with_vectors: bool = False) -> Iterator[Found]:
+    def scroll(self, collection: str, batch: int = 1000, with_vectors: bool = False,
+               flt: SearchFilter | None = None) -> Iterator[Found]:
         offset = None
         while True:
             recs, offset = self.client.scroll(collection, limit=batch, offset=offset, with_payload=True,
-                                              with_vectors=with_vectors)
+                                              with_vectors=with_vectors, scroll_filter=client_filter(flt))
             for r in recs:
                 yield Found(str(r.id), 1.0, r.payload or {}, r.vector if with_vectors else None)
             if offset is None:

@@ -93,7 +93,7 @@ def parse_tmdb_row(row: dict) -> Movie:
     }
     filled = {k: v for k, v in filled.items() if v not in (None, (), "")}
     return Movie(key=f"tmdb:{tmdb_id}", tmdb_id=tmdb_id, sources=(TMDB,),
-                 provenance=tuple(sorted((k, TMDB) for k in filled if k != "title") + [("title", TMDB)]),
+                 provenance=tuple(sorted((k, TMDB) for k in filled)),
                  **filled)
 
 

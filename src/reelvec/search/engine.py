@@ -6,6 +6,7 @@ what the two movies share.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -95,8 +96,10 @@ def make_filter(genres=None, genres_all=None, exclude_genres=None, years=None, a
 
 
 class Engine:
-    def __init__(self, store, alias: str = ALIAS, encoders_dir: str | None = None):
+    def __init__(self, store, alias: str = ALIAS, encoders_dir: str | None = None, model_dir: str | None = None):
         self.store = store
+        self._model_dir = model_dir
+        self._seq = None
         self.alias = alias
         self._collection: str | None = None
         self._titles: TitleIndex | None = None
@@ -238,6 +241,57 @@ class Engine:
                                     [r.vectors["fused"] for r in neg], "fused", k, flt)
         return self._hits(hits, pos[0])
 
+    # ------------------------------------------------------------------------------- history
+    def _sequence_model(self):
+        if self._seq is None:
+            from reelvec.fusion.sequence import SequenceModel
+
+            if self._model_dir is None:
+                raise SearchError("watch-history recommendations need the model folder of a `reelvec build`")
+            self._seq = SequenceModel.load(Path(self._model_dir) / "sequence")
+        return self._seq
+
+    def for_history(self, history: Sequence, k: int = 10, exclude_seen: bool = True, **filters) -> list[Hit]:
+        """What to watch next, given movies watched (oldest first): TMDB ids or titles, or
+        (movie, rating) pairs. Unknown movies are reported, not dropped: an error lists them with
+        their closest matches. Empty history -> popular within the filters; one movie -> movies
+        like it; otherwise the sequence model's prediction, queried with the filters pushed down."""
+        self._check_k(k)
+        items = [(h if isinstance(h, tuple) else (h, 4.5)) for h in history]
+        resolved, unknown = [], []
+        for movie, rating in items:
+            try:
+                resolved.append((self.get_movie_index(movie), float(rating)))
+            except UnknownMovieError as exc:
+                unknown.append(str(exc))
+        if unknown:
+            raise UnknownMovieError("unknown movies in the history: " + " | ".join(unknown))
+        seen = tuple(pid for pid, _ in resolved) if exclude_seen else ()
+        flt = make_filter(exclude_ids=seen, **filters)
+        if not resolved:
+            return self._popular(k, flt)
+        if len(resolved) == 1:
+            q = self._record(resolved[0][0])
+            hits = self.store.query(self.collection, QuerySpec(q.vectors["fused"], "fused", k, flt))
+            return [dataclasses.replace(h, explanation=dataclasses.replace(
+                h.explanation, note="one-movie history: movies like it")) for h in self._hits(hits, q)]
+        recs = {f.id: f for f in self.store.retrieve(self.collection, [p for p, _ in resolved], with_vectors=True)}
+        vectors = np.array([recs[p].vectors["fused"] for p, _ in resolved], np.float32)
+        v = self._sequence_model().predict_vectors(vectors, [r for _, r in resolved])
+        hits = self.store.query(self.collection, QuerySpec(v, "fused", k, flt))
+        last = recs[resolved[-1][0]]
+        return [dataclasses.replace(h, explanation=dataclasses.replace(
+            h.explanation, note=f"next after {len(resolved)} movies (sequence model); compared with the last one"))
+            for h in self._hits(hits, last)]
+
+    def _popular(self, k: int, flt: SearchFilter) -> list[Hit]:
+        """Cold user: the most-voted movies that pass the filters (the filter runs in Qdrant)."""
+        matching = list(self.store.scroll(self.collection, batch=2000, flt=flt))
+        matching.sort(key=lambda f: -(f.payload.get("vote_count") or 0))
+        top = [Found(f.id, float(f.payload.get("vote_count") or 0), f.payload) for f in matching[:k]]
+        return [dataclasses.replace(h, explanation=Explanation(note="empty history: most popular within the filters"))
+                for h in self._hits(top, Found("", 0.0, {}, {}))]
+
     # ------------------------------------------------------------------------- explanations
     def _hits(self, found: Sequence[Found], query: Found) -> list[Hit]:
         if not found:
@@ -282,11 +336,10 @@ def open_engine(path: str | Path | None = None, url: str | None = None, api_key:
     manifest = home / "manifest.json"
     if manifest.exists():
         m = json.loads(manifest.read_text())
+        extra = {"encoders_dir": str(home / "features" / "artifacts"), "model_dir": str(home / m.get("model", "model"))}
         if m.get("qdrant_url"):
-            return Engine(open_store(url=m["qdrant_url"], api_key=api_key), alias,
-                          encoders_dir=str(home / "features" / "artifacts"))
-        return Engine(open_store(path=str(home / m.get("store", "store"))), alias,
-                      encoders_dir=str(home / "features" / "artifacts"))
+            return Engine(open_store(url=m["qdrant_url"], api_key=api_key), alias, **extra)
+        return Engine(open_store(path=str(home / m.get("store", "store"))), alias, **extra)
     if (home / "aliases.json").exists() or (home / "collections").is_dir():
         return Engine(open_store(path=str(home)), alias)
     raise SearchError(f"no reelvec index at {home}: run `reelvec build --store {home}` first")
