@@ -89,20 +89,36 @@ class PosterLedger:
     def __init__(self, path: Path):
         self.db = sqlite3.connect(path)
         self.db.execute("PRAGMA journal_mode=WAL")
+        # a killed process loses nothing committed; only an OS crash could lose the last rows,
+        # which a rerun simply fetches again
+        self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS posters(key TEXT PRIMARY KEY, url TEXT, status TEXT, http_code INTEGER, "
             "bytes INTEGER, content_sha TEXT, path TEXT, error TEXT, attempts INTEGER, etag TEXT, "
             "last_modified TEXT, updated REAL)")
 
-    def get(self, key: str) -> Outcome | None:
-        row = self.db.execute(f"SELECT {', '.join(self.COLUMNS)} FROM posters WHERE key=?", (key,)).fetchone()
-        return Outcome(*row) if row else None
+        self._known = {r.key: r for r in self.rows()}
+        self._pending = 0
+        self._last_commit = time.monotonic()
 
-    def put(self, o: Outcome) -> None:
+    def get(self, key: str) -> Outcome | None:
+        return self._known.get(key)
+
+    def put(self, o: Outcome, commit_every: int = 64, max_delay: float = 0.5) -> None:
+        """Rows are committed in small groups (at most `max_delay` old): a kill loses only the last
+        few, which the rerun fetches again to the same result."""
+        self._known[o.key] = o
         self.db.execute(f"INSERT OR REPLACE INTO posters VALUES ({', '.join('?' * 12)})",
                         (o.key, o.url, o.status, o.http_code, o.bytes, o.content_sha, o.path, o.error, o.attempts,
                          o.etag, o.last_modified, time.time()))
+        self._pending += 1
+        if self._pending >= commit_every or time.monotonic() - self._last_commit > max_delay:
+            self.flush()
+
+    def flush(self) -> None:
         self.db.commit()
+        self._pending = 0
+        self._last_commit = time.monotonic()
 
     def rows(self) -> list[Outcome]:
         return [Outcome(*r) for r in self.db.execute(f"SELECT {', '.join(self.COLUMNS)} FROM posters ORDER BY key")]
@@ -111,6 +127,7 @@ class PosterLedger:
         return {u: p for u, p in self.db.execute("SELECT url, path FROM posters WHERE status=?", (DONE,))}
 
     def close(self) -> None:
+        self.flush()
         self.db.close()
 
 
@@ -146,15 +163,21 @@ class _Breaker:
 
 
 def normalise_image(data: bytes, max_pixels: int) -> bytes:
-    """Validated bytes to cache: the original when it is already an upright RGB JPEG, else the
-    decoded image as upright RGB PNG (lossless)."""
-    img = load_poster(data, max_pixels=max_pixels)
-    from PIL import Image
+    """Validated bytes to cache: the original when it is already an upright RGB JPEG (validated by
+    a full decode at 1/8 DCT scale: every byte of entropy-coded data is still read, so truncation
+    is caught, at a fraction of the cost), else the decoded image as upright RGB PNG (lossless)."""
+    from PIL import Image, UnidentifiedImageError
 
-    with Image.open(io.BytesIO(data)) as raw:
-        orientation = raw.getexif().get(0x0112, 1) if hasattr(raw, "getexif") else 1
-        if raw.format == "JPEG" and raw.mode == "RGB" and orientation in (None, 1):
-            return data
+    try:
+        with Image.open(io.BytesIO(data)) as raw:
+            orientation = raw.getexif().get(0x0112, 1)
+            plain_jpeg = raw.format == "JPEG" and raw.mode == "RGB" and orientation in (None, 1)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        plain_jpeg = False  # load_poster below says precisely why
+    if plain_jpeg:
+        load_poster(data, draft_size=(16, 16), max_pixels=max_pixels)
+        return data
+    img = load_poster(data, max_pixels=max_pixels)
     buf = io.BytesIO()
     img.save(buf, "PNG")
     return buf.getvalue()
@@ -183,6 +206,15 @@ class PosterFetcher:
             if reason:
                 raise FetchError(f"forbidden address: {reason}", transient=False)
         return parts.scheme, host
+
+    def _store(self, data: bytes, target: Path) -> tuple[int, str]:
+        """Validate, hash and write atomically (temp file + rename); runs in a worker thread."""
+        stored = normalise_image(data, self.config.max_pixels)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + f".{os.getpid()}.tmp")
+        tmp.write_bytes(stored)
+        os.replace(tmp, target)
+        return len(stored), hashlib.sha256(stored).hexdigest()
 
     # ----------------------------------------------------------------------------------- fetch
     async def _get(self, session, url: str, host_sems: dict, prev: Outcome | None) -> tuple[bytes, int, dict]:
@@ -262,15 +294,9 @@ class PosterFetcher:
                     except OSError as exc:
                         raise FetchError(f"cannot read {source}: {exc.strerror}", transient=False) from None
                 try:
-                    stored = await asyncio.to_thread(normalise_image, data, self.config.max_pixels)
+                    out.bytes, out.content_sha = await asyncio.to_thread(self._store, data, target)
                 except BadImageError as exc:
                     raise FetchError(f"bad image: {exc}", transient=False, code=out.http_code) from None
-                out.bytes = len(stored)
-                out.content_sha = hashlib.sha256(stored).hexdigest()
-                target.parent.mkdir(parents=True, exist_ok=True)
-                tmp = target.with_name(target.name + f".{os.getpid()}.tmp")
-                await asyncio.to_thread(tmp.write_bytes, stored)
-                os.replace(tmp, target)
                 out.status, out.path, out.error = DONE, str(target), None
                 break
             except FetchError as exc:
@@ -320,6 +346,7 @@ class PosterFetcher:
                 return o
 
             results = await asyncio.gather(*(run(k, s) for k, s in items))
+        self.ledger.flush()
         bar.close()
         return list(results)
 
