@@ -35,6 +35,18 @@ class SourceReport:
         self.reasons[reason.split(":")[0]] += 1
         rejections.append(Rejection(self.source, where, reason, raw[:2000]))
 
+    def fold(self, seen: dict, key, movie, rejections: list[Rejection], where: str, raw: str) -> None:
+        """Accept a row, fold an identical repeat into the first, or quarantine a conflicting one."""
+        prev = seen.get(key)
+        if prev is None:
+            seen[key] = movie
+            self.accepted += 1
+        elif prev == movie:
+            self.accepted += 1
+            self.duplicates_merged += 1
+        else:
+            self.reject(rejections, where, f"duplicate id with different content: {key}", raw)
+
     @property
     def reconciles(self) -> bool:
         return self.rows_read == self.accepted + self.quarantined

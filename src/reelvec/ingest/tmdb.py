@@ -129,13 +129,5 @@ def read_tmdb(path: Path) -> tuple[list[Movie], list[Rejection], SourceReport]:
             except RowError as exc:
                 report.reject(rejections, where, str(exc), raw)
                 continue
-            prev = by_id.get(movie.tmdb_id)
-            if prev is None:
-                by_id[movie.tmdb_id] = movie
-                report.accepted += 1
-            elif prev == movie:
-                report.accepted += 1
-                report.duplicates_merged += 1
-            else:
-                report.reject(rejections, where, f"duplicate id with different content: tmdb {movie.tmdb_id}", raw)
+            report.fold(by_id, movie.tmdb_id, movie, rejections, where, raw)
     return list(by_id.values()), rejections, report

@@ -88,14 +88,5 @@ def read_wikipedia(folder: Path) -> tuple[list[Movie], list[Rejection], SourceRe
             except ValueError as exc:
                 report.reject(rejections, where, str(exc), json.dumps(entry, ensure_ascii=False, default=str))
                 continue
-            prev = by_key.get(movie.key)
-            if prev is None:
-                by_key[movie.key] = movie
-                report.accepted += 1
-            elif prev == movie:
-                report.accepted += 1
-                report.duplicates_merged += 1
-            else:
-                report.reject(rejections, where, f"duplicate id with different content: {movie.key}",
-                              json.dumps(entry, ensure_ascii=False, default=str))
+            report.fold(by_key, movie.key, movie, rejections, where, json.dumps(entry, ensure_ascii=False, default=str))
     return list(by_key.values()), rejections, report
