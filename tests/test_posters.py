@@ -265,3 +265,17 @@ async def test_kill_and_resume_matches_uninterrupted_run(server, tmp_path):
         return rows, files
     assert state("killed") == state("clean")
     assert not list((tmp_path / "killed").glob("*/*.tmp"))
+
+
+async def test_encoder_uses_fetched_posters(server, tmp_path):
+    from reelvec.encoders.pipeline import fetched_posters, poster_path
+    from reelvec.ingest.movie import Movie
+
+    base, _ = server
+    url = base + "/ok/7.jpg"
+    res = await fetch(tmp_path, [("tmdb:7", url)])
+    assert res["tmdb:7"].status == DONE
+    fetched = fetched_posters(tmp_path / "cache")
+    m = Movie(key="tmdb:7", title="Seven", poster=url)
+    assert poster_path(m, None, fetched) == Path(res["tmdb:7"].path)
+    assert poster_path(Movie(key="x", title="X", poster=base + "/never.jpg"), None, fetched) is None

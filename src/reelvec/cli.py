@@ -538,7 +538,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: reelvec encode --catalog .reelvec/catalog.jsonl --posters ../shared/data/posters --cache .reelvec/features",
     )
     e.add_argument("--catalog", default=".reelvec/catalog.jsonl", help="catalog from `reelvec catalog` (default: %(default)s)")
-    e.add_argument("--posters", help="folder of <tmdbId>.jpg posters, for movies whose poster is a URL")
+    e.add_argument("--posters", help="folder of <tmdbId>.jpg posters, or a `reelvec fetch-posters` cache, for movies "
+                   "whose poster is a URL")
     e.add_argument("--cache", default=".reelvec/features", help="feature cache folder (default: %(default)s)")
     e.add_argument("--out", help="features file to write (default: CACHE/features.npz)")
     e.add_argument("--limit", type=int, help="encode only the first N movies (for a quick try)")

@@ -60,12 +60,28 @@ class Features:
         return {k: i for i, k in enumerate(self.keys)}
 
 
-def poster_path(movie: Movie, posters_dir: Path | None = None) -> Path | None:
-    """Where a movie's poster bytes are on disk, or None (URLs need `reelvec fetch-posters`)."""
+def fetched_posters(folder: Path | None) -> dict[str, str]:
+    """URL -> cached file, from a `reelvec fetch-posters` cache (empty if there is none)."""
+    if folder is None or not (Path(folder) / "ledger.sqlite").exists():
+        return {}
+    from reelvec.ingest.posters import PosterLedger
+
+    ledger = PosterLedger(Path(folder) / "ledger.sqlite")
+    try:
+        return ledger.done_paths()
+    finally:
+        ledger.close()
+
+
+def poster_path(movie: Movie, posters_dir: Path | None = None, fetched: dict[str, str] | None = None) -> Path | None:
+    """Where a movie's poster bytes are on disk: its local file, a file the poster fetcher
+    cached for its URL, or `<posters_dir>/<tmdbId>.jpg`; None when there is none."""
     if movie.poster and not movie.poster.startswith(("http://", "https://")):
         p = Path(movie.poster)
         if p.is_file():
             return p
+    if movie.poster and fetched and movie.poster in fetched and Path(fetched[movie.poster]).is_file():
+        return Path(fetched[movie.poster])
     if posters_dir is not None and movie.tmdb_id is not None:
         p = Path(posters_dir) / f"{movie.tmdb_id}.jpg"
         if p.is_file():
@@ -161,13 +177,15 @@ def encode_posters(paths: Sequence[Path | None], encoder, cache: FeatureCache | 
 
 def encode_catalog(movies: Sequence[Movie], text_encoder, image_encoder, cache: FeatureCache | None,
                    posters_dir: Path | None = None, progress: bool = False,
-                   on_stage: Callable[[str], None] | None = None) -> Features:
+                   on_stage: Callable[[str], None] | None = None, fetched: dict[str, str] | None = None) -> Features:
     """Text + poster vectors for every movie (catalog order); see `Features`."""
     t0 = time.perf_counter()
     texts = [build_description(m) for m in movies]
     text, tstats = encode_texts(texts, text_encoder, cache, progress)
     t1 = time.perf_counter()
-    paths = [poster_path(m, posters_dir) for m in movies]
+    if fetched is None and posters_dir is not None:
+        fetched = fetched_posters(posters_dir)
+    paths = [poster_path(m, posters_dir, fetched) for m in movies]
     image, has, status, istats = encode_posters(paths, image_encoder, cache, progress)
     t2 = time.perf_counter()
     if cache is not None:

@@ -100,14 +100,17 @@ def run_build(cfg: BuildConfig, log: Callable[[str], None] = lambda s: None) -> 
     movies = [m for m in catalog if SCOPES[cfg.scope](m)]
     rep.stages["catalog"]["seconds"] = round(time.perf_counter() - t, 2)
 
-    # 2. encode (posters are local files here; URL posters need `reelvec fetch-posters`)
+    # 2. encode: local poster files, plus whatever `reelvec fetch-posters` cached in <home>/posters
     t = time.perf_counter()
     text = create(EncoderSpec("minilm", precision=cfg.text_precision))
     image = create(EncoderSpec("mobilenet_v2", precision=cfg.image_precision,
                                artifact_dir=str(home / "features" / "artifacts")))
     with FeatureCache(home / "features") as cache:
         cache.lock()
-        feats = encode_catalog(movies, text, image, cache, posters_dir=cfg.data / "posters", progress=cfg.progress)
+        from reelvec.encoders.pipeline import fetched_posters
+
+        feats = encode_catalog(movies, text, image, cache, posters_dir=cfg.data / "posters", progress=cfg.progress,
+                               fetched=fetched_posters(home / "posters"))
     feats.save(home / "features" / "features.npz")
     rep.stages["encode"] = feats.stats | {"seconds": round(time.perf_counter() - t, 2)}
 
