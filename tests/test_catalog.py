@@ -103,3 +103,14 @@ def test_import_is_light():
     import sys
     code = "import sys, reelvec; assert 'torch' not in sys.modules and 'pandas' not in sys.modules, sorted(sys.modules)"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_train_config_from_eval_report(tmp_path):
+    import argparse
+
+    from reelvec.cli import fusion_config
+    rep = tmp_path / "report.json"
+    rep.write_text(json.dumps({"best_config": {"lr": 0.0005, "miner": "semi-hard", "out_dim": 128}}))
+    args = argparse.Namespace(config=str(rep), epochs=3, miner=None, lr=None, margin=None, positives=None, seed=None)
+    cfg = fusion_config(args)
+    assert (cfg.lr, cfg.miner, cfg.out_dim, cfg.epochs) == (0.0005, "semi-hard", 128, 3)

@@ -190,6 +190,12 @@ def fusion_config(args):
     from reelvec.fusion.model import FusionConfig
 
     cfg = FusionConfig()
+    if getattr(args, "config", None):
+        try:
+            raw = json.loads(Path(args.config).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ReelvecError(f"cannot read fusion config {args.config}: {exc}") from None
+        cfg = FusionConfig.from_dict(raw.get("best_config", raw))
     overrides = {k: getattr(args, k) for k in ("epochs", "miner", "lr", "margin", "positives", "seed")
                  if getattr(args, k, None) is not None}
     return dataclasses.replace(cfg, **overrides)
@@ -557,6 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_fusion_options(t)
     t.add_argument("--out", default=".reelvec/model", help="model folder (default: %(default)s)")
+    t.add_argument("--config", help="a FusionConfig JSON, or the report.json of `reelvec eval` (uses its best_config)")
     t.set_defaults(func=cmd_train)
 
     v = sub.add_parser(
