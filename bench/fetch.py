@@ -49,6 +49,8 @@ def main() -> None:
     args = ap.parse_args()
     import multiprocessing as mp
 
+    from reelvec.ingest.posters import run_async
+
     folder = data_dir() / "posters"
     ready = mp.Queue()
 
@@ -57,7 +59,7 @@ def main() -> None:
             runner, port, names = await serve(folder, args.latency)
             ready.put((port, names))
             await asyncio.sleep(3600)
-        asyncio.run(run())
+        run_async(run())
 
     proc = mp.Process(target=server_proc, daemon=True)  # the server gets its own process (and core)
     proc.start()
@@ -70,7 +72,7 @@ def main() -> None:
         f = PosterFetcher(tmp, cfg)
         r0 = resource.getrusage(resource.RUSAGE_SELF)
         t = time.perf_counter()
-        out = asyncio.run(f.fetch_all(items))
+        out = run_async(f.fetch_all(items))
         wall = time.perf_counter() - t
         r1 = resource.getrusage(resource.RUSAGE_SELF)
         f.close()
