@@ -92,6 +92,12 @@ class TextEncoder:
             torch.set_num_threads(self.spec.threads)
         path = resolve_text_model(self.spec.weights)
         try:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # reelvec shows its own progress; no per-weight bar
+        except ImportError:
+            pass
+        try:
             model = SentenceTransformer(path, device="cpu")
         except OSError as exc:
             raise EncoderError(
