@@ -20,17 +20,17 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from reelvec.cli import load_ratings_for, select_movies
     from reelvec.encoders.pipeline import Features
     from reelvec.fusion.experiment import fit, prepare
-    from reelvec.ingest.catalog import Catalog
+    from reelvec.ingest.catalog import Catalog, select_movies
+    from reelvec.ingest.movielens import load_ratings_table
 
     home = Path(args.store)
     feats = Features.load(home / "features" / "features.npz")
     have = set(feats.keys)
     movies = [m for m in select_movies(Catalog.load(home / "catalog.jsonl"), "linked") if m.key in have]
     t = time.perf_counter()
-    p = prepare(movies, feats, load_ratings_for(data_dir()))
+    p = prepare(movies, feats, load_ratings_table(data_dir()))
     prep = time.perf_counter() - t
     t = time.perf_counter()
     a, hist = fit(p)

@@ -1,5 +1,4 @@
 """Fusion: loss vs brute force, miners on hand-made distances, overfitting, save/load, metrics."""
-import itertools
 
 import numpy as np
 import pytest

@@ -5,9 +5,7 @@ guard is proven by redirecting to loopback addresses outside the allow-list (127
 which are refused before any connection, and by classifying IP literals without connecting.
 """
 import asyncio
-import io
 import struct
-import subprocess
 import sys
 import time
 import zlib

@@ -1,7 +1,5 @@
 import json
-import math
 
-import numpy as np
 import pandas as pd
 import pytest
 

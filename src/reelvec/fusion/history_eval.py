@@ -30,7 +30,7 @@ def evaluate_history(E: np.ndarray, seqs: dict, log=lambda s: None, min_len: int
         "recency-weighted mean": lambda u, h: E @ (E[[r for r, _ in h]] * (0.85 ** np.arange(len(h))[::-1])[:, None]).sum(0),
         "reelvec sequence (" + info["chosen"] + ")": lambda u, h: E @ sm.predict(E, h),
     }
-    results = {name: rank_eval(fn, users, seqs, popularity) for name, fn in methods.items()}
+    results = {name: rank_eval(fn, users, seqs) for name, fn in methods.items()}
     with tempfile.TemporaryDirectory() as tmp:
         store = EdgeStore(tmp)
         store.create_collection("h", {"fused": E.shape[1]})
@@ -46,7 +46,7 @@ def evaluate_history(E: np.ndarray, seqs: dict, log=lambda s: None, min_len: int
             for rank, f in enumerate(hits):
                 scores[f.payload["row"]] = 1000 - rank
             return scores
-        results["qdrant recommend (history as positives)"] = rank_eval(qdrant, users, seqs, popularity)
+        results["qdrant recommend (history as positives)"] = rank_eval(qdrant, users, seqs)
         store.close()
     table = {name: {m: M.bootstrap_ci(v) for m, v in r.items()} for name, r in results.items()}
     seq_name = next(n for n in results if n.startswith("reelvec"))

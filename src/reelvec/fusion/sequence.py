@@ -185,7 +185,7 @@ def fit_sequence(E: np.ndarray, pairs, config: SequenceConfig, log=None) -> Next
     return model
 
 
-def rank_eval(score_rows, users, seqs, popularity, k_list=(10, 20)):
+def rank_eval(score_rows, users, seqs):
     """Leave-last-out: per user, the last liked movie is the target; rank the whole catalogue
     minus everything in the user's history. score_rows(user) -> scores over the catalogue."""
     from reelvec.fusion import metrics as M
@@ -219,7 +219,6 @@ def train_sequence(E: np.ndarray, seqs: dict, log=None, kinds=("gru",),
     val_users = [u for u, s in seqs.items() if len(s) >= 3]
     val_seqs = {u: s[:-1] for u, s in seqs.items()}  # drop the test item; its last is the validation target
     pairs_val = examples(val_seqs, hold_last=1)
-    pop = np.zeros(len(E))
     results = {}
     best, best_r = None, -1.0
     t0 = time.perf_counter()
@@ -227,7 +226,7 @@ def train_sequence(E: np.ndarray, seqs: dict, log=None, kinds=("gru",),
         cfg = dataclasses.replace(base, kind=kind)
         m = fit_sequence(E, pairs_val, cfg)
         sm = SequenceModel(m, "")
-        r = rank_eval(lambda u, h: E @ sm.predict(E, h), val_users, val_seqs, pop)
+        r = rank_eval(lambda u, h: E @ sm.predict(E, h), val_users, val_seqs)
         results[kind] = float(np.mean(r["R@20"]))
         if log:
             log(f"sequence model {kind}: validation R@20 {results[kind]:.4f}")

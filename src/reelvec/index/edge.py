@@ -17,8 +17,6 @@ import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import numpy as np
-
 from reelvec.errors import StoreError
 from reelvec.index.base import INDEXED_FIELDS, Found, PointData, QuerySpec, SearchFilter, as_list
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from reelvec.errors import StoreError
-from reelvec.index.base import ALIAS, PointData, VectorStore, point_id
+from reelvec.index.base import ALIAS, PointData, VectorStore
 
 
 @dataclass

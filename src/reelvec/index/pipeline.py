@@ -47,27 +47,12 @@ class BuildReport:
     seconds: float = 0.0
 
 
-SCOPES = {
-    "linked": lambda m: m.tmdb_id is not None or m.movielens_id is not None,
-    "all": lambda m: True,
-}
-
-
 def _newest_mtime(folder: Path) -> float:
     newest = 0.0
     for sub in ("tmdb", "movielens", "wikipedia"):
         for p in (folder / sub).glob("*"):
             newest = max(newest, p.stat().st_mtime)
     return newest
-
-
-def open_store_for(cfg: BuildConfig):
-    from reelvec.index.edge import EdgeStore
-    from reelvec.index.server import ServerStore
-
-    if cfg.qdrant_url:
-        return ServerStore(url=cfg.qdrant_url, api_key=cfg.api_key)
-    return EdgeStore(cfg.home / "store")
 
 
 def run_build(cfg: BuildConfig, log: Callable[[str], None] = lambda s: None) -> BuildReport:
@@ -77,9 +62,8 @@ def run_build(cfg: BuildConfig, log: Callable[[str], None] = lambda s: None) -> 
     from reelvec.fusion.experiment import fit, prepare
     from reelvec.index.build import catalog_digest, make_points, vector_dims
     from reelvec.index.jobs import JobLedger, index_points
-    from reelvec.ingest.catalog import Catalog, build_catalog, write_catalog
-    from reelvec.ingest.movielens import load_ratings, read_links
-    from reelvec.ingest.quarantine import SourceReport
+    from reelvec.ingest.catalog import Catalog, build_catalog, select_movies, write_catalog
+    from reelvec.ingest.movielens import load_ratings_table
 
     t0 = time.perf_counter()
     rep = BuildReport()
@@ -97,7 +81,13 @@ def run_build(cfg: BuildConfig, log: Callable[[str], None] = lambda s: None) -> 
         catalog, crep = build_catalog(cfg.data)
         write_catalog(catalog, crep, cat_path)
         rep.stages["catalog"] = {"reused": False, "movies": len(catalog), "quarantined": crep.quarantined}
-    movies = [m for m in catalog if SCOPES[cfg.scope](m)]
+    movies = select_movies(catalog, cfg.scope)
+    ratings_cache: list = []
+
+    def ratings():  # read once, only by the stages that need it
+        if not ratings_cache:
+            ratings_cache.append(load_ratings_table(cfg.data))
+        return ratings_cache[0]
     rep.stages["catalog"]["seconds"] = round(time.perf_counter() - t, 2)
 
     # 2. encode: local poster files, plus whatever `reelvec fetch-posters` cached in <home>/posters
@@ -126,9 +116,7 @@ def run_build(cfg: BuildConfig, log: Callable[[str], None] = lambda s: None) -> 
             log(f"train: retraining ({exc})")
     p = None
     if model is None or cfg.gate:
-        links = read_links(cfg.data / "movielens" / "links.csv", [], SourceReport("movielens"))
-        ratings = load_ratings(cfg.data / "movielens" / "ratings.csv", links)
-        p = prepare(movies, feats, ratings, log=log)
+        p = prepare(movies, feats, ratings(), log=log)
     if model is None:
         log("train: fitting the fusion model")
         model, hist = fit(p, log=log if cfg.progress else None)
@@ -152,9 +140,7 @@ def run_build(cfg: BuildConfig, log: Callable[[str], None] = lambda s: None) -> 
         SequenceModel.load(seq_dir, model.version)
         rep.stages["sequence"] = {"reused": True}
     except FusionError:
-        links = read_links(cfg.data / "movielens" / "links.csv", [], SourceReport("movielens"))
-        ratings = load_ratings(cfg.data / "movielens" / "ratings.csv", links)
-        seqs = user_sequences(ratings, {m.tmdb_id: i for i, m in enumerate(movies) if m.tmdb_id is not None})
+        seqs = user_sequences(ratings(), {m.tmdb_id: i for i, m in enumerate(movies) if m.tmdb_id is not None})
         seq_model, info = train_sequence(fused, seqs, kinds=("gru",), hold_last=0)
         SequenceModel(seq_model, model.version, info).save(seq_dir)
         rep.stages["sequence"] = {"reused": False, "users": len(seqs), "train_seconds": info["seconds"]}
@@ -163,7 +149,9 @@ def run_build(cfg: BuildConfig, log: Callable[[str], None] = lambda s: None) -> 
     # 5. index
     t = time.perf_counter()
     points = make_points(movies, feats, fused, model.version)
-    store = open_store_for(cfg)
+    from reelvec.index import open_store
+
+    store = open_store(path=str(cfg.home / "store"), url=cfg.qdrant_url, api_key=cfg.api_key)
     try:
         digest = catalog_digest(movies, feats)
         res = index_points(store, JobLedger(home / "jobs"), points, vector_dims(feats, fused.shape[1]),

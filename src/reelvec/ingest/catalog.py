@@ -16,7 +16,7 @@ from pathlib import Path
 
 from reelvec.errors import IngestError
 from reelvec.ingest.merge import MergeReport, merge_sources
-from reelvec.ingest.movie import Movie
+from reelvec.ingest.movie import SCOPES, Movie
 from reelvec.ingest.movielens import read_movielens
 from reelvec.ingest.quarantine import Rejection, SourceReport, write_quarantine
 from reelvec.ingest.tmdb import read_tmdb
@@ -103,6 +103,13 @@ class CatalogReport:
             "quarantined": self.quarantined,
             "seconds": round(self.seconds, 2),
         }
+
+
+def select_movies(catalog, scope: str = "linked", limit: int | None = None) -> list[Movie]:
+    """'linked' = films with a TMDB or MovieLens id (ratings, posters, ids users search by);
+    'all' adds the Wikipedia-only films."""
+    movies = [m for m in catalog if SCOPES[scope](m)]
+    return movies[:limit] if limit else movies
 
 
 def read_poster_manifest(folder: Path) -> dict[int, str]:

@@ -141,4 +141,11 @@ class Movie:
         return cls(**{k: v for k, v in kw.items() if k in known})
 
 
+# Which movies a job covers; the CLI's --scope. Here (not in catalog.py) so that building the
+# argument parser imports nothing heavy.
+SCOPES = {
+    "linked": lambda m: m.tmdb_id is not None or m.movielens_id is not None,
+    "all": lambda m: True,
+}
+
 MOVIE_FIELDS = tuple(f.name for f in dataclasses.fields(Movie))

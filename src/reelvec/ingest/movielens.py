@@ -137,6 +137,12 @@ def load_ratings(path: Path, links: dict[int, tuple[str | None, int | None]] | N
     return out
 
 
+def load_ratings_table(data_dir: Path) -> pd.DataFrame:
+    """ratings.csv of a data folder with each rating's tmdb_id (through links.csv)."""
+    links = read_links(data_dir / "movielens" / "links.csv", [], SourceReport(MOVIELENS))
+    return load_ratings(data_dir / "movielens" / "ratings.csv", links)
+
+
 def load_tags(path: Path) -> pd.DataFrame:
     try:
         df = pd.read_csv(path, dtype={"tag": str})

@@ -23,7 +23,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -217,7 +217,7 @@ class PosterFetcher:
         return len(stored), hashlib.sha256(stored).hexdigest()
 
     # ----------------------------------------------------------------------------------- fetch
-    async def _get(self, session, url: str, host_sems: dict, prev: Outcome | None) -> tuple[bytes, int, dict]:
+    async def _get(self, session, url: str, host_sems: dict) -> tuple[bytes, int, dict]:
         import aiohttp
 
         seen = {url}
@@ -286,7 +286,7 @@ class PosterFetcher:
             out.attempts += 1
             try:
                 if source.startswith(("http://", "https://")) or "://" in source:
-                    data, code, meta = await self._get(session, source, host_sems, prev)
+                    data, code, meta = await self._get(session, source, host_sems)
                     out.http_code, out.etag, out.last_modified = code, meta["etag"], meta["last_modified"]
                 else:
                     try:
