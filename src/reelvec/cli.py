@@ -378,6 +378,14 @@ def _print_hits(hits, as_json: bool, header: str) -> None:
     print(_table(rows, ["#", "title", "year", "genres", "score", "why"]))
 
 
+def _query_movie(engine, movie: str) -> tuple[int | str, dict, str]:
+    """CLI movie argument -> (query for the engine, its payload, 'Title (Year)'), resolved once."""
+    query = int(movie) if movie.isdigit() else movie
+    payload = engine.store.retrieve(engine.collection, [engine.get_movie_index(query)])[0].payload
+    title, year = payload.get("title", movie), payload.get("year")
+    return query, payload, f"{title} ({year})" if year else title
+
+
 def cmd_similar(args) -> int:
     weights = None
     if args.weights:
@@ -386,10 +394,8 @@ def cmd_similar(args) -> int:
         except ValueError:
             raise ReelvecError(f"--weights wants name=value pairs like text=1,image=0.3, got {args.weights!r}") from None
     with _engine(args) as engine:
-        query = int(args.movie) if args.movie.isdigit() else args.movie
+        query, _, label = _query_movie(engine, args.movie)
         hits = engine.similar(query, k=args.k, weights=weights, **_filters(args))
-        q = engine.titles.entries and next((e for e in engine.titles.entries if e.point_id == engine.get_movie_index(query)), None)
-        label = f"{q.title} ({q.year})" if q else args.movie
         _print_hits(hits, args.json, f"movies like {label}:")
     return 0
 
@@ -453,11 +459,8 @@ def cmd_report(args) -> int:
     from reelvec.search.html import write_results_page
 
     with _engine(args) as engine:
-        query = int(args.query) if args.query.isdigit() else args.query
-        pid = engine.get_movie_index(query)
-        rec = engine.store.retrieve(engine.collection, [pid])[0].payload
+        query, rec, label = _query_movie(engine, args.query)
         hits = engine.similar(query, k=args.k, **_filters(args))
-        label = f"{rec.get('title')} ({rec.get('year')})"
         out = write_results_page(args.out, f"Movies like {label}", rec.get("poster"), hits,
                                  "reelvec fused embedding: text + poster + structured fields")
     print(f"wrote {out}")
