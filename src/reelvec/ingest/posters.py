@@ -285,7 +285,7 @@ class PosterFetcher:
         for attempt in range(self.config.retries + 1):
             out.attempts += 1
             try:
-                if source.startswith(("http://", "https://")) or "://" in source:
+                if "://" in source:  # any URL; _check_url refuses schemes other than http(s)
                     data, code, meta = await self._get(session, source, host_sems)
                     out.http_code, out.etag, out.last_modified = code, meta["etag"], meta["last_modified"]
                 else:

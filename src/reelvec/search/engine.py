@@ -202,7 +202,7 @@ class Engine:
         scored = []
         for cid, f in full.items():
             s = sum(w * (_cos(q.vectors[n], f.vectors.get(n)) or 0.0) for n, w in active.items()) / total
-            scored.append(Found(cid, s, f.payload))
+            scored.append(Found(cid, s, f.payload, f.vectors))
         scored.sort(key=lambda f: -f.score)
         return self._hits(scored[:k], q)
 
@@ -296,7 +296,10 @@ class Engine:
     def _hits(self, found: Sequence[Found], query: Found) -> list[Hit]:
         if not found:
             return []
-        full = {f.id: f for f in self.store.retrieve(self.collection, [f.id for f in found], with_vectors=True)}
+        full = {f.id: f for f in found if f.vectors is not None}  # vectors already read (weighted search)
+        missing = [f.id for f in found if f.vectors is None]
+        if missing:
+            full.update((f.id, f) for f in self.store.retrieve(self.collection, missing, with_vectors=True))
         qp, qv = query.payload, query.vectors or {}
         out = []
         for f in found:
