@@ -43,6 +43,7 @@ test-fast:
 bench:
 	$(BIN)/python bench/encoders.py
 	$(BIN)/python bench/index.py
+	$(BIN)/python bench/fetch.py
 	$(BIN)/python bench/search.py --store $(STORE)
 	$(BIN)/python bench/train.py
 
