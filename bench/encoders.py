@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import data_dir  # noqa: E402
+from common import data_dir
 
 
 def pick_movies(n: int):
@@ -116,8 +116,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=512)
     args = ap.parse_args()
-    from reelvec.ingest.prep import build_description
     from reelvec.encoders.pipeline import poster_path
+    from reelvec.ingest.prep import build_description
 
     movies = pick_movies(args.n)
     texts = [build_description(m) for m in movies]

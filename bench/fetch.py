@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import data_dir  # noqa: E402
+from common import data_dir
 
 
 async def serve(folder: Path, latency: float):

@@ -99,7 +99,8 @@ def main() -> None:
           f"   x{e['upsert_points_per_s'] / c['upsert_points_per_s']:.1f}")
     for name in ("unfiltered", "filtered"):
         print(f"{name:<9}: edge p50 {e[f'{name}_p50_ms']:.2f} ms p99 {e[f'{name}_p99_ms']:.2f} ms   client-local p50 "
-              f"{c[f'{name}_p50_ms']:.1f} ms p99 {c[f'{name}_p99_ms']:.1f} ms   x{c[f'{name}_p50_ms'] / e[f'{name}_p50_ms']:.0f} (p50)")
+              f"{c[f'{name}_p50_ms']:.1f} ms p99 {c[f'{name}_p99_ms']:.1f} ms   "
+              f"x{c[f'{name}_p50_ms'] / e[f'{name}_p50_ms']:.0f} (p50)")
     print(json.dumps({"n": args.n, "edge": e, "client_local": c}))
 
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import data_dir  # noqa: E402
+from common import data_dir
 
 
 def main() -> None:

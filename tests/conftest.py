@@ -76,7 +76,8 @@ def tiny_data(tmp_path) -> Path:
     posters.mkdir()
     from PIL import Image
     Image.new("RGB", (40, 60), (200, 30, 30)).save(posters / "603.jpg")
-    (posters / "manifest.csv").write_text("tmdb_id,imdb_id,file,width,height,mode,bytes,source\n603,tt0133093,603.jpg,40,60,RGB,1,test\n")
+    (posters / "manifest.csv").write_text(
+        "tmdb_id,imdb_id,file,width,height,mode,bytes,source\n603,tt0133093,603.jpg,40,60,RGB,1,test\n")
     return root
 
 

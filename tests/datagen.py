@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-
 from conftest import tmdb_row, write_tmdb
 from helpers_images import drawn_poster
 

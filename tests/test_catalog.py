@@ -106,11 +106,13 @@ def test_import_is_light():
 
 
 def test_train_config_from_eval_report(tmp_path):
-    import argparse
+    from reelvec.app import fusion_config
+    from reelvec.errors import ReelvecError
 
-    from reelvec.cli import fusion_config
     rep = tmp_path / "report.json"
     rep.write_text(json.dumps({"best_config": {"lr": 0.0005, "miner": "semi-hard", "out_dim": 128}}))
-    args = argparse.Namespace(config=str(rep), epochs=3, miner=None, lr=None, margin=None, positives=None, seed=None)
-    cfg = fusion_config(args)
+    cfg = fusion_config(rep, epochs=3, miner=None)
     assert (cfg.lr, cfg.miner, cfg.out_dim, cfg.epochs) == (0.0005, "semi-hard", 128, 3)
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    with pytest.raises(ReelvecError, match="bad.json"):
+        fusion_config(tmp_path / "bad.json")

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers_images import drawn_poster, jpeg_bytes, png_bytes
 from PIL import Image
 
-from helpers_images import drawn_poster, jpeg_bytes, png_bytes
 from reelvec.encoders import EncoderSpec, FeatureCache, create
 from reelvec.encoders.image import resolve_mobilenet_weights
 from reelvec.encoders.pipeline import Features, encode_catalog

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 import reelvec
+from reelvec.app import BuildConfig
+from reelvec.app import build as run_build
 from reelvec.index import QuerySpec
-from reelvec.index.pipeline import BuildConfig, run_build
 
 pytestmark = pytest.mark.slow
 

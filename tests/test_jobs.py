@@ -5,11 +5,12 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
-
 from datagen import make_dataset
+
 from reelvec.errors import StoreError
 from reelvec.index import PointData, point_id
 from reelvec.index.edge import EdgeStore
@@ -111,7 +112,7 @@ def test_embedded_snapshot_and_restore(tmp_path):
     store, ledger = EdgeStore(tmp_path / "s"), JobLedger(tmp_path / "jobs")
     r = index_points(store, ledger, pts(7), VEC, "fusion-a", "d1")
     snap = store.snapshot(r.collection, tmp_path / "snaps")
-    assert snap.exists()
+    assert Path(snap).exists()
     name = store.restore(snap, "movies_restored")
     assert store.count(name) == 7
     a = store.retrieve(r.collection, [point_id("tmdb:3")], with_vectors=True)[0]

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from helpers_images import drawn_poster, jpeg_bytes, png_bytes
 from PIL import Image
 
-from helpers_images import drawn_poster, jpeg_bytes, png_bytes
 from reelvec.ingest.netguard import forbidden_reason
 from reelvec.ingest.posters import DONE, PERMANENT, TRANSIENT, FetchConfig, PosterFetcher, url_path
 

@@ -5,7 +5,13 @@ import pytest
 
 from reelvec.ingest.movie import Movie
 from reelvec.ingest.prep import (
-    build_description, clean, extract_cast, extract_names, list_to_text, preprocess, process_description,
+    build_description,
+    clean,
+    extract_cast,
+    extract_names,
+    list_to_text,
+    preprocess,
+    process_description,
 )
 
 

@@ -2,14 +2,15 @@
 import json
 
 import pytest
-
-import reelvec
 from datagen import make_dataset
 from helpers_images import drawn_poster, jpeg_bytes
+
+import reelvec
+from reelvec.app import BuildConfig
+from reelvec.app import build as run_build
 from reelvec.cli import main
 from reelvec.errors import SearchError, UnknownMovieError
 from reelvec.index import PointData
-from reelvec.index.pipeline import BuildConfig, run_build
 from reelvec.index.server import ServerStore
 from reelvec.search import Engine, Recommendation_Search
 

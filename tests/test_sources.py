@@ -1,8 +1,8 @@
 import json
 
 import pytest
-
 from conftest import TMDB_HEADER, tmdb_row, write_tmdb
+
 from reelvec.errors import IngestError
 from reelvec.ingest.movie import Movie, canonical_genre, normalise_title
 from reelvec.ingest.movielens import load_ratings, parse_movielens_title, read_links, read_movielens

@@ -34,8 +34,23 @@ __all__ = [
 ]
 
 
-def open(path: str | None = None, **kwargs):  # noqa: A001 - the documented entry point
-    """Open a search engine over an index built by ``reelvec build`` (see reelvec.search)."""
+def open(path: str | None = None, **kwargs):
+    """Open a search engine over an index built by ``reelvec build``.
+
+    Args:
+        path: the home folder of a build (default ``.reelvec``) or a bare embedded store folder.
+        **kwargs: ``url=`` and ``api_key=`` for a Qdrant server instead (the key defaults to
+            ``$QDRANT_API_KEY``), ``location=":memory:"`` for qdrant-client's local mode,
+            ``alias=`` for another collection alias than ``movies``.
+
+    Returns:
+        A `reelvec.search.Engine`: ``engine.similar("Alien", k=10)``, ``search_text``, ``search_image``,
+        ``recommend``, ``for_history``, ``movie``. Use it in a ``with`` block or call ``close()``.
+
+    Raises:
+        SearchError: no index at `path` (run ``reelvec build`` first).
+        StoreError: the store cannot be opened (locked by a writer, server unreachable, key refused).
+    """
     from reelvec.search.engine import open_engine
 
     return open_engine(path, **kwargs)

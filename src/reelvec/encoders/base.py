@@ -1,4 +1,5 @@
-"""The encoder contract and the registry that finds encoders by name.
+"""The encoder contract: what an encoder is and how one is specified. The name -> class table
+that `create` looks encoders up in lives in `reelvec.encoders`.
 
 An encoder turns a batch of inputs of one modality into L2-normalised float32 rows. Its
 `version` names everything that changes the numbers (model, weights hash, precision path,
@@ -6,7 +7,7 @@ preprocessing), so the feature cache can tell stale vectors from good ones.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -36,29 +37,6 @@ class Encoder(Protocol):
     def version(self) -> str: ...
 
     def encode(self, batch: Sequence[Any]) -> np.ndarray: ...
-
-
-REGISTRY: dict[str, Callable[[EncoderSpec], Encoder]] = {}
-
-
-def register(name: str):
-    def deco(factory):
-        REGISTRY[name] = factory
-        return factory
-    return deco
-
-
-def create(spec: EncoderSpec | str) -> Encoder:
-    from reelvec.encoders import image, text  # noqa: F401  (registration side effect, on demand)
-    from reelvec.errors import EncoderError
-
-    if isinstance(spec, str):
-        spec = EncoderSpec(spec)
-    try:
-        factory = REGISTRY[spec.name]
-    except KeyError:
-        raise EncoderError(f"unknown encoder {spec.name!r}; known: {', '.join(sorted(REGISTRY))}") from None
-    return factory(spec)
 
 
 def file_sha256(path, chunk: int = 1 << 20) -> str:

@@ -50,13 +50,13 @@ class FeatureCache:
         fh = open(self.folder / "lock", "a+")
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        except BlockingIOError as exc:
             fh.seek(0)
             holder = fh.read().strip() or "another process"
             fh.close()
             raise EncoderError(
                 f"feature cache {self.folder} is locked by PID {holder}; wait for it or pass --cache elsewhere"
-            ) from None
+            ) from exc
         fh.seek(0)
         fh.truncate()
         fh.write(str(os.getpid()))
@@ -155,11 +155,6 @@ class FeatureCache:
             [(modality, version, s, dim, start + i, zlib.crc32(vectors[i].tobytes())) for i, s in enumerate(shas)],
         )
         self.db.commit()
-
-    def count(self, modality: str | None = None) -> int:
-        if modality:
-            return self.db.execute("SELECT COUNT(*) FROM vectors WHERE modality=?", (modality,)).fetchone()[0]
-        return self.db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
 
 
 def sha256_bytes(data: bytes) -> str:

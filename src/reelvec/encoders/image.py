@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from reelvec.encoders.base import EncoderSpec, file_sha256, l2_normalise, register
+from reelvec.encoders.base import EncoderSpec, file_sha256, l2_normalise
 from reelvec.errors import EncoderError
+from reelvec.fsutil import atomic_path
 
 WEIGHTS_FILE = "mobilenet_v2-b0353104.pth"
 WEIGHTS_URL = "https://download.pytorch.org/models/" + WEIGHTS_FILE
@@ -53,7 +54,7 @@ def resolve_mobilenet_weights(explicit: str | None = None, allow_download: bool 
             hub.parent.mkdir(parents=True, exist_ok=True)
             torch.hub.download_url_to_file(WEIGHTS_URL, str(hub), hash_prefix="b0353104", progress=False)
             return hub
-        except Exception as exc:  # noqa: BLE001 - any network failure means: not available
+        except Exception as exc:
             looked.append(f"{WEIGHTS_URL} ({type(exc).__name__})")
     raise EncoderError(
         "MobileNetV2 weights not found; looked in " + ", ".join(looked)
@@ -102,8 +103,8 @@ class ImageEncoder:
         net = mobilenet_v2()
         try:
             net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        except Exception as exc:  # noqa: BLE001
-            raise EncoderError(f"cannot load MobileNetV2 weights from {path}: {exc}") from None
+        except Exception as exc:
+            raise EncoderError(f"cannot load MobileNetV2 weights from {path}: {exc}") from exc
         net.eval()
         features = _Features(net).eval()
         if self.precision == "fp32":
@@ -165,7 +166,7 @@ def _features_module():
     return Features
 
 
-def _Features(net):  # noqa: N802 - builds the nn.Module lazily so importing this file needs no torch
+def _Features(net):
     return _features_module()(net)
 
 
@@ -202,27 +203,21 @@ class _OnnxRunner:
         if not path.exists():
             import warnings
 
-            tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
             dummy = torch.zeros(2, 3, MODEL_SIZE, MODEL_SIZE)
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), atomic_path(path, fsync=False) as tmp:
                 warnings.simplefilter("ignore")
                 torch.onnx.export(module, dummy, str(tmp), input_names=["x"], output_names=["f"],
                                   dynamic_axes={"x": {0: "n"}, "f": {0: "n"}}, opset_version=17, dynamo=False)
-            tmp.replace(path)
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads or 0
         so.inter_op_num_threads = 1
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
             self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # noqa: BLE001 - a corrupt artifact: rebuild next time
+        except Exception as exc:
             path.unlink(missing_ok=True)
-            raise EncoderError(f"ONNX model {path} is unreadable ({exc}); it was removed, run again") from None
+            raise EncoderError(f"ONNX model {path} is unreadable ({exc}); it was removed, run again") from exc
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.session.run(None, {"x": np.ascontiguousarray(x, dtype=np.float32)})[0]
 
-
-@register("mobilenet_v2")
-def _make(spec: EncoderSpec) -> ImageEncoder:
-    return ImageEncoder(spec)

@@ -15,6 +15,7 @@ import numpy as np
 
 from reelvec.encoders.cache import FeatureCache, sha256_text
 from reelvec.errors import EncoderError
+from reelvec.fsutil import atomic_open
 from reelvec.ingest.images import BadImageError, load_poster
 from reelvec.ingest.movie import Movie
 from reelvec.ingest.prep import build_description
@@ -38,20 +39,17 @@ class Features:
     stats: dict = field(default_factory=dict)
 
     def save(self, path: Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, keys=np.array(self.keys), text=self.text, image=self.image, has_image=self.has_image,
-                 text_version=self.text_version, image_version=self.image_version,
-                 image_status=np.array(self.image_status))
-        tmp.replace(path)
+        with atomic_open(path, "wb") as fh:
+            np.savez(fh, keys=np.array(self.keys), text=self.text, image=self.image, has_image=self.has_image,
+                     text_version=self.text_version, image_version=self.image_version,
+                     image_status=np.array(self.image_status))
 
     @classmethod
     def load(cls, path: Path) -> Features:
         try:
             z = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as exc:
-            raise EncoderError(f"cannot read features {path}: {exc}; rerun `reelvec encode`") from None
+            raise EncoderError(f"cannot read features {path}: {exc}; rerun `reelvec encode`") from exc
         return cls(keys=[str(k) for k in z["keys"]], text=z["text"], image=z["image"], has_image=z["has_image"],
                    text_version=str(z["text_version"]), image_version=str(z["image_version"]),
                    image_status=[str(s) for s in z["image_status"]])

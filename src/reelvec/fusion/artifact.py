@@ -3,14 +3,13 @@ versions and structured vocabularies it was trained with. Loading against other 
 versions is an error, because the model's inputs would silently mean something else."""
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from reelvec.errors import FusionError
+from reelvec.fusion.checkpoint import load_checkpoint, save_checkpoint
 from reelvec.fusion.features import StructuredSpec, structured_matrix, tag_matrix
 from reelvec.fusion.model import FusionConfig, RecommenderSystem
 
@@ -60,40 +59,28 @@ class FusionModel:
                 f"text={text_version}, image={image_version}; retrain with `reelvec train` or re-encode")
 
     def save(self, folder: str | Path) -> Path:
-        from safetensors.torch import save_file
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
         meta = {"format": FORMAT, "config": self.config.to_dict(), "spec": self.spec.to_dict(),
                 "struct_dim": self.model.struct_dim, "n_tags": self.model.n_tags,
                 "text_version": self.text_version, "image_version": self.image_version,
                 "version": self.version, "metrics": self.metrics}
-        tmp_w, tmp_m = folder / "model.safetensors.tmp", folder / "config.json.tmp"
-        save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(tmp_w))
-        tmp_m.write_text(json.dumps(meta, indent=1))
-        os.replace(tmp_w, folder / "model.safetensors")
-        os.replace(tmp_m, folder / "config.json")
-        return folder
+        return save_checkpoint(folder, self.model.state_dict(), meta)
 
     @classmethod
     def load(cls, folder: str | Path, text_version: str | None = None, image_version: str | None = None) -> FusionModel:
-        from safetensors.torch import load_file
-
-        folder = Path(folder)
-        try:
-            meta = json.loads((folder / "config.json").read_text())
-            state = load_file(str(folder / "model.safetensors"))
-        except FileNotFoundError as exc:
-            raise FusionError(f"no fusion model in {folder} ({exc.filename} missing); train one with `reelvec train`") from None
-        except (json.JSONDecodeError, OSError, Exception) as exc:  # noqa: BLE001 - safetensors raises its own
-            raise FusionError(f"fusion model in {folder} is unreadable: {exc}") from None
+        """The model saved in `folder`; with encoder versions given, a model trained on other
+        encoders is a FusionError (its inputs would silently mean something else)."""
+        meta, state = load_checkpoint(folder, "fusion model", "train one with `reelvec train` or `reelvec build`")
         if meta.get("format") != FORMAT:
             raise FusionError(f"fusion model in {folder} has format {meta.get('format')}, expected {FORMAT}")
-        model = RecommenderSystem(FusionConfig.from_dict(meta["config"]), meta["struct_dim"], meta["n_tags"])
-        model.load_state_dict(state)
+        try:
+            model = RecommenderSystem(FusionConfig.from_dict(meta["config"]), meta["struct_dim"], meta["n_tags"])
+            model.load_state_dict(state)
+            fm = cls(model, StructuredSpec.from_dict(meta["spec"]), meta["text_version"], meta["image_version"],
+                     meta.get("metrics", {}))
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise FusionError(f"fusion model in {folder} does not match its config ({exc}); "
+                              "retrain with `reelvec train` or `reelvec build`") from exc
         model.eval()
-        fm = cls(model, StructuredSpec.from_dict(meta["spec"]), meta["text_version"], meta["image_version"],
-                 meta.get("metrics", {}))
         if text_version is not None and image_version is not None:
             fm.check_encoders(text_version, image_version)
         return fm

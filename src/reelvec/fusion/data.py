@@ -107,7 +107,7 @@ def cold_start_split(rated_rows: np.ndarray, test_ratio: float = 0.2, seed: int 
     return ColdStartSplit(train_rows=np.sort(rows[n_test:]), test_rows=np.sort(rows[:n_test]))
 
 
-class Movie_Dataset(Dataset):  # noqa: N801 - the seed's public name
+class Movie_Dataset(Dataset):
     """(anchor, positive) movie-row pairs for triplet training; negatives are mined per batch."""
 
     def __init__(self, keys: Sequence[str], co: Neighbours, content: Neighbours, rows: Sequence[int] | None = None,
@@ -157,7 +157,7 @@ class Movie_Dataset(Dataset):  # noqa: N801 - the seed's public name
         rows = self.rows.copy()
         rng.shuffle(rows)
         cut = int(round(len(rows) * train_ratio))
-        make = lambda rs: Movie_Dataset(self.keys, self.co, self.content, sorted(rs.tolist()),  # noqa: E731
+        make = lambda rs: Movie_Dataset(self.keys, self.co, self.content, sorted(rs.tolist()),
                                         self.content_weight, self.positives)
         return make(rows[:cut]), make(rows[cut:])
 

@@ -4,24 +4,34 @@ baselines, ablations, miner and imbalance comparisons and a small seeded hyper-p
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from reelvec.errors import FusionError
 from reelvec.fusion.artifact import FusionModel
-from reelvec.fusion.data import (Movie_Dataset, cold_start_split, co_liked, content_neighbours, likes_matrix,
-                                 to_inputs)
-from reelvec.fusion.evaluate import (MethodResult, cosine_scores, evaluate_scores, ground_truth, late_fusion_scores,
-                                     log_popularity, tfidf_document, tfidf_matrix, tfidf_scores)
+from reelvec.fusion.data import Movie_Dataset, co_liked, cold_start_split, content_neighbours, likes_matrix, to_inputs
+from reelvec.fusion.evaluate import (
+    MethodResult,
+    cosine_scores,
+    evaluate_scores,
+    ground_truth,
+    late_fusion_scores,
+    log_popularity,
+    relative_gain,
+    tfidf_document,
+    tfidf_matrix,
+    tfidf_scores,
+)
 from reelvec.fusion.features import fit_structured, structured_matrix, tag_matrix
 from reelvec.fusion.metrics import paired_bootstrap_diff
 from reelvec.fusion.model import FusionConfig
 from reelvec.fusion.train import History, embed, train
 
-Log = Callable[[str], None]
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -47,7 +57,7 @@ class Prepared:
         return to_inputs(self.text, self.image, self.has_image, self.struct, self.tags)
 
 
-def prepare(movies: Sequence, features, ratings, log: Log = lambda s: None) -> Prepared:
+def prepare(movies: Sequence, features, ratings) -> Prepared:
     idx = features.index()
     missing = [m.key for m in movies if m.key not in idx]
     if missing:
@@ -59,18 +69,18 @@ def prepare(movies: Sequence, features, ratings, log: Log = lambda s: None) -> P
     t = time.perf_counter()
     co_full = co_liked(likes)
     content = content_neighbours(movies)
-    log(f"positives: {len(co_full)} movies with co-liked neighbours, {len(content)} with content neighbours "
-        f"({time.perf_counter() - t:.1f} s)")
+    logger.info("positives: %d movies with co-liked neighbours, %d with content neighbours (%.1f s)",
+                len(co_full), len(content), time.perf_counter() - t)
     return Prepared(list(movies), [m.key for m in movies], features.text[sel], features.image[sel],
                     features.has_image[sel], spec, structured_matrix(movies, spec), tag_matrix(movies, spec),
                     likes, co_full, content, [set(m.genres) for m in movies], features.text_version,
                     features.image_version)
 
 
-def _train_on(p: Prepared, co_train: dict, config: FusionConfig, validate=None, log: Log | None = None):
+def _train_on(p: Prepared, co_train: dict, config: FusionConfig, validate=None, verbose: bool = False):
     ds = Movie_Dataset(p.keys, co_train, p.content, content_weight=config.content_weight, positives=config.positives)
     model, hist = train(p.inputs(), ds, config, n_tags=len(p.spec.tags), n_genres=len(p.spec.genres),
-                        validate=validate, log=log)
+                        validate=validate, verbose=verbose)
     return model, hist, ds
 
 
@@ -82,9 +92,9 @@ def _drop_ratings(likes, rows: np.ndarray):
     return L
 
 
-def fit(p: Prepared, config: FusionConfig = FusionConfig(), log: Log | None = None) -> tuple[FusionModel, History]:
+def fit(p: Prepared, config: FusionConfig = FusionConfig(), verbose: bool = True) -> tuple[FusionModel, History]:
     """Train on every rating (the production model indexed by `reelvec build`)."""
-    model, hist, _ = _train_on(p, p.co_full, config, log=log)
+    model, hist, _ = _train_on(p, p.co_full, config, verbose=verbose)
     return FusionModel(model, p.spec, p.text_version, p.image_version), hist
 
 
@@ -123,6 +133,16 @@ def model_scorer(model, inputs, weights=None):
     return cosine_scores(embed(model, inputs, weights=weights))
 
 
+def cold_start_ndcg(p: Prepared, config: FusionConfig, seed: int = 0) -> float:
+    """The evaluation gate's number: mean cold-start NDCG@10 of a model trained with `config` on
+    seed `seed`'s split (the same protocol as `run_evaluation`)."""
+    s = make_split(p, seed)
+    model, _, _ = _train_on(p, s.co_train, dataclasses.replace(config, seed=seed))
+    q = np.array(sorted(s.truth))
+    r = evaluate_scores("gate", model_scorer(model, p.inputs()), q, s.truth, p.genres, s.popularity)
+    return float(np.mean(r.per_query["NDCG@10"]))
+
+
 @dataclass
 class EvalReport:
     methods: dict[str, MethodResult] = field(default_factory=dict)
@@ -149,7 +169,7 @@ SEARCH_SPACE = {
 }
 
 
-def hyper_search(p: Prepared, s: SeedSplit, base: FusionConfig, trials: int, log: Log) -> tuple[FusionConfig, list[dict]]:
+def hyper_search(p: Prepared, s: SeedSplit, base: FusionConfig, trials: int) -> tuple[FusionConfig, list[dict]]:
     """Seeded random search scored on the validation split only (never on the test movies)."""
     co_val_train, vtruth, val = _val_split(p, s)
     inputs = p.inputs()
@@ -162,14 +182,14 @@ def hyper_search(p: Prepared, s: SeedSplit, base: FusionConfig, trials: int, log
         r = evaluate_scores("val", model_scorer(model, inputs), val, vtruth, p.genres, s.popularity)
         score = float(np.mean(r.per_query["NDCG@10"]))
         tried.append({"trial": t, **params, "val_ndcg@10": score})
-        log(f"search {t + 1}/{trials}: {params or 'defaults'} -> val NDCG@10 {score:.4f}")
+        logger.info("search %d/%d: %s -> val NDCG@10 %.4f", t + 1, trials, params or "defaults", score)
         if score > best_score:
             best, best_score = cfg, score
     return best, tried
 
 
 def run_evaluation(p: Prepared, seeds: Sequence[int] = (0, 1, 2), config: FusionConfig = FusionConfig(),
-                   trials: int = 6, studies: bool = True, log: Log = lambda s: None) -> EvalReport:
+                   trials: int = 6, studies: bool = True) -> EvalReport:
     rep = EvalReport(seeds=tuple(seeds))
     inputs = p.inputs()
     docs = tfidf_matrix([tfidf_document(m) for m in p.movies])
@@ -177,10 +197,10 @@ def run_evaluation(p: Prepared, seeds: Sequence[int] = (0, 1, 2), config: Fusion
         s = make_split(p, seed)
         queries = np.array(sorted(s.truth))
         rep.n_queries += len(queries)
-        log(f"seed {seed}: {len(queries)} cold-start movies, {len(s.co_train)} with training positives")
+        logger.info("seed %d: %d cold-start movies, %d with training positives", seed, len(queries), len(s.co_train))
         if si == 0:
             if trials > 1:
-                best, rep.search = hyper_search(p, s, dataclasses.replace(config, seed=seed), trials, log)
+                best, rep.search = hyper_search(p, s, dataclasses.replace(config, seed=seed), trials)
                 config = dataclasses.replace(best, seed=config.seed)
             rep.best_config = config.to_dict()
             # tune the late-fusion weight on training movies' own co-liked neighbours
@@ -196,7 +216,7 @@ def run_evaluation(p: Prepared, seeds: Sequence[int] = (0, 1, 2), config: Fusion
             rep.late_fusion_alpha = best_a
         cfg = dataclasses.replace(config, seed=seed)
         t = time.perf_counter()
-        model, hist, _ = _train_on(p, s.co_train, cfg, log=log if si == 0 else None)
+        model, hist, _ = _train_on(p, s.co_train, cfg, verbose=si == 0)
         rep.train_seconds.append(time.perf_counter() - t)
         rep.histories[f"seed{seed}"] = hist.epochs
         E = embed(model, inputs)
@@ -218,19 +238,19 @@ def run_evaluation(p: Prepared, seeds: Sequence[int] = (0, 1, 2), config: Fusion
                                                 top1_embedding=E if name == "reelvec-fusion" else p.text,
                                                 result=rep.methods.get(name))
         if si == 0 and studies:
-            _studies(p, s, cfg, queries, rep, log)
+            _studies(p, s, cfg, queries, rep)
     base_names = [m for m in rep.methods if m != "reelvec-fusion"]
     best_base = max(base_names, key=lambda m: np.mean(rep.methods[m].per_query["NDCG@10"]))
     ours = rep.methods["reelvec-fusion"].per_query["NDCG@10"]
     theirs = rep.methods[best_base].per_query["NDCG@10"]
     diff = paired_bootstrap_diff(ours, theirs)
     rep.comparison = {"best_baseline": best_base, "ours": float(np.mean(ours)), "baseline": float(np.mean(theirs)),
-                      "relative_gain": float(np.mean(ours) / np.mean(theirs) - 1) if np.mean(theirs) else float("inf"),
+                      "relative_gain": relative_gain(float(np.mean(ours)), float(np.mean(theirs))),
                       "diff": diff[0], "diff_low": diff[1], "diff_high": diff[2]}
     return rep
 
 
-def _studies(p: Prepared, s: SeedSplit, cfg: FusionConfig, queries, rep: EvalReport, log: Log) -> None:
+def _studies(p: Prepared, s: SeedSplit, cfg: FusionConfig, queries, rep: EvalReport) -> None:
     """Ablations, miners and imbalance handling on the first seed."""
     inputs = p.inputs()
     for name, use in [("text only", ("text",)), ("text+image", ("text", "image")),
@@ -238,14 +258,14 @@ def _studies(p: Prepared, s: SeedSplit, cfg: FusionConfig, queries, rep: EvalRep
                       ("all (text+image+struct+tags)", ("text", "image", "struct", "tags"))]:
         model, _, _ = _train_on(p, s.co_train, dataclasses.replace(cfg, use=use))
         rep.ablations[name] = evaluate_scores(name, model_scorer(model, inputs), queries, s.truth, p.genres, s.popularity)
-        log(f"ablation {name}: NDCG@10 {np.mean(rep.ablations[name].per_query['NDCG@10']):.4f}")
+        logger.info("ablation %s: NDCG@10 %.4f", name, np.mean(rep.ablations[name].per_query["NDCG@10"]))
     for miner in ("random", "semi-hard", "batch-hard"):
         model, hist, _ = _train_on(p, s.co_train, dataclasses.replace(cfg, miner=miner))
         r = evaluate_scores(miner, model_scorer(model, inputs), queries, s.truth, p.genres, s.popularity)
         rep.miners[miner] = {"NDCG@10": float(np.mean(r.per_query["NDCG@10"])), "collapsed": hist.collapsed,
                              "active": [round(e["active"], 3) for e in hist.epochs],
                              "mean_cos": [round(e["mean_cos"], 3) for e in hist.epochs]}
-        log(f"miner {miner}: NDCG@10 {rep.miners[miner]['NDCG@10']:.4f} collapsed={hist.collapsed}")
+        logger.info("miner %s: NDCG@10 %.4f collapsed=%s", miner, rep.miners[miner]["NDCG@10"], hist.collapsed)
     for balanced in (False, True):
         model, _, _ = _train_on(p, s.co_train, dataclasses.replace(cfg, genre_balanced=balanced))
         r = evaluate_scores("b", model_scorer(model, inputs), queries, s.truth, p.genres, s.popularity)

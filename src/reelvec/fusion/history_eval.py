@@ -1,53 +1,39 @@
 """Leave-last-out evaluation of watch-history recommendations against the obvious baselines:
 most popular unseen, mean of the history's fused vectors (plain and recency-weighted), and
-Qdrant's own recommend API with the history as positives."""
+whatever the caller adds (the app layer adds Qdrant's own recommend API with the history as positives)."""
 from __future__ import annotations
 
-import tempfile
+from collections.abc import Callable
 
 import numpy as np
 
 from reelvec.fusion import metrics as M
 from reelvec.fusion.sequence import SequenceModel, rank_eval, train_sequence
 
+Scorer = Callable[[int, list], np.ndarray]
 
-def evaluate_history(E: np.ndarray, seqs: dict, log=lambda s: None, min_len: int = 3,
-                     kinds=("gru", "transformer")) -> dict:
-    from reelvec.index import PointData, point_id
-    from reelvec.index.base import SearchFilter
-    from reelvec.index.edge import EdgeStore
 
+def evaluate_history(E: np.ndarray, seqs: dict, min_len: int = 3, kinds=("gru", "transformer"),
+                     extra_methods: dict[str, Scorer] | None = None) -> dict:
+    """Leave-last-out over users with at least `min_len` liked movies.
+    `extra_methods` adds scorers (user, history) -> scores over the catalogue; the app layer adds
+    Qdrant's recommend API that way, so this module needs no vector store."""
     users = sorted(u for u, s in seqs.items() if len(s) >= min_len)
     popularity = np.zeros(len(E))
     for s in seqs.values():
         for r, _ in s[:-1]:
             popularity[r] += 1
-    model, info = train_sequence(E, seqs, log=log, kinds=kinds)
+    model, info = train_sequence(E, seqs, kinds=kinds)
     sm = SequenceModel(model, "")
-    methods = {
+    methods: dict[str, Scorer] = {
         "most-popular unseen": lambda u, h: popularity,
         "mean of history": lambda u, h: E @ E[[r for r, _ in h]].mean(0),
         "recency-weighted mean": lambda u, h: E @ (E[[r for r, _ in h]] * (0.85 ** np.arange(len(h))[::-1])[:, None]).sum(0),
         "reelvec sequence (" + info["chosen"] + ")": lambda u, h: E @ sm.predict(E, h),
     }
+    if extra_methods is not None:
+        methods |= extra_methods
     results = {name: rank_eval(fn, users, seqs) for name, fn in methods.items()}
-    with tempfile.TemporaryDirectory() as tmp:
-        store = EdgeStore(tmp)
-        store.create_collection("h", {"fused": E.shape[1]})
-        ids = [point_id(f"row:{i}") for i in range(len(E))]
-        store.upsert("h", [PointData(ids[i], {"fused": E[i]}, {"row": i}) for i in range(len(E))])
-        store.finalize("h")
-
-        def qdrant(u, h):
-            seen = [r for r, _ in h]
-            hits = store.recommend("h", [E[r] for r, _ in h[-20:]], [], "fused", 20,
-                                   SearchFilter(exclude_ids=tuple(ids[r] for r in seen)))
-            scores = np.full(len(E), -1e9)
-            for rank, f in enumerate(hits):
-                scores[f.payload["row"]] = 1000 - rank
-            return scores
-        results["qdrant recommend (history as positives)"] = rank_eval(qdrant, users, seqs)
-        store.close()
     table = {name: {m: M.bootstrap_ci(v) for m, v in r.items()} for name, r in results.items()}
     seq_name = next(n for n in results if n.startswith("reelvec"))
     base = max((n for n in results if n != seq_name), key=lambda n: np.mean(results[n]["NDCG@10"]))

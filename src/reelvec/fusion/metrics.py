@@ -67,7 +67,8 @@ def bootstrap_ci(values: Sequence[float], n_boot: int = 1000, seed: int = 0, alp
     return float(v.mean()), float(np.quantile(means, alpha / 2)), float(np.quantile(means, 1 - alpha / 2))
 
 
-def paired_bootstrap_diff(a: Sequence[float], b: Sequence[float], n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+def paired_bootstrap_diff(a: Sequence[float], b: Sequence[float], n_boot: int = 2000,
+                          seed: int = 0) -> tuple[float, float, float]:
     """Mean of a - b over the same queries with a 95% interval."""
     d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
     return bootstrap_ci(d, n_boot=n_boot, seed=seed)

@@ -8,8 +8,7 @@ both offered; `train_sequence` picks by validation recall.
 """
 from __future__ import annotations
 
-import json
-import os
+import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,8 +18,10 @@ import torch
 from torch import nn
 
 from reelvec.errors import FusionError
+from reelvec.fusion.checkpoint import load_checkpoint, save_checkpoint
 
 MAX_LEN = 15
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ def _batch(E: np.ndarray, histories: list[list[tuple[int, float]]], max_len: int
 def examples(seqs: dict[int, list[tuple[int, float]]], hold_last: int = 1, min_hist: int = 1):
     """Training pairs (history prefix, next item) from every user's sequence minus the held-out tail."""
     out = []
-    for uid, s in seqs.items():
+    for s in seqs.values():
         train = s[: len(s) - hold_last] if hold_last else s
         for t in range(min_hist, len(train)):
             out.append((train[max(0, t - MAX_LEN):t], train[t][0]))
@@ -130,36 +131,27 @@ class SequenceModel:
             return self.model(hist, rat, torch.tensor([len(v)]))[0].numpy()
 
     def save(self, folder: str | Path) -> None:
-        from safetensors.torch import save_file
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(folder / "model.safetensors.tmp"))
-        (folder / "config.json.tmp").write_text(json.dumps({"config": asdict(self.model.config), "dim": self.model.dim,
-                                                           "fusion_version": self.fusion_version,
-                                                           "metrics": self.metrics}, indent=1))
-        os.replace(folder / "model.safetensors.tmp", folder / "model.safetensors")
-        os.replace(folder / "config.json.tmp", folder / "config.json")
+        save_checkpoint(folder, self.model.state_dict(), {
+            "config": asdict(self.model.config), "dim": self.model.dim, "fusion_version": self.fusion_version,
+            "metrics": self.metrics})
 
     @classmethod
     def load(cls, folder: str | Path, fusion_version: str | None = None) -> SequenceModel:
-        from safetensors.torch import load_file
-
-        folder = Path(folder)
+        meta, state = load_checkpoint(folder, "sequence model", "`reelvec build` trains one")
+        if fusion_version and meta.get("fusion_version") != fusion_version:
+            raise FusionError(f"sequence model in {folder} was trained on {meta.get('fusion_version')}, the index uses "
+                              f"{fusion_version}; rebuild with `reelvec build`")
         try:
-            meta = json.loads((folder / "config.json").read_text())
-        except FileNotFoundError:
-            raise FusionError(f"no sequence model in {folder}; `reelvec build` trains one") from None
-        if fusion_version and meta["fusion_version"] != fusion_version:
-            raise FusionError(f"sequence model in {folder} was trained on {meta['fusion_version']}, the index uses "
-                              f"{fusion_version}; rebuild with `reelvec build --retrain`")
-        m = NextItemModel(meta["dim"], SequenceConfig(**meta["config"]))
-        m.load_state_dict(load_file(str(folder / "model.safetensors")))
+            m = NextItemModel(meta["dim"], SequenceConfig(**meta["config"]))
+            m.load_state_dict(state)
+        except (KeyError, TypeError, RuntimeError) as exc:
+            raise FusionError(f"sequence model in {folder} does not match its config ({exc}); "
+                              "`reelvec build` trains a new one") from exc
         m.eval()
         return cls(m, meta["fusion_version"], meta.get("metrics", {}))
 
 
-def fit_sequence(E: np.ndarray, pairs, config: SequenceConfig, log=None) -> NextItemModel:
+def fit_sequence(E: np.ndarray, pairs, config: SequenceConfig) -> NextItemModel:
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     model = NextItemModel(E.shape[1], config)
@@ -179,8 +171,7 @@ def fit_sequence(E: np.ndarray, pairs, config: SequenceConfig, log=None) -> Next
             loss.backward()
             opt.step()
             losses.append(float(loss.detach()))
-        if log:
-            log(f"sequence {config.kind} epoch {epoch + 1}/{config.epochs} loss {np.mean(losses):.3f}")
+        logger.info("sequence %s epoch %d/%d loss %.3f", config.kind, epoch + 1, config.epochs, np.mean(losses))
     model.eval()
     return model
 
@@ -204,7 +195,7 @@ def rank_eval(score_rows, users, seqs):
     return out
 
 
-def train_sequence(E: np.ndarray, seqs: dict, log=None, kinds=("gru",),
+def train_sequence(E: np.ndarray, seqs: dict, kinds=("gru",),
                    base: SequenceConfig = SequenceConfig(), hold_last: int = 1) -> tuple[NextItemModel, dict]:
     """Pick the architecture on a validation split (second-to-last item), then train on all but
     each user's last item. Returns the model and the validation numbers. Builds train the GRU
@@ -214,7 +205,7 @@ def train_sequence(E: np.ndarray, seqs: dict, log=None, kinds=("gru",),
 
     if len(kinds) == 1:
         t0 = time.perf_counter()
-        model = fit_sequence(E, examples(seqs, hold_last=hold_last), dataclasses.replace(base, kind=kinds[0]), log=log)
+        model = fit_sequence(E, examples(seqs, hold_last=hold_last), dataclasses.replace(base, kind=kinds[0]))
         return model, {"validation_R@20": {}, "chosen": kinds[0], "seconds": round(time.perf_counter() - t0, 1)}
     val_users = [u for u, s in seqs.items() if len(s) >= 3]
     val_seqs = {u: s[:-1] for u, s in seqs.items()}  # drop the test item; its last is the validation target
@@ -228,9 +219,8 @@ def train_sequence(E: np.ndarray, seqs: dict, log=None, kinds=("gru",),
         sm = SequenceModel(m, "")
         r = rank_eval(lambda u, h: E @ sm.predict(E, h), val_users, val_seqs)
         results[kind] = float(np.mean(r["R@20"]))
-        if log:
-            log(f"sequence model {kind}: validation R@20 {results[kind]:.4f}")
+        logger.info("sequence model %s: validation R@20 %.4f", kind, results[kind])
         if results[kind] > best_r:
             best, best_r = kind, results[kind]
-    model = fit_sequence(E, examples(seqs, hold_last=1), dataclasses.replace(base, kind=best), log=log)
+    model = fit_sequence(E, examples(seqs, hold_last=1), dataclasses.replace(base, kind=best))
     return model, {"validation_R@20": results, "chosen": best, "seconds": round(time.perf_counter() - t0, 1)}

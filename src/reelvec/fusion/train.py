@@ -8,6 +8,7 @@ the last healthy weights are kept.
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from reelvec.fusion.data import Movie_Dataset
 from reelvec.fusion.losses import pairwise_distance, triplet_loss
 from reelvec.fusion.miners import MINERS
 from reelvec.fusion.model import FusionConfig, FusionInputs, RecommenderSystem
+
+logger = logging.getLogger(__name__)
 
 COLLAPSE_COS = 0.9
 
@@ -51,7 +54,7 @@ def embed(model: RecommenderSystem, inputs: FusionInputs, batch: int = 4096, wei
 
 
 def train(inputs: FusionInputs, dataset: Movie_Dataset, config: FusionConfig, n_tags: int, n_genres: int = 0,
-          validate: Callable[[RecommenderSystem], float] | None = None, log: Callable[[str], None] | None = None
+          validate: Callable[[RecommenderSystem], float] | None = None, verbose: bool = True
           ) -> tuple[RecommenderSystem, History]:
     if len(dataset) == 0:
         raise FusionError("no training anchors: no movie has a co-liked or content positive")
@@ -114,13 +117,12 @@ def train(inputs: FusionInputs, dataset: Movie_Dataset, config: FusionConfig, n_
                "mean_cos": mean_cos, "val": score if validate else None,
                "seconds": round(time.perf_counter() - t0, 2)}
         hist.epochs.append(rec)
-        if log:
-            log(f"epoch {epoch + 1}/{config.epochs} loss {rec['loss']:.4f} active {rec['active']:.2f} "
-                f"mean cos {mean_cos:.3f}" + (f" val {score:.4f}" if validate else ""))
+        logger.log(logging.INFO if verbose else logging.DEBUG,
+                   "epoch %d/%d loss %.4f active %.2f mean cos %.3f%s", epoch + 1, config.epochs, rec["loss"],
+                   rec["active"], mean_cos, f" val {score:.4f}" if validate else "")
         if mean_cos > COLLAPSE_COS:
             hist.collapsed = True
-            if log:
-                log(f"collapse detected (mean pairwise cosine {mean_cos:.3f} > {COLLAPSE_COS}); stopping")
+            logger.warning("collapse detected (mean pairwise cosine %.3f > %s); stopping", mean_cos, COLLAPSE_COS)
             break
         if validate is None or score > best_score:
             best_score, hist.best_epoch = score, epoch + 1

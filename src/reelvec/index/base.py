@@ -9,9 +9,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+
+from reelvec.errors import StoreError
 
 # Fixed namespace so that point ids are the same on every machine and every rerun.
 POINT_NAMESPACE = uuid.UUID("5b0f7a52-4c35-4e8e-9d3c-2f1b6d2f5e11")
@@ -66,14 +69,22 @@ class QuerySpec:
 
 @runtime_checkable
 class VectorStore(Protocol):
+    """Everything the app and search layers call on a store. Both backends return the same
+    types; failures are StoreErrors that name the store and say what to do."""
+
     def create_collection(self, name: str, vectors: dict[str, int], shards: int = 1,
-                          replication_factor: int = 1) -> None: ...
+                          replication_factor: int = 1) -> None:
+        """Create `name` with cosine named vectors {name: dim} and the payload indexes; a no-op
+        when it exists with the same vectors, a StoreError when it exists with others."""
     def drop_collection(self, name: str) -> None: ...
     def collections(self) -> list[str]: ...
+    def collection_exists(self, name: str) -> bool: ...
     def collection_vectors(self, name: str) -> dict[str, int]: ...
-    def upsert(self, collection: str, points: Sequence[PointData]) -> None: ...
+    def upsert(self, collection: str, points: Sequence[PointData]) -> None:
+        """Insert or replace points; a vector of the wrong size is a StoreError naming the point."""
     def delete(self, collection: str, ids: Sequence[str]) -> None: ...
-    def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Found]: ...
+    def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Found]:
+        """The points that exist, in the order asked for (missing ids are left out)."""
     def query(self, collection: str, spec: QuerySpec) -> list[Found]: ...
     def query_batch(self, collection: str, specs: Sequence[QuerySpec]) -> list[list[Found]]: ...
     def recommend(self, collection: str, positive: Sequence[Sequence[float]], negative: Sequence[Sequence[float]],
@@ -81,10 +92,63 @@ class VectorStore(Protocol):
     def count(self, collection: str, flt: SearchFilter | None = None) -> int: ...
     def scroll(self, collection: str, batch: int = 1000, with_vectors: bool = False,
                flt: SearchFilter | None = None) -> Iterator[Found]: ...
-    def set_alias(self, alias: str, collection: str) -> None: ...
+    def set_alias(self, alias: str, collection: str) -> None:
+        """Point `alias` at `collection` in one atomic step (readers see the old or the new)."""
     def resolve_alias(self, alias: str) -> str | None: ...
-    def finalize(self, collection: str) -> None: ...
+    def finalize(self, collection: str) -> None:
+        """Make a bulk-loaded collection durable and searchable at full speed (build its indexes)."""
+    def snapshot(self, collection: str, dest: str | Path) -> str:
+        """Snapshot `collection`; returns where it is (embedded: a .tar.gz path under `dest`;
+        server: the name of the snapshot Qdrant keeps)."""
+    def restore(self, snapshot: str | Path, name: str) -> str:
+        """Restore a snapshot as the new collection `name` (which must not exist); returns `name`."""
     def close(self) -> None: ...
+
+
+# ----------------------------------------------------------------------- shared by both backends
+def check_vectors(collection: str, existing: dict[str, int], wanted: dict[str, int]) -> None:
+    """create_collection on an existing collection: fine when the vectors agree."""
+    if existing != wanted:
+        raise StoreError(f"collection {collection} exists with vectors {existing}, not {wanted}; "
+                         "use a new collection name or drop it first")
+
+
+def check_points(collection: str, dims: dict[str, int], points: Sequence[PointData]) -> None:
+    for p in points:
+        for n, v in p.vectors.items():
+            if n not in dims or len(v) != dims[n]:
+                raise StoreError(f"point {p.id}: vector {n!r} has dimension {len(v)}, collection "
+                                 f"{collection} expects {dims.get(n, 'no such vector')}")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One backend-neutral filter clause; each backend maps `kind` onto its own classes."""
+
+    kind: str  # any | value | range | has_id | has_vector
+    key: str = ""
+    value: Any = None
+
+
+def filter_clauses(f: SearchFilter | None) -> tuple[list[Condition], list[Condition]] | None:
+    """SearchFilter -> (must, must_not) clauses, or None when there is nothing to filter."""
+    if f is None or f.is_empty():
+        return None
+    must, must_not = [], []
+    if f.genres_any:
+        must.append(Condition("any", "genres", list(f.genres_any)))
+    must += [Condition("value", "genres", g) for g in f.genres_all]
+    if f.exclude_genres:
+        must_not.append(Condition("any", "genres", list(f.exclude_genres)))
+    if f.year_min is not None or f.year_max is not None:
+        must.append(Condition("range", "year", (f.year_min, f.year_max)))
+    if f.languages:
+        must.append(Condition("any", "original_language", list(f.languages)))
+    if f.exclude_ids:
+        must_not.append(Condition("has_id", value=list(f.exclude_ids)))
+    if f.has_vector:
+        must.append(Condition("has_vector", value=f.has_vector))
+    return must, must_not
 
 
 def as_list(v) -> list[float]:

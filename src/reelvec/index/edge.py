@@ -18,8 +18,18 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from reelvec.errors import StoreError
-from reelvec.index.base import INDEXED_FIELDS, Found, PointData, QuerySpec, SearchFilter, as_list
-
+from reelvec.fsutil import atomic_path, atomic_write_json
+from reelvec.index.base import (
+    INDEXED_FIELDS,
+    Found,
+    PointData,
+    QuerySpec,
+    SearchFilter,
+    as_list,
+    check_points,
+    check_vectors,
+    filter_clauses,
+)
 
 INDEXING_THRESHOLD_KB = 10_000  # Qdrant's default: segments above this size get an HNSW index
 
@@ -32,26 +42,24 @@ def _edge():
 
 def edge_filter(f: SearchFilter | None):
     """SearchFilter -> qdrant_edge.Filter (None when there is nothing to filter)."""
-    if f is None or f.is_empty():
+    clauses = filter_clauses(f)
+    if clauses is None:
         return None
     q = _edge()
-    must, must_not = [], []
-    if f.genres_any:
-        must.append(q.FieldCondition("genres", match=q.MatchAny(list(f.genres_any))))
-    for g in f.genres_all:
-        must.append(q.FieldCondition("genres", match=q.MatchValue(g)))
-    if f.exclude_genres:
-        must_not.append(q.FieldCondition("genres", match=q.MatchAny(list(f.exclude_genres))))
-    if f.year_min is not None or f.year_max is not None:
-        must.append(q.FieldCondition("year", range=q.RangeFloat(
-            gte=float(f.year_min) if f.year_min is not None else None,
-            lte=float(f.year_max) if f.year_max is not None else None)))
-    if f.languages:
-        must.append(q.FieldCondition("original_language", match=q.MatchAny(list(f.languages))))
-    if f.exclude_ids:
-        must_not.append(q.HasIdCondition(set(f.exclude_ids)))
-    if f.has_vector:
-        must.append(q.HasVectorCondition(f.has_vector))
+
+    def cond(c):
+        if c.kind == "any":
+            return q.FieldCondition(c.key, match=q.MatchAny(c.value))
+        if c.kind == "value":
+            return q.FieldCondition(c.key, match=q.MatchValue(c.value))
+        if c.kind == "range":
+            lo, hi = c.value
+            return q.FieldCondition(c.key, range=q.RangeFloat(gte=None if lo is None else float(lo),
+                                                              lte=None if hi is None else float(hi)))
+        if c.kind == "has_id":
+            return q.HasIdCondition(set(c.value))
+        return q.HasVectorCondition(c.value)
+    must, must_not = ([cond(c) for c in cs] for cs in clauses)
     return q.Filter(must=must or None, must_not=must_not or None)
 
 
@@ -75,10 +83,7 @@ class EdgeStore:
     def create_collection(self, name: str, vectors: dict[str, int], shards: int = 1, replication_factor: int = 1) -> None:
         q = _edge()
         if self._meta(name).exists():
-            existing = self.collection_vectors(name)
-            if existing != vectors:
-                raise StoreError(f"collection {name} exists with vectors {existing}, not {vectors}; "
-                                 "use a new collection name or drop it first")
+            check_vectors(name, self.collection_vectors(name), vectors)
             return
         path = self._dir(name)
         if path.exists():
@@ -93,9 +98,7 @@ class EdgeStore:
             shard.update(q.UpdateOperation.create_field_index(fld, schema[kind]))
         shard.flush()
         self._shards[name] = shard
-        tmp = self._meta(name).with_suffix(".json.tmp")
-        tmp.write_text(json.dumps({"vectors": vectors}))
-        os.replace(tmp, self._meta(name))
+        atomic_write_json(self._meta(name), {"vectors": vectors}, indent=None)
 
     @staticmethod
     def _vector_params(vectors: dict[str, int]):
@@ -105,11 +108,14 @@ class EdgeStore:
     def collection_vectors(self, name: str) -> dict[str, int]:
         try:
             return json.loads(self._meta(name).read_text())["vectors"]
-        except FileNotFoundError:
-            raise StoreError(f"no collection {name!r} in {self.root}") from None
+        except FileNotFoundError as exc:
+            raise StoreError(f"no collection {name!r} in {self.root}") from exc
 
     def collections(self) -> list[str]:
         return sorted(p.stem for p in (self.root / "collections").glob("*.json"))
+
+    def collection_exists(self, name: str) -> bool:
+        return self._meta(name).exists()
 
     def drop_collection(self, name: str) -> None:
         shard = self._shards.pop(name, None)
@@ -125,24 +131,19 @@ class EdgeStore:
                 raise StoreError(f"no collection {name!r} in {self.root}; build it with `reelvec build`")
             try:
                 shard = _edge().EdgeShard.load(str(self._dir(name)))
-            except Exception as exc:  # noqa: BLE001 - qdrant_edge raises plain Exception
+            except Exception as exc:
                 if "WouldBlock" in str(exc):
                     raise StoreError(
                         f"store {self.root} (collection {name}) is locked by another process; wait for it "
-                        "to finish or pass --store elsewhere") from None
-                raise StoreError(f"cannot open collection {name} in {self.root}: {exc}") from None
+                        "to finish or pass --store elsewhere") from exc
+                raise StoreError(f"cannot open collection {name} in {self.root}: {exc}") from exc
             self._shards[name] = shard
         return shard
 
     # ------------------------------------------------------------------ points
     def upsert(self, collection: str, points: Sequence[PointData]) -> None:
         q = _edge()
-        dims = self.collection_vectors(collection)
-        for p in points:
-            for n, v in p.vectors.items():
-                if n not in dims or len(v) != dims[n]:
-                    raise StoreError(f"point {p.id}: vector {n!r} has dimension {len(v)}, collection "
-                                     f"{collection} expects {dims.get(n, 'no such vector')}")
+        check_points(collection, self.collection_vectors(collection), points)
         pts = [q.Point(p.id, {n: as_list(v) for n, v in p.vectors.items()}, p.payload) for p in points]
         if pts:
             self._shard(collection).update(q.UpdateOperation.upsert_points(pts))
@@ -211,7 +212,7 @@ class EdgeStore:
         shard.flush()
 
     # ------------------------------------------------------------------ snapshots
-    def snapshot(self, collection: str, dest: str | Path) -> Path:
+    def snapshot(self, collection: str, dest: str | Path) -> str:
         """A .tar.gz of the flushed shard folder and its metadata."""
         import tarfile
 
@@ -220,12 +221,10 @@ class EdgeStore:
         dest = Path(dest)
         dest.mkdir(parents=True, exist_ok=True)
         out = dest / f"{collection}.snapshot.tar.gz"
-        tmp = out.with_name(out.name + ".tmp")
-        with tarfile.open(tmp, "w:gz") as tar:
+        with atomic_path(out) as tmp, tarfile.open(tmp, "w:gz") as tar:
             tar.add(self._meta(collection), arcname="collection.json")
             tar.add(self._dir(collection), arcname="shard", filter=lambda ti: None if ti.name.endswith(".lock") else ti)
-        os.replace(tmp, out)
-        return out
+        return str(out)
 
     def restore(self, snapshot: str | Path, name: str) -> str:
         """Unpack a snapshot as collection `name` (which must not exist)."""
@@ -241,7 +240,7 @@ class EdgeStore:
                 tar.extractall(tmpdir, filter="data")
         except (OSError, tarfile.TarError) as exc:
             shutil.rmtree(tmpdir, ignore_errors=True)
-            raise StoreError(f"cannot read snapshot {snapshot}: {exc}") from None
+            raise StoreError(f"cannot read snapshot {snapshot}: {exc}") from exc
         os.replace(tmpdir / "shard", target)
         os.replace(tmpdir / "collection.json", self._meta(name))
         shutil.rmtree(tmpdir, ignore_errors=True)
@@ -259,12 +258,7 @@ class EdgeStore:
         if not self._meta(collection).exists():
             raise StoreError(f"cannot point alias {alias} at missing collection {collection}")
         aliases = self._aliases() | {alias: collection}
-        tmp = self.root / f"aliases.json.{os.getpid()}.tmp"
-        with open(tmp, "w") as fh:
-            json.dump(aliases, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.root / "aliases.json")  # atomic: readers see old or new, never half
+        atomic_write_json(self.root / "aliases.json", aliases, indent=None)  # readers see old or new, never half
 
     def resolve_alias(self, alias: str) -> str | None:
         return self._aliases().get(alias)
@@ -274,6 +268,6 @@ class EdgeStore:
             try:
                 shard.flush()
                 shard.close()
-            except Exception:  # noqa: BLE001 - closing is best effort
+            except Exception:
                 pass
         self._shards.clear()

@@ -10,7 +10,6 @@ verification, so readers never see a half-built collection.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from reelvec.errors import StoreError
+from reelvec.fsutil import atomic_write_json
 from reelvec.index.base import ALIAS, PointData, VectorStore
 
 
@@ -44,12 +44,7 @@ class JobLedger:
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def _write(self, path: Path, data) -> None:
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        with open(tmp, "w") as fh:
-            json.dump(data, fh, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        atomic_write_json(path, data)
 
     def save(self, st: JobState) -> None:
         self._write(self.folder / f"{st.collection}.json", asdict(st))

@@ -7,7 +7,17 @@ import functools
 from collections.abc import Iterator, Sequence
 
 from reelvec.errors import StoreError
-from reelvec.index.base import INDEXED_FIELDS, Found, PointData, QuerySpec, SearchFilter, as_list
+from reelvec.index.base import (
+    INDEXED_FIELDS,
+    Found,
+    PointData,
+    QuerySpec,
+    SearchFilter,
+    as_list,
+    check_points,
+    check_vectors,
+    filter_clauses,
+)
 
 
 def _m():
@@ -17,24 +27,23 @@ def _m():
 
 
 def client_filter(f: SearchFilter | None):
-    if f is None or f.is_empty():
+    """SearchFilter -> qdrant_client.models.Filter (None when there is nothing to filter)."""
+    clauses = filter_clauses(f)
+    if clauses is None:
         return None
     m = _m()
-    must, must_not = [], []
-    if f.genres_any:
-        must.append(m.FieldCondition(key="genres", match=m.MatchAny(any=list(f.genres_any))))
-    for g in f.genres_all:
-        must.append(m.FieldCondition(key="genres", match=m.MatchValue(value=g)))
-    if f.exclude_genres:
-        must_not.append(m.FieldCondition(key="genres", match=m.MatchAny(any=list(f.exclude_genres))))
-    if f.year_min is not None or f.year_max is not None:
-        must.append(m.FieldCondition(key="year", range=m.Range(gte=f.year_min, lte=f.year_max)))
-    if f.languages:
-        must.append(m.FieldCondition(key="original_language", match=m.MatchAny(any=list(f.languages))))
-    if f.exclude_ids:
-        must_not.append(m.HasIdCondition(has_id=list(f.exclude_ids)))
-    if f.has_vector:
-        must.append(m.HasVectorCondition(has_vector=f.has_vector))
+
+    def cond(c):
+        if c.kind == "any":
+            return m.FieldCondition(key=c.key, match=m.MatchAny(any=c.value))
+        if c.kind == "value":
+            return m.FieldCondition(key=c.key, match=m.MatchValue(value=c.value))
+        if c.kind == "range":
+            return m.FieldCondition(key=c.key, range=m.Range(gte=c.value[0], lte=c.value[1]))
+        if c.kind == "has_id":
+            return m.HasIdCondition(has_id=c.value)
+        return m.HasVectorCondition(has_vector=c.value)
+    must, must_not = ([cond(c) for c in cs] for cs in clauses)
     return m.Filter(must=must or None, must_not=must_not or None)
 
 
@@ -47,20 +56,20 @@ def _translate(fn):
             return fn(self, *args, **kwargs)
         except StoreError:
             raise
-        except Exception as exc:  # noqa: BLE001 - qdrant-client raises many types
+        except Exception as exc:
             from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
             where = self.where
             if isinstance(exc, UnexpectedResponse):
                 if exc.status_code in (401, 403):
                     raise StoreError(f"Qdrant at {where} refused the API key (HTTP {exc.status_code}); "
-                                     "check --api-key / QDRANT_API_KEY") from None
-                raise StoreError(f"Qdrant at {where} answered HTTP {exc.status_code}: {exc.content[:200]!r}") from None
+                                     "check --api-key / QDRANT_API_KEY") from exc
+                raise StoreError(f"Qdrant at {where} answered HTTP {exc.status_code}: {exc.content[:200]!r}") from exc
             if isinstance(exc, ResponseHandlingException) or "Connect" in type(exc).__name__:
                 raise StoreError(f"Qdrant server {where} is unreachable ({exc}); is it running? "
-                                 "(docker compose up -d)") from None
+                                 "(docker compose up -d)") from exc
             if isinstance(exc, (ValueError, KeyError)) and "Collection" in str(exc) and "not found" in str(exc):
-                raise StoreError(f"no collection at {where}: {exc}") from None
+                raise StoreError(f"no collection at {where}: {exc}") from exc
             raise
     return wrapper
 
@@ -86,10 +95,7 @@ class ServerStore:
     def create_collection(self, name: str, vectors: dict[str, int], shards: int = 1, replication_factor: int = 1) -> None:
         m = _m()
         if self.client.collection_exists(name):
-            existing = self.collection_vectors(name)
-            if existing != vectors:
-                raise StoreError(f"collection {name} exists with vectors {existing}, not {vectors}; "
-                                 "use a new collection name or drop it first")
+            check_vectors(name, self.collection_vectors(name), vectors)
             return
         self.client.create_collection(
             name, vectors_config={n: m.VectorParams(size=d, distance=m.Distance.COSINE) for n, d in vectors.items()},
@@ -112,20 +118,19 @@ class ServerStore:
         return sorted(c.name for c in self.client.get_collections().collections)
 
     @_translate
+    def collection_exists(self, name: str) -> bool:
+        return self.client.collection_exists(name)
+
+    @_translate
     def drop_collection(self, name: str) -> None:
         self.client.delete_collection(name)
 
     @_translate
     def upsert(self, collection: str, points: Sequence[PointData]) -> None:
         m = _m()
-        dims = self.collection_vectors(collection)
-        structs = []
-        for p in points:
-            for n, v in p.vectors.items():
-                if n not in dims or len(v) != dims[n]:
-                    raise StoreError(f"point {p.id}: vector {n!r} has dimension {len(v)}, collection "
-                                     f"{collection} expects {dims.get(n, 'no such vector')}")
-            structs.append(m.PointStruct(id=p.id, vector={n: as_list(v) for n, v in p.vectors.items()}, payload=p.payload))
+        check_points(collection, self.collection_vectors(collection), points)
+        structs = [m.PointStruct(id=p.id, vector={n: as_list(v) for n, v in p.vectors.items()}, payload=p.payload)
+                   for p in points]
         if structs:
             self.client.upsert(collection, points=structs, wait=True)
 

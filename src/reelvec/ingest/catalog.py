@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from reelvec.errors import IngestError
+from reelvec.fsutil import atomic_open
 from reelvec.ingest.merge import MergeReport, merge_sources
 from reelvec.ingest.movie import SCOPES, Movie
 from reelvec.ingest.movielens import read_movielens
@@ -53,18 +53,11 @@ class Catalog:
     def by_tmdb(self, tmdb_id: int) -> Movie | None:
         return self._by_tmdb.get(int(tmdb_id))
 
-    def filter(self, predicate: Callable[[Movie], bool]) -> Catalog:
-        return Catalog([m for m in self.movies if predicate(m)])
-
     def save(self, path: Path) -> None:
         """Write atomically (temp file + rename): a crash never leaves half a catalog."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
+        with atomic_open(path) as fh:
             for m in self.movies:
                 fh.write(json.dumps(m.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n")
-        os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: Path) -> Catalog:
@@ -73,7 +66,7 @@ class Catalog:
         try:
             fh = open(path, encoding="utf-8")
         except OSError as exc:
-            raise IngestError(f"cannot read catalog {path}: {exc.strerror}; build it with `reelvec catalog`") from None
+            raise IngestError(f"cannot read catalog {path}: {exc.strerror}; build it with `reelvec catalog`") from exc
         with fh:
             for n, line in enumerate(fh, 1):
                 if not line.strip():
@@ -81,7 +74,7 @@ class Catalog:
                 try:
                     movies.append(Movie.from_dict(json.loads(line)))
                 except (json.JSONDecodeError, TypeError) as exc:
-                    raise IngestError(f"{path}:{n}: not a catalog record ({exc}); rebuild with `reelvec catalog`") from None
+                    raise IngestError(f"{path}:{n}: not a catalog record ({exc}); rebuild with `reelvec catalog`") from exc
         return cls(movies)
 
 

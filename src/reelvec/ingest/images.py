@@ -39,7 +39,7 @@ def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
             img = Image.open(io.BytesIO(data))
             return img
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        raise BadImageError(f"decompression bomb: {exc}") from None
+        raise BadImageError(f"decompression bomb: {exc}") from exc
     finally:
         Image.MAX_IMAGE_PIXELS = old
 
@@ -55,7 +55,7 @@ def load_poster(source: bytes | str | Path, draft_size: tuple[int, int] | None =
         try:
             data = Path(source).read_bytes()
         except OSError as exc:
-            raise BadImageError(f"cannot read poster {source}: {exc.strerror}") from None
+            raise BadImageError(f"cannot read poster {source}: {exc.strerror}") from exc
     else:
         data = source
     if not data:
@@ -72,7 +72,7 @@ def load_poster(source: bytes | str | Path, draft_size: tuple[int, int] | None =
     except BadImageError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise BadImageError(f"undecodable image: {exc}") from None
+        raise BadImageError(f"undecodable image: {exc}") from exc
 
 
 def to_rgb(img: Image.Image) -> Image.Image:

@@ -120,10 +120,6 @@ class Movie:
     def source_of(self, field_name: str) -> str | None:
         return dict(self.provenance).get(field_name)
 
-    @property
-    def display(self) -> str:
-        return f"{self.title} ({self.year})" if self.year else self.title
-
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["provenance"] = dict(self.provenance)
@@ -147,5 +143,3 @@ SCOPES = {
     "linked": lambda m: m.tmdb_id is not None or m.movielens_id is not None,
     "all": lambda m: True,
 }
-
-MOVIE_FIELDS = tuple(f.name for f in dataclasses.fields(Movie))

@@ -39,7 +39,7 @@ def _open(path: Path):
     try:
         return open(path, encoding="utf-8", errors="surrogateescape", newline="")
     except OSError as exc:
-        raise IngestError(f"cannot read MovieLens file {path}: {exc.strerror}") from None
+        raise IngestError(f"cannot read MovieLens file {path}: {exc.strerror}") from exc
 
 
 def read_links(path: Path, rejections: list[Rejection], report: SourceReport) -> dict[int, tuple[str | None, int | None]]:
@@ -118,7 +118,7 @@ def load_ratings(path: Path, links: dict[int, tuple[str | None, int | None]] | N
     try:
         df = pd.read_csv(path, dtype=str)
     except OSError as exc:
-        raise IngestError(f"cannot read ratings {path}: {exc.strerror}") from None
+        raise IngestError(f"cannot read ratings {path}: {exc.strerror}") from exc
     check_columns(df.columns, ("userId", "movieId", "rating", "timestamp"), path)
     out = pd.DataFrame({
         "userId": pd.to_numeric(df["userId"], errors="coerce"),
@@ -142,11 +142,3 @@ def load_ratings_table(data_dir: Path) -> pd.DataFrame:
     links = read_links(data_dir / "movielens" / "links.csv", [], SourceReport(MOVIELENS))
     return load_ratings(data_dir / "movielens" / "ratings.csv", links)
 
-
-def load_tags(path: Path) -> pd.DataFrame:
-    try:
-        df = pd.read_csv(path, dtype={"tag": str})
-    except OSError as exc:
-        raise IngestError(f"cannot read tags {path}: {exc.strerror}") from None
-    check_columns(df.columns, ("userId", "movieId", "tag", "timestamp"), path)
-    return df

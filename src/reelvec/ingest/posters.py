@@ -17,7 +17,6 @@ import asyncio
 import email.utils
 import hashlib
 import io
-import os
 import random
 import sqlite3
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from reelvec.errors import IngestError
+from reelvec.fsutil import atomic_write_bytes
 from reelvec.ingest.images import MAX_PIXELS, BadImageError, load_poster
 from reelvec.ingest.netguard import BlockedAddressError, GuardedResolver, forbidden_reason, is_ip_literal
 
@@ -210,10 +210,7 @@ class PosterFetcher:
     def _store(self, data: bytes, target: Path) -> tuple[int, str]:
         """Validate, hash and write atomically (temp file + rename); runs in a worker thread."""
         stored = normalise_image(data, self.config.max_pixels)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + f".{os.getpid()}.tmp")
-        tmp.write_bytes(stored)
-        os.replace(tmp, target)
+        atomic_write_bytes(target, stored, fsync=False)
         return len(stored), hashlib.sha256(stored).hexdigest()
 
     # ----------------------------------------------------------------------------------- fetch
@@ -261,18 +258,18 @@ class PosterFetcher:
                         self.breaker.record(host, False)
                     raise
                 except BlockedAddressError as exc:
-                    raise FetchError(f"forbidden address: {exc}", transient=False) from None
+                    raise FetchError(f"forbidden address: {exc}", transient=False) from exc
                 except aiohttp.ClientConnectorError as exc:
                     if isinstance(getattr(exc, "os_error", None), BlockedAddressError):
-                        raise FetchError(f"forbidden address: {exc.os_error}", transient=False) from None
+                        raise FetchError(f"forbidden address: {exc.os_error}", transient=False) from exc
                     self.breaker.record(host, False)
-                    raise FetchError(f"connection failed: {exc}", transient=True) from None
-                except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+                    raise FetchError(f"connection failed: {exc}", transient=True) from exc
+                except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
                     self.breaker.record(host, False)
-                    raise FetchError(f"timeout ({type(exc).__name__})", transient=True) from None
+                    raise FetchError(f"timeout ({type(exc).__name__})", transient=True) from exc
                 except aiohttp.ClientError as exc:
                     self.breaker.record(host, False)
-                    raise FetchError(f"{type(exc).__name__}: {exc}", transient=True) from None
+                    raise FetchError(f"{type(exc).__name__}: {exc}", transient=True) from exc
         raise FetchError(f"more than {self.config.max_redirects} redirects", transient=False)
 
     async def _one(self, session, key: str, source: str, host_sems: dict) -> Outcome:
@@ -292,11 +289,11 @@ class PosterFetcher:
                     try:
                         data = await asyncio.to_thread(Path(source).read_bytes)
                     except OSError as exc:
-                        raise FetchError(f"cannot read {source}: {exc.strerror}", transient=False) from None
+                        raise FetchError(f"cannot read {source}: {exc.strerror}", transient=False) from exc
                 try:
                     out.bytes, out.content_sha = await asyncio.to_thread(self._store, data, target)
                 except BadImageError as exc:
-                    raise FetchError(f"bad image: {exc}", transient=False, code=out.http_code) from None
+                    raise FetchError(f"bad image: {exc}", transient=False, code=out.http_code) from exc
                 out.status, out.path, out.error = DONE, str(target), None
                 break
             except FetchError as exc:
@@ -335,7 +332,7 @@ class PosterFetcher:
                 async with gate:
                     try:
                         o = await self._one(session, key, source, host_sems)
-                    except Exception as exc:  # noqa: BLE001 - one poster must never stop the run
+                    except Exception as exc:
                         o = Outcome(key, source, TRANSIENT, error=f"unexpected {type(exc).__name__}: {exc}")
                         self.ledger.put(o)
                 counts[o.status] += 1
@@ -375,6 +372,6 @@ def fetch_posters(items: Sequence[tuple[str, str]], cache: str | Path, config: F
     try:
         return run_async(fetcher.fetch_all(items, progress=progress))
     except OSError as exc:
-        raise IngestError(f"poster cache {cache}: {exc}") from None
+        raise IngestError(f"poster cache {cache}: {exc}") from exc
     finally:
         fetcher.close()

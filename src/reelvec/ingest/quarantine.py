@@ -4,10 +4,11 @@ written to a JSONL quarantine file, and every source gets a `SourceReport` that 
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from reelvec.fsutil import atomic_open
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,6 @@ class SourceReport:
 
 def write_quarantine(path: Path, rejections: list[Rejection]) -> None:
     """Replace the quarantine file atomically, so a rerun leaves exactly this run's rejections."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_open(path) as fh:
         for r in rejections:
             fh.write(r.to_json() + "\n")
-    os.replace(tmp, path)

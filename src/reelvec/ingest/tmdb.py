@@ -41,8 +41,8 @@ def _number(row: dict, col: str):
         return None
     try:
         v = float(raw)
-    except ValueError:
-        raise RowError(f"non-numeric {col}: {raw[:40]!r}") from None
+    except ValueError as exc:
+        raise RowError(f"non-numeric {col}: {raw[:40]!r}") from exc
     if math.isnan(v) or math.isinf(v):
         raise RowError(f"non-numeric {col}: {raw[:40]!r}")
     return int(v) if NUMERIC[col] is int else v
@@ -57,8 +57,8 @@ def parse_tmdb_row(row: dict) -> Movie:
             raise RowError("more fields than the header")
     try:
         tmdb_id = int((row.get("id") or "").strip())
-    except ValueError:
-        raise RowError(f"bad id: {row.get('id')!r}") from None
+    except ValueError as exc:
+        raise RowError(f"bad id: {row.get('id')!r}") from exc
     title = clean(row.get("title"))
     if not title:
         raise RowError("empty title")
@@ -68,14 +68,14 @@ def parse_tmdb_row(row: dict) -> Movie:
         try:
             lists[col] = tuple(extract_names(row.get(col), key=key))
         except (ValueError, TypeError, json.JSONDecodeError) as exc:
-            raise RowError(f"broken JSON in column {col}: {exc}") from None
+            raise RowError(f"broken JSON in column {col}: {exc}") from exc
     rd = (row.get("release_date") or "").strip()
     year = None
     if rd:
         try:
             year = date.fromisoformat(rd).year
-        except ValueError:
-            raise RowError(f"unparseable release_date: {rd[:30]!r}") from None
+        except ValueError as exc:
+            raise RowError(f"unparseable release_date: {rd[:30]!r}") from exc
     nums = {col: _number(row, col) for col in NUMERIC if col in row}
     for col in ("budget", "revenue", "runtime"):
         if nums.get(col) == 0:
@@ -114,7 +114,7 @@ def read_tmdb(path: Path) -> tuple[list[Movie], list[Rejection], SourceReport]:
     try:
         fh = open(path, encoding="utf-8", errors="surrogateescape", newline="")
     except OSError as exc:
-        raise IngestError(f"cannot read TMDB CSV {path}: {exc.strerror}") from None
+        raise IngestError(f"cannot read TMDB CSV {path}: {exc.strerror}") from exc
     with fh:
         reader = csv.DictReader(fh)
         check_columns(reader.fieldnames, REQUIRED_COLUMNS, path)

@@ -89,7 +89,7 @@ def make_filter(genres=None, genres_all=None, exclude_genres=None, years=None, a
         y1 = before if y1 is None else min(y1, before)
     if y0 is not None and y1 is not None and y0 > y1:
         raise SearchError(f"empty year range {y0}..{y1}")
-    as_tuple = lambda v: tuple([v] if isinstance(v, str) else (v or ()))  # noqa: E731
+    as_tuple = lambda v: tuple([v] if isinstance(v, str) else (v or ()))
     return SearchFilter(genres_any=canonical_genres(as_tuple(genres)), genres_all=canonical_genres(as_tuple(genres_all)),
                         exclude_genres=canonical_genres(as_tuple(exclude_genres)), year_min=y0, year_max=y1,
                         languages=as_tuple(languages), exclude_ids=tuple(exclude_ids), has_vector=has_vector)
@@ -136,6 +136,17 @@ class Engine:
         if not isinstance(movie, str):
             raise SearchError(f"expected a TMDB id or a title, got {type(movie).__name__}")
         return self.titles.lookup(movie).point_id
+
+    def movie(self, movie: int | str) -> dict:
+        """The stored payload of one movie (title, year, genres, cast, director, ids, ...).
+
+        Args:
+            movie: a TMDB id, or a title (fuzzy and year-aware, e.g. ``"Dune (1984)"``).
+
+        Raises:
+            UnknownMovieError: no such movie, or an ambiguous title (the message lists candidates).
+        """
+        return self._record(self.get_movie_index(movie)).payload
 
     def _looks_like_title(self, s: str) -> bool:
         return any(e.title == s.strip() for e in self.titles.by_norm.get(s.strip(), []))
@@ -223,7 +234,7 @@ class Engine:
         try:
             img = load_poster(image)
         except BadImageError as exc:
-            raise SearchError(f"cannot use image {image if not isinstance(image, bytes) else '(bytes)'}: {exc}") from None
+            raise SearchError(f"cannot use image {image if not isinstance(image, bytes) else '(bytes)'}: {exc}") from exc
         v = self.image_encoder.encode([img])[0]
         hits = self.store.query(self.collection, QuerySpec(v, "image", k, make_filter(has_vector="image", **filters)))
         return self._hits(hits, Found("", 0.0, {}, {"image": v.tolist()}))
@@ -329,26 +340,51 @@ class Engine:
 
 def open_engine(path: str | Path | None = None, url: str | None = None, api_key: str | None = None,
                 location: str | None = None, alias: str = ALIAS) -> Engine:
-    """`reelvec.open(".reelvec")` for the embedded store a build wrote, or
-    `reelvec.open(url=..., api_key=...)` for a Qdrant server."""
+    """Open an `Engine` (this is `reelvec.open`).
+
+    Args:
+        path: a home folder written by `reelvec build` (default ``.reelvec``; its ``manifest.json``
+            says where the store, model and encoder artifacts are), or a bare embedded store folder.
+        url: a Qdrant server URL instead (``http://localhost:6333``); the collection is found by alias.
+        api_key: the server's API key (default ``$QDRANT_API_KEY``); never written to disk.
+        location: qdrant-client's local mode (``":memory:"``), used by tests.
+        alias: the collection alias to search (default ``movies``).
+
+    Returns:
+        An `Engine`; use it as a context manager or call `close()`.
+
+    Raises:
+        SearchError: there is no index at `path` (run ``reelvec build`` first).
+        StoreError: the store cannot be opened (locked, unreachable server, refused key).
+    """
+    import os
+
     from reelvec.index import open_store
 
+    api_key = api_key or os.environ.get("QDRANT_API_KEY")
     if url or location:
         return Engine(open_store(url=url, api_key=api_key, location=location), alias)
     home = Path(path or ".reelvec")
     manifest = home / "manifest.json"
     if manifest.exists():
-        m = json.loads(manifest.read_text())
-        extra = {"encoders_dir": str(home / "features" / "artifacts"), "model_dir": str(home / m.get("model", "model"))}
-        if m.get("qdrant_url"):
-            return Engine(open_store(url=m["qdrant_url"], api_key=api_key), alias, **extra)
+        try:
+            m = json.loads(manifest.read_text())
+            if not isinstance(m, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as exc:
+            raise SearchError(f"{manifest} is unreadable ({exc}); rerun `reelvec build --store {home}`") from exc
+        extra = {"encoders_dir": str(home / m["encoders"]) if m.get("encoders") else None,
+                 "model_dir": str(home / m.get("model", "model"))}
+        server = os.environ.get("QDRANT_URL") or m.get("qdrant_url")
+        if server:
+            return Engine(open_store(url=server, api_key=api_key), alias, **extra)
         return Engine(open_store(path=str(home / m.get("store", "store"))), alias, **extra)
     if (home / "aliases.json").exists() or (home / "collections").is_dir():
         return Engine(open_store(path=str(home)), alias)
     raise SearchError(f"no reelvec index at {home}: run `reelvec build --store {home}` first")
 
 
-class Recommendation_Search:  # noqa: N801 - the seed's public name, kept for its users
+class Recommendation_Search:
     """Compatibility layer over `Engine` with the seed's names."""
 
     def __init__(self, path: str | Path | None = None, **kwargs):

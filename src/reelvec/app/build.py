@@ -1,0 +1,185 @@
+"""`reelvec build` / `reelvec reindex`: catalog -> encode -> train fusion -> sequence model -> index,
+each stage skipping what its cache already has, so a rerun with nothing changed takes seconds.
+
+Where each stage keeps its output is `Home`'s business; this module only wires the rooms
+(ingest, encoders, fusion, index) together in order.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reelvec.app.home import Home
+from reelvec.errors import FusionError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """What a build reads and where it writes. `force_index` always writes a new collection
+    (reindex); `gate` refuses the alias swap when the new model's cold-start NDCG@10 is lower."""
+
+    data: Path
+    home: Path = Path(".reelvec")
+    qdrant_url: str | None = None
+    api_key: str | None = None
+    scope: str = "linked"
+    retrain: bool = False
+    force_index: bool = False
+    gate: bool = False
+    fusion: object | None = None  # a FusionConfig for (re)training; None = the defaults
+    text_precision: str = "auto"
+    image_precision: str = "auto"
+    batch_size: int = 1024
+    throttle: float = 0.0  # seconds between index batches (be gentle with a shared server)
+    shards: int = 1
+    replication_factor: int = 1
+    progress: bool = True
+
+
+@dataclass
+class BuildReport:
+    """Per-stage facts (`stages[name]` has `seconds` and what happened) and the total time."""
+
+    stages: dict[str, dict] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def swapped(self) -> bool:
+        return bool(self.stages.get("index", {}).get("swapped"))
+
+
+def _newest_mtime(folder: Path) -> float:
+    newest = 0.0
+    for sub in ("tmdb", "movielens", "wikipedia"):
+        for p in (folder / sub).glob("*"):
+            newest = max(newest, p.stat().st_mtime)
+    return newest
+
+
+class _Stage:
+    """Times one stage into report.stages[name]['seconds']."""
+
+    def __init__(self, rep: BuildReport, name: str):
+        self.rep, self.name = rep, name
+
+    def __enter__(self):
+        self.t = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.rep.stages.setdefault(self.name, {})["seconds"] = round(time.perf_counter() - self.t, 2)
+
+
+def build(cfg: BuildConfig, store=None) -> BuildReport:
+    """Run every stage of a build into `cfg.home`. `store` (a VectorStore) overrides the one the
+    home would open; it is left open for the caller."""
+    from reelvec.encoders import EncoderSpec, FeatureCache, create
+    from reelvec.encoders.pipeline import encode_catalog, fetched_posters
+    from reelvec.fusion.artifact import FusionModel
+    from reelvec.fusion.experiment import cold_start_ndcg, fit, prepare
+    from reelvec.fusion.model import FusionConfig
+    from reelvec.fusion.sequence import SequenceModel, train_sequence, user_sequences
+    from reelvec.index.build import catalog_digest, make_points, vector_dims
+    from reelvec.index.jobs import index_points
+    from reelvec.ingest.catalog import Catalog, build_catalog, select_movies, write_catalog
+    from reelvec.ingest.movielens import load_ratings_table
+
+    t0 = time.perf_counter()
+    rep = BuildReport()
+    home = Home.at(cfg.home)
+    home.root.mkdir(parents=True, exist_ok=True)
+    fusion_config = cfg.fusion or FusionConfig()
+
+    with _Stage(rep, "catalog"):
+        if home.catalog.exists() and home.catalog.stat().st_mtime >= _newest_mtime(cfg.data):
+            catalog = Catalog.load(home.catalog)
+            rep.stages["catalog"] = {"reused": True, "movies": len(catalog)}
+        else:
+            logger.info("catalog: reading sources in %s", cfg.data)
+            catalog, crep = build_catalog(cfg.data)
+            write_catalog(catalog, crep, home.catalog)
+            rep.stages["catalog"] = {"reused": False, "movies": len(catalog), "quarantined": crep.quarantined}
+        movies = select_movies(catalog, cfg.scope)
+    ratings_cache: list = []
+
+    def ratings():  # read once, only by the stages that need it
+        if not ratings_cache:
+            ratings_cache.append(load_ratings_table(cfg.data))
+        return ratings_cache[0]
+
+    # encode: local poster files, plus whatever `reelvec fetch-posters` cached in <home>/posters
+    with _Stage(rep, "encode"):
+        text = create(EncoderSpec("minilm", precision=cfg.text_precision))
+        image = create(EncoderSpec("mobilenet_v2", precision=cfg.image_precision, artifact_dir=str(home.artifacts)))
+        with FeatureCache(home.features_dir) as cache:
+            cache.lock()
+            feats = encode_catalog(movies, text, image, cache, posters_dir=cfg.data / "posters",
+                                   progress=cfg.progress, fetched=fetched_posters(home.posters))
+        feats.save(home.features)
+        rep.stages["encode"] = dict(feats.stats)
+
+    with _Stage(rep, "train"):
+        model = None
+        if not cfg.retrain and (home.model / "config.json").exists():
+            try:
+                model = FusionModel.load(home.model, feats.text_version, feats.image_version)
+                rep.stages["train"] = {"reused": True, "model": model.version}
+            except FusionError as exc:
+                logger.info("train: retraining (%s)", exc)
+        p = prepare(movies, feats, ratings()) if model is None or cfg.gate else None
+        if model is None:
+            logger.info("train: fitting the fusion model")
+            model, hist = fit(p, fusion_config, verbose=cfg.progress)
+            model.metrics = {"train_seconds": round(hist.seconds, 2), "collapsed": hist.collapsed,
+                             "epochs": hist.epochs}
+            model.save(home.model)
+            rep.stages["train"] = {"reused": False, "model": model.version, "train_seconds": round(hist.seconds, 2)}
+        score = None
+        if cfg.gate:
+            score = cold_start_ndcg(p, model.config)
+            logger.info("gate: cold-start NDCG@10 %.4f", score)
+            rep.stages["train"]["gate_ndcg@10"] = round(score, 4)
+
+    # sequence model for watch histories (next liked movie), next to the fusion model
+    with _Stage(rep, "sequence"):
+        fused = model.embed(model.inputs(movies, feats))
+        try:
+            SequenceModel.load(home.sequence, model.version)
+            rep.stages["sequence"] = {"reused": True}
+        except FusionError:
+            seqs = user_sequences(ratings(), {m.tmdb_id: i for i, m in enumerate(movies) if m.tmdb_id is not None})
+            seq_model, info = train_sequence(fused, seqs, kinds=("gru",), hold_last=0)
+            SequenceModel(seq_model, model.version, info).save(home.sequence)
+            rep.stages["sequence"] = {"reused": False, "users": len(seqs), "train_seconds": info["seconds"]}
+
+    with _Stage(rep, "index"):
+        points = make_points(movies, feats, fused, model.version)
+        own = store is None
+        store = home.open_store(cfg.qdrant_url, cfg.api_key) if own else store
+        try:
+            res = index_points(store, home.ledger(), points, vector_dims(feats, fused.shape[1]), model.version,
+                               catalog_digest(movies, feats), batch_size=cfg.batch_size, score=score,
+                               gate=cfg.gate, progress=cfg.progress, shards=cfg.shards,
+                               replication_factor=cfg.replication_factor, force=cfg.force_index,
+                               on_batch=(lambda _b: time.sleep(cfg.throttle)) if cfg.throttle else None)
+        finally:
+            if own:
+                store.close()
+        rep.stages["index"] = {"collection": res.collection, "points": res.points, "swapped": res.swapped,
+                               "reused": res.reused, "resumed_after_batches": res.skipped_batches,
+                               "message": res.message}
+    home.write_manifest(home.qdrant(cfg.qdrant_url)[0], cfg.scope)
+    rep.seconds = time.perf_counter() - t0
+    return rep
+
+
+def reindex(cfg: BuildConfig, store=None) -> BuildReport:
+    """A build that always writes a new collection and swaps the alias after verification
+    (unless the gate refuses: then `report.swapped` is False)."""
+    import dataclasses
+
+    return build(dataclasses.replace(cfg, force_index=True), store=store)

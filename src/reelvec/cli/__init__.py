@@ -1,0 +1,74 @@
+"""`reelvec` command line: a thin shell over `reelvec.app` and the search API. It parses
+arguments, calls one app function, prints the result. Each command module registers its own
+sub-parsers next to their handlers; files and environment variables are read in the app layer.
+Every stage's errors surface as one clear line (exit 2), not a trace."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from reelvec.errors import ReelvecError
+
+# command modules, in the order `reelvec --help` lists them
+MODULES = ("data", "model", "index", "query")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    p = argparse.ArgumentParser(
+        prog="reelvec",
+        description="reelvec: multimodal movie embeddings and search (text + poster, fused, in Qdrant).",
+        epilog="Run `reelvec COMMAND --help` for a command's options and an example.",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in MODULES:
+        importlib.import_module(f"reelvec.cli.{name}").register(sub)
+    return p
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (tests swap it between calls)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+def setup_logging(quiet: bool) -> None:
+    """Library modules log to `reelvec.*`; the CLI shows INFO on stderr (WARNING with --quiet)."""
+    log = logging.getLogger("reelvec")
+    if not any(isinstance(h, _StderrHandler) for h in log.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+    log.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(getattr(args, "quiet", False))
+    try:
+        return args.func(args)
+    except ReelvecError as exc:
+        logging.getLogger("reelvec.cli").debug("error", exc_info=True)
+        print(f"reelvec {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"reelvec {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `reelvec similar ... | head -1`
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""What the CLI's commands share: option groups, a plain-text table and hit printing."""
+from __future__ import annotations
+
+import argparse
+import json
+
+EXAMPLES = argparse.RawDescriptionHelpFormatter
+
+
+def table(rows: list[list], headers: list[str]) -> str:
+    """Plain-text table: numbers right-aligned, text left-aligned."""
+    cells = [[str(c) for c in r] for r in [headers, *rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def numeric(col: int) -> bool:
+        vals = [r[col] for r in cells[1:] if r[col] != ""]
+        return bool(vals) and all(v.replace(".", "", 1).replace("-", "", 1).isdigit() for v in vals)
+
+    right = [numeric(i) for i in range(len(headers))]
+
+    def line(r: list[str]) -> str:
+        return "  ".join(c.rjust(w) if right[i] else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    return "\n".join(x.rstrip() for x in [line(cells[0]), "  ".join("-" * w for w in widths), *map(line, cells[1:])])
+
+
+def print_pairs(summary: dict, heading: str, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        print(table([[k, v] for k, v in summary.items()], [heading, "value"]))
+
+
+def add_scope(p) -> None:
+    from reelvec.ingest.movie import SCOPES
+
+    p.add_argument("--scope", default="linked", choices=sorted(SCOPES),
+                   help="which movies: linked = with a TMDB/MovieLens id (default), all = also Wikipedia-only films")
+
+
+def add_encoders(p) -> None:
+    p.add_argument("--text-precision", default="auto", choices=["auto", "fp32", "autocast-bf16", "bf16"],
+                   help="text speed path (default: auto = bf16 matmuls where the CPU has them)")
+    p.add_argument("--image-precision", default="auto", choices=["auto", "fp32", "onnx", "bf16"],
+                   help="poster speed path (default: auto = ONNX Runtime fp32)")
+
+
+def add_output(p, what: str = "the summary") -> None:
+    p.add_argument("--json", action="store_true", help=f"print {what} as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or logs")
+
+
+def add_store(p, data: bool = True) -> None:
+    if data:
+        p.add_argument("--data", help="data folder (default: $REELVEC_DATA or ../shared/data)")
+    p.add_argument("--store", default=".reelvec",
+                   help="reelvec home: caches, model and the embedded store (default: %(default)s)")
+    p.add_argument("--qdrant-url", help="a Qdrant server instead of the embedded store, e.g. http://localhost:6333 "
+                   "(default: $QDRANT_URL, else what the home's build used)")
+    p.add_argument("--api-key", help="Qdrant API key (default: $QDRANT_API_KEY; never written to disk)")
+
+
+def add_filters(p) -> None:
+    p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
+    p.add_argument("--genre", action="append", default=[], help="keep movies with any of these genres (repeatable)")
+    p.add_argument("--all-genres", action="append", default=[], help="keep movies with all of these genres (repeatable)")
+    p.add_argument("--exclude-genre", action="append", default=[], help="drop movies with this genre (repeatable)")
+    p.add_argument("--after", type=int, help="released in or after this year")
+    p.add_argument("--before", type=int, help="released in or before this year")
+    p.add_argument("--language", action="append", default=[], help="original language code, e.g. en (repeatable)")
+    p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    add_store(p, data=False)
+
+
+def filters(args) -> dict:
+    return {"genres": args.genre or None, "genres_all": args.all_genres or None,
+            "exclude_genres": args.exclude_genre or None, "after": args.after, "before": args.before,
+            "languages": args.language or None}
+
+
+def print_hits(hits, as_json: bool, header: str) -> None:
+    if as_json:
+        for h in hits:
+            print(json.dumps(h.to_dict(), ensure_ascii=False))
+        return
+    print(header)
+    if not hits:
+        print("(no movie matches these filters)")
+        return
+    rows = [[i, h.title[:38], h.year or "", ", ".join(h.genres[:3])[:30], f"{h.score:.3f}", str(h.explanation)[:70]]
+            for i, h in enumerate(hits, 1)]
+    print(table(rows, ["#", "title", "year", "genres", "score", "why"]))
