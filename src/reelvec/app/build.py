@@ -10,9 +10,13 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reelvec.app.home import Home
 from reelvec.errors import FusionError
+
+if TYPE_CHECKING:
+    from reelvec.fusion.model import FusionConfig
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +34,7 @@ class BuildConfig:
     retrain: bool = False
     force_index: bool = False
     gate: bool = False
-    fusion: object | None = None  # a FusionConfig for (re)training; None = the defaults
+    fusion: FusionConfig | None = None  # for (re)training; None = the defaults
     text_precision: str = "auto"
     image_precision: str = "auto"
     batch_size: int = 1024
@@ -132,6 +136,7 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
                 logger.info("train: retraining (%s)", exc)
         p = prepare(movies, feats, ratings()) if model is None or cfg.gate else None
         if model is None:
+            assert p is not None
             logger.info("train: fitting the fusion model")
             model, hist = fit(p, fusion_config, verbose=cfg.progress)
             model.metrics = {"train_seconds": round(hist.seconds, 2), "collapsed": hist.collapsed,
@@ -140,6 +145,7 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
             rep.stages["train"] = {"reused": False, "model": model.version, "train_seconds": round(hist.seconds, 2)}
         score = None
         if cfg.gate:
+            assert p is not None
             score = cold_start_ndcg(p, model.config)
             logger.info("gate: cold-start NDCG@10 %.4f", score)
             rep.stages["train"]["gate_ndcg@10"] = round(score, 4)

@@ -6,14 +6,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reelvec.encoders.pipeline import Features
+    from reelvec.ingest.catalog import Catalog, CatalogReport
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class CatalogResult:
-    catalog: object  # reelvec.ingest.catalog.Catalog
-    report: object  # reelvec.ingest.catalog.CatalogReport
+    catalog: Catalog
+    report: CatalogReport
     path: Path
     quarantine: Path
     seconds: float
@@ -33,7 +38,7 @@ def catalog(data: Path, out: Path, progress: Callable[[str], None] | None = None
     return CatalogResult(cat, report, Path(out), qpath, time.perf_counter() - t0)
 
 
-def fetch_posters(catalog_path: Path, cache: Path, config=None, scope: str = "linked", limit: int | None = None,
+def fetch_posters(catalog_path: Path, cache: Path, config: Any = None, scope: str = "linked", limit: int | None = None,
                   progress: bool = False) -> dict:
     """Download the catalog's poster URLs into `cache`; returns the outcome counts."""
     from reelvec.ingest.catalog import Catalog, select_movies
@@ -48,7 +53,7 @@ def fetch_posters(catalog_path: Path, cache: Path, config=None, scope: str = "li
 
 @dataclass
 class EncodeResult:
-    features: object  # reelvec.encoders.pipeline.Features
+    features: Features
     path: Path
     movies: int
 

@@ -187,8 +187,8 @@ def rank_eval(score_rows, users, seqs):
         hist, target = s[:-1], s[-1][0]
         scores = np.asarray(score_rows(u, hist), np.float64).copy()
         scores[[r for r, _ in hist]] = -np.inf
-        top = np.argpartition(-scores, 20)[:20]
-        top = top[np.argsort(-scores[top])].tolist()
+        top = np.argpartition(-scores, 20)[:20] if len(scores) > 20 else np.arange(len(scores))
+        top = top[np.argsort(-scores[top])].tolist()  # a catalogue under 21 movies ranks all of them
         out["R@10"].append(M.recall_at_k(top, {target}, 10))
         out["R@20"].append(M.recall_at_k(top, {target}, 20))
         out["NDCG@10"].append(M.ndcg_at_k(top, {target}, 10))

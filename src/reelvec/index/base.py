@@ -41,6 +41,11 @@ class Found:
     payload: dict[str, Any]
     vectors: dict[str, list[float]] | None = None
 
+    @property
+    def vec(self) -> dict[str, list[float]]:
+        """The vectors read with the point ({} when they were not asked for)."""
+        return self.vectors or {}
+
 
 @dataclass(frozen=True)
 class SearchFilter:

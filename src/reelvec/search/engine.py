@@ -96,6 +96,14 @@ def make_filter(genres=None, genres_all=None, exclude_genres=None, years=None, a
 
 
 class Engine:
+    """Search over one reelvec collection (found through its alias). Get one with `reelvec.open`.
+
+    Every query method returns a list of `Hit` (best first): TMDB id, title, year, genres, score
+    and an `Explanation` (per-modality cosines and what the two movies share). Methods raise
+    `UnknownMovieError` for titles/ids not in the index and `SearchError` for bad arguments.
+    Encoders load on first use: `similar` and `recommend` never load a model.
+    """
+
     def __init__(self, store, alias: str = ALIAS, encoders_dir: str | None = None, model_dir: str | None = None):
         self.store = store
         self._model_dir = model_dir
@@ -125,7 +133,11 @@ class Engine:
         return self._titles
 
     def get_movie_index(self, movie: int | str) -> str:
-        """TMDB id or (fuzzy, year-aware) title -> point id."""
+        """The point id of a movie given by TMDB id or title (fuzzy, year-aware: ``"Dune (1984)"``).
+
+        Raises:
+            UnknownMovieError: no such movie, or an ambiguous title (the message lists candidates).
+        """
         if isinstance(movie, (int, np.integer)) and not isinstance(movie, bool):
             pid = point_id(f"tmdb:{int(movie)}")
             if not self.store.retrieve(self.collection, [pid]):
@@ -180,14 +192,31 @@ class Engine:
 
     # ------------------------------------------------------------------------------- queries
     def similar(self, movie: int | str, k: int = 10, weights: dict[str, float] | None = None, **filters) -> list[Hit]:
-        """Movies like this one (by TMDB id or title), optionally re-weighting modalities."""
+        """Movies like this one.
+
+        Args:
+            movie: a TMDB id or a title (fuzzy, year-aware).
+            k: how many hits (a positive integer).
+            weights: re-weight modalities at query time, e.g. ``{"text": 1, "image": 0.3}`` over
+                ``fused``/``text``/``image`` cosines; None = the fused embedding alone.
+            **filters: ``genres`` (any of), ``genres_all``, ``exclude_genres``, ``years=(from, to)``,
+                ``after``, ``before`` (years, inclusive), ``languages`` (original language codes);
+                pushed down to Qdrant, so `k` hits come back whenever `k` movies pass them.
+
+        Returns:
+            Up to `k` hits, best first, never the query movie itself.
+
+        Raises:
+            UnknownMovieError: the movie is not in the index (or the title is ambiguous).
+            SearchError: bad `k`, weights or filters.
+        """
         self._check_k(k)
         pid = self.get_movie_index(movie)
         q = self._record(pid)
         flt = make_filter(exclude_ids=(pid,), **filters)
         if weights:
             return self._weighted(q, weights, k, flt)
-        hits = self.store.query(self.collection, QuerySpec(q.vectors["fused"], "fused", k, flt))
+        hits = self.store.query(self.collection, QuerySpec(q.vec["fused"], "fused", k, flt))
         return self._hits(hits, q)
 
     def _weighted(self, q: Found, weights: dict[str, float], k: int, flt: SearchFilter) -> list[Hit]:
@@ -196,29 +225,43 @@ class Engine:
             raise SearchError(f"unknown weight(s) {sorted(unknown)}; use {', '.join(VECTOR_NAMES)}")
         if any((not isinstance(w, (int, float))) or w < 0 or not np.isfinite(w) for w in weights.values()):
             raise SearchError(f"weights must be finite and >= 0, got {weights}")
-        active = {n: float(w) for n, w in weights.items() if w > 0 and n in q.vectors}
+        active = {n: float(w) for n, w in weights.items() if w > 0 and n in q.vec}
         if not active:
             raise SearchError(f"no usable modality in weights {weights} for this movie "
-                              f"(it has vectors: {', '.join(sorted(q.vectors))})")
+                              f"(it has vectors: {', '.join(sorted(q.vec))})")
         if len(active) == 1:
             (name, _), = active.items()
-            return self._hits(self.store.query(self.collection, QuerySpec(q.vectors[name], name, k, flt)), q)
+            return self._hits(self.store.query(self.collection, QuerySpec(q.vec[name], name, k, flt)), q)
         pool = max(50, k * 5)
         cands: dict[str, Found] = {}
         for name in active:
-            for f in self.store.query(self.collection, QuerySpec(q.vectors[name], name, pool, flt)):
+            for f in self.store.query(self.collection, QuerySpec(q.vec[name], name, pool, flt)):
                 cands.setdefault(f.id, f)
         full = {f.id: f for f in self.store.retrieve(self.collection, list(cands), with_vectors=True)}
         total = sum(active.values())
         scored = []
         for cid, f in full.items():
-            s = sum(w * (_cos(q.vectors[n], f.vectors.get(n)) or 0.0) for n, w in active.items()) / total
+            s = sum(w * (_cos(q.vec[n], f.vec.get(n)) or 0.0) for n, w in active.items()) / total
             scored.append(Found(cid, s, f.payload, f.vectors))
         scored.sort(key=lambda f: -f.score)
         return self._hits(scored[:k], q)
 
     def search_text(self, text: str, k: int = 10, **filters) -> list[Hit]:
-        """Free-text search against the movies' description vectors."""
+        """Movies whose descriptions match a free text ("a heist comedy in paris").
+
+        Args:
+            text: what to look for (encoded with the build's MiniLM text encoder).
+            k: how many hits.
+            **filters: ``genres`` (any of), ``genres_all``, ``exclude_genres``, ``years=(from, to)``,
+                ``after``, ``before`` (years, inclusive), ``languages`` (original language codes);
+                pushed down to Qdrant, so `k` hits come back whenever `k` movies pass them.
+
+        Returns:
+            Up to `k` hits ranked by text cosine.
+
+        Raises:
+            SearchError: empty text or bad `k`/filters.
+        """
         self._check_k(k)
         if not isinstance(text, str) or not text.strip():
             raise SearchError("empty search text")
@@ -227,7 +270,21 @@ class Engine:
         return self._hits(hits, Found("", 0.0, {}, {"text": v.tolist()}))
 
     def search_image(self, image: str | Path | bytes, k: int = 10, **filters) -> list[Hit]:
-        """Posters like this image (a path or the image bytes)."""
+        """Movies whose posters look like an image.
+
+        Args:
+            image: a file path or the image bytes (JPEG/PNG/...; validated before decoding).
+            k: how many hits.
+            **filters: ``genres`` (any of), ``genres_all``, ``exclude_genres``, ``years=(from, to)``,
+                ``after``, ``before`` (years, inclusive), ``languages`` (original language codes);
+                pushed down to Qdrant, so `k` hits come back whenever `k` movies pass them.
+
+        Returns:
+            Up to `k` hits with a poster, ranked by poster cosine.
+
+        Raises:
+            SearchError: unreadable image, bad `k` or filters.
+        """
         from reelvec.ingest.images import BadImageError, load_poster
 
         self._check_k(k)
@@ -241,15 +298,32 @@ class Engine:
 
     def recommend(self, positive: Sequence[int | str], negative: Sequence[int | str] = (), k: int = 10,
                   **filters) -> list[Hit]:
-        """Like these, unlike those (Qdrant's recommend API on the fused vectors)."""
+        """Movies like all of `positive` and unlike `negative` (Qdrant's recommend API, best score
+        strategy, on the fused vectors).
+
+        Args:
+            positive: TMDB ids or titles (at least one).
+            negative: TMDB ids or titles to steer away from.
+            k: how many hits.
+            **filters: ``genres`` (any of), ``genres_all``, ``exclude_genres``, ``years=(from, to)``,
+                ``after``, ``before`` (years, inclusive), ``languages`` (original language codes);
+                pushed down to Qdrant, so `k` hits come back whenever `k` movies pass them.
+
+        Returns:
+            Up to `k` hits, none of them a movie given in `positive` or `negative`.
+
+        Raises:
+            UnknownMovieError: a movie is not in the index.
+            SearchError: no positive movie, bad `k` or filters.
+        """
         self._check_k(k)
         if not positive:
             raise SearchError("recommend needs at least one positive movie")
         pos = [self._record(self.get_movie_index(m)) for m in positive]
         neg = [self._record(self.get_movie_index(m)) for m in negative]
         flt = make_filter(exclude_ids=tuple(r.id for r in pos + neg), **filters)
-        hits = self.store.recommend(self.collection, [r.vectors["fused"] for r in pos],
-                                    [r.vectors["fused"] for r in neg], "fused", k, flt)
+        hits = self.store.recommend(self.collection, [r.vec["fused"] for r in pos],
+                                    [r.vec["fused"] for r in neg], "fused", k, flt)
         return self._hits(hits, pos[0])
 
     # ------------------------------------------------------------------------------- history
@@ -263,10 +337,27 @@ class Engine:
         return self._seq
 
     def for_history(self, history: Sequence, k: int = 10, exclude_seen: bool = True, **filters) -> list[Hit]:
-        """What to watch next, given movies watched (oldest first): TMDB ids or titles, or
-        (movie, rating) pairs. Unknown movies are reported, not dropped: an error lists them with
-        their closest matches. Empty history -> popular within the filters; one movie -> movies
-        like it; otherwise the sequence model's prediction, queried with the filters pushed down."""
+        """What to watch next after a watch history.
+
+        Args:
+            history: movies watched, oldest first: TMDB ids or titles, or (movie, rating) pairs
+                (rating 0.5-5; a bare movie counts as 4.5).
+            k: how many hits.
+            exclude_seen: leave the history's movies out of the results.
+            **filters: ``genres`` (any of), ``genres_all``, ``exclude_genres``, ``years=(from, to)``,
+                ``after``, ``before`` (years, inclusive), ``languages`` (original language codes);
+                pushed down to Qdrant, so `k` hits come back whenever `k` movies pass them.
+
+        Returns:
+            Up to `k` hits. Empty history: the most popular movies within the filters; one movie:
+            movies like it; more: the sequence model's prediction of the next liked movie. Each
+            hit's explanation says which.
+
+        Raises:
+            UnknownMovieError: movies of the history are not in the index (all are listed, with
+                their closest matches).
+            SearchError: the sequence model is missing (open the home folder of a build), bad `k`.
+        """
         self._check_k(k)
         items = [(h if isinstance(h, tuple) else (h, 4.5)) for h in history]
         resolved, unknown = [], []
@@ -283,11 +374,11 @@ class Engine:
             return self._popular(k, flt)
         if len(resolved) == 1:
             q = self._record(resolved[0][0])
-            hits = self.store.query(self.collection, QuerySpec(q.vectors["fused"], "fused", k, flt))
+            hits = self.store.query(self.collection, QuerySpec(q.vec["fused"], "fused", k, flt))
             return [dataclasses.replace(h, explanation=dataclasses.replace(
                 h.explanation, note="one-movie history: movies like it")) for h in self._hits(hits, q)]
         recs = {f.id: f for f in self.store.retrieve(self.collection, [p for p, _ in resolved], with_vectors=True)}
-        vectors = np.array([recs[p].vectors["fused"] for p, _ in resolved], np.float32)
+        vectors = np.array([recs[p].vec["fused"] for p, _ in resolved], np.float32)
         v = self._sequence_model().predict_vectors(vectors, [r for _, r in resolved])
         hits = self.store.query(self.collection, QuerySpec(v, "fused", k, flt))
         last = recs[resolved[-1][0]]
@@ -329,6 +420,7 @@ class Engine:
         return out
 
     def close(self) -> None:
+        """Release the store (the embedded store's lock, a server connection)."""
         self.store.close()
 
     def __enter__(self):
