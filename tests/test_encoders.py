@@ -57,11 +57,30 @@ def test_text_matches_sentence_transformers_reference(text_fp32):
     np.testing.assert_allclose(text_fp32.encode([SENTENCE, "short"]), ref, atol=1e-5)
 
 
-def test_text_fast_path_within_tolerance(text_fp32, text_fast):
-    texts = [SENTENCE, "A heist comedy in Paris.", "word " * 400, "Amélie, Zoë and the 1990s!", ""]
-    a, b = text_fp32.encode(texts), text_fast.encode(texts)
+TEXTS = [SENTENCE, "A heist comedy in Paris.", "word " * 400, "Amélie, Zoë and the 1990s!", ""]
+
+
+def test_text_auto_path_within_tolerance(text_fp32, text_fast):
+    """Runs on every CPU: whatever `auto` picked here stays within tolerance of fp32, and its
+    version says which path made the numbers (so caches never mix paths)."""
+    a, b = text_fp32.encode(TEXTS), text_fast.encode(TEXTS)
     assert (a * b).sum(1).min() >= 0.999
-    assert text_fast.version != text_fp32.version
+    assert text_fast.precision in ("fp32", "autocast-bf16")
+    assert (text_fast.version == text_fp32.version) == (text_fast.precision == "fp32")
+
+
+def _bf16_reason() -> str:
+    from reelvec.encoders.text import bf16_supported
+
+    return "" if bf16_supported() else "this CPU has no bf16 matmul support in oneDNN; the fp32 path is tested instead"
+
+
+@pytest.mark.skipif(bool(_bf16_reason()), reason=_bf16_reason() or "n/a")
+def test_text_bf16_paths_where_the_cpu_has_them(text_fp32):
+    ref = text_fp32.encode(TEXTS)
+    autocast = create(EncoderSpec("minilm", precision="autocast-bf16"))
+    assert (ref * autocast.encode(TEXTS)).sum(1).min() >= 0.999
+    assert autocast.version != text_fp32.version
 
 
 def test_image_known_good_vector(image_fp32):
@@ -246,3 +265,23 @@ def test_cache_lock_names_the_holder(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "c")], capture_output=True, text=True).stdout
     assert f"locked by PID {os.getpid()}" in out and "--cache elsewhere" in out
     a.close()
+
+
+def test_speed_path_choice_is_measured_and_cached(tmp_path, monkeypatch):
+    from reelvec.encoders import hardware as hw
+
+    assert hw.native_bf16(frozenset({"avx2", "avx512f", "avx512_vnni"})) is False  # emulated bf16: no candidate
+    assert hw.native_bf16(frozenset({"avx512f", "avx512_bf16"})) and hw.native_bf16(frozenset({"amx_bf16"}))
+    assert hw.pick_fastest({"fp32": 90, "bf16": 30}, {"fp32": 1.0, "bf16": 0.9999}, 0.999, "fp32") == "fp32"
+    assert hw.pick_fastest({"fp32": 50, "bf16": 120}, {"fp32": 1.0, "bf16": 0.9999}, 0.999, "fp32") == "bf16"
+    assert hw.pick_fastest({"fp32": 50, "bf16": 120}, {"fp32": 1.0, "bf16": 0.99}, 0.999, "fp32") == "fp32"
+    monkeypatch.setenv("REELVEC_CACHE", str(tmp_path))
+    calls = []
+
+    def measure(paths):
+        calls.append(paths)
+        return {"fp32": 50.0, "fast": 120.0}, {"fp32": 1.0, "fast": 0.9995}
+    assert hw.choose_path("t", ["fp32"], measure, 0.999) == "fp32" and not calls  # one candidate: no benchmark
+    assert hw.choose_path("t", ["fp32", "fast"], measure, 0.999) == "fast" and len(calls) == 1
+    assert hw.choose_path("t", ["fp32", "fast"], measure, 0.999) == "fast" and len(calls) == 1  # cached
+    assert "fast" in (tmp_path / "speed-paths.json").read_text()

@@ -82,6 +82,7 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
     """Run every stage of a build into `cfg.home`. `store` (a VectorStore) overrides the one the
     home would open; it is left open for the caller."""
     from reelvec.encoders import EncoderSpec, FeatureCache, create
+    from reelvec.encoders.hardware import cpu_model
     from reelvec.encoders.pipeline import encode_catalog, fetched_posters
     from reelvec.fusion.artifact import FusionModel
     from reelvec.fusion.experiment import cold_start_ndcg, fit, prepare
@@ -124,7 +125,8 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
             feats = encode_catalog(movies, text, image, cache, posters_dir=cfg.data / "posters",
                                    progress=cfg.progress, fetched=fetched_posters(home.posters))
         feats.save(home.features)
-        rep.stages["encode"] = dict(feats.stats)
+        rep.stages["encode"] = dict(feats.stats) | {"text_path": text.precision, "cpu": cpu_model()}
+        logger.info("encode: text path %s on %s", text.precision, cpu_model())
 
     with _Stage(rep, "train"):
         model = None
