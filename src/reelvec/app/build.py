@@ -88,6 +88,7 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
     from reelvec.fusion.experiment import cold_start_ndcg, fit, prepare
     from reelvec.fusion.model import FusionConfig
     from reelvec.fusion.sequence import SequenceModel, train_sequence, user_sequences
+    from reelvec.index.base import ALIAS
     from reelvec.index.build import catalog_digest, make_points, vector_dims
     from reelvec.index.jobs import index_points
     from reelvec.ingest.catalog import Catalog, build_catalog, select_movies, write_catalog
@@ -174,6 +175,9 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
                                gate=cfg.gate, progress=cfg.progress, shards=cfg.shards,
                                replication_factor=cfg.replication_factor, force=cfg.force_index,
                                on_batch=(lambda _b: time.sleep(cfg.throttle)) if cfg.throttle else None)
+            live = store.resolve_alias(ALIAS)
+            if live and hasattr(store, "publish"):  # an index built before published copies existed
+                store.publish(live)
         finally:
             if own:
                 store.close()

@@ -123,6 +123,9 @@ class EdgeStore:
             shard.close()
         self._meta(name).unlink(missing_ok=True)
         shutil.rmtree(self._dir(name), ignore_errors=True)
+        from reelvec.index.published import published_dir
+
+        shutil.rmtree(published_dir(self.root, name), ignore_errors=True)  # readers keep their open maps
 
     def _shard(self, name: str):
         shard = self._shards.get(name)
@@ -254,9 +257,18 @@ class EdgeStore:
         except FileNotFoundError:
             return {}
 
+    def publish(self, collection: str) -> Path:
+        """Write the read-only copy readers open (see `reelvec.index.published`); idempotent."""
+        from reelvec.index.published import publish
+
+        return publish(self.root, collection, self.collection_vectors(collection),
+                       self.scroll(collection, batch=1000, with_vectors=True))
+
     def set_alias(self, alias: str, collection: str) -> None:
+        """Publish `collection` for readers, then move the alias in one atomic file replace."""
         if not self._meta(collection).exists():
             raise StoreError(f"cannot point alias {alias} at missing collection {collection}")
+        self.publish(collection)
         aliases = self._aliases() | {alias: collection}
         atomic_write_json(self.root / "aliases.json", aliases, indent=None)  # readers see old or new, never half
 

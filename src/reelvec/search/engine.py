@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from reelvec.index.base import ALIAS, Found, QuerySpec, SearchFilter, point_id
 from reelvec.search.titles import TitleEntry, TitleIndex
 
 VECTOR_NAMES = ("fused", "text", "image")
+ALIAS_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ class Engine:
         self._seq = None
         self.alias = alias
         self._collection: str | None = None
+        self._checked = 0.0
         self._titles: TitleIndex | None = None
         self._text = self._image = None
         self._encoders_dir = encoders_dir
@@ -117,19 +120,31 @@ class Engine:
     # ----------------------------------------------------------------------------- plumbing
     @property
     def collection(self) -> str:
-        if self._collection is None:
+        """The collection the alias points at. Re-checked at most every `ALIAS_CHECK_SECONDS`, so
+        a long-lived engine follows a reindex or rollback to the new collection."""
+        now = time.monotonic()
+        if self._collection is None or now - self._checked > ALIAS_CHECK_SECONDS:
             c = self.store.resolve_alias(self.alias)
             if c is None:
                 raise SearchError(f"no index: alias {self.alias!r} points nowhere; run `reelvec build` first")
-            self._collection = c
-        return self._collection
+            if c != self._collection:
+                self._collection, self._titles = c, None
+            self._checked = now
+        return self._collection  # type: ignore[return-value]
 
     @property
     def titles(self) -> TitleIndex:
+        coll = self.collection
         if self._titles is None:
-            self._titles = TitleIndex([
-                TitleEntry(f.id, f.payload.get("title", ""), f.payload.get("year"), f.payload.get("tmdb_id"),
-                           int(f.payload.get("vote_count") or 0)) for f in self.store.scroll(self.collection, batch=2000)])
+            columns = getattr(self.store, "columns", None)
+            if columns is not None:  # a published copy keeps titles by column: no payload is read
+                c = columns(coll)
+                entries = [TitleEntry(pid, t or "", y, tid, int(v or 0)) for pid, t, y, tid, v in
+                           zip(c["ids"], c["title"], c["year"], c["tmdb_id"], c["vote_count"])]
+            else:
+                entries = [TitleEntry(f.id, f.payload.get("title", ""), f.payload.get("year"), f.payload.get("tmdb_id"),
+                                      int(f.payload.get("vote_count") or 0)) for f in self.store.scroll(coll, batch=2000)]
+            self._titles = TitleIndex(entries)
         return self._titles
 
     def get_movie_index(self, movie: int | str) -> str:
@@ -437,6 +452,9 @@ def open_engine(path: str | Path | None = None, url: str | None = None, api_key:
     Args:
         path: a home folder written by `reelvec build` (default ``.reelvec``; its ``manifest.json``
             says where the store, model and encoder artifacts are), or a bare embedded store folder.
+            The embedded store is opened read-only through its published copies: no lock, no file
+            written, any number of readers beside one writer, and the engine follows the alias
+            when a reindex or rollback moves it.
         url: a Qdrant server URL instead (``http://localhost:6333``); the collection is found by alias.
         api_key: the server's API key (default ``$QDRANT_API_KEY``); never written to disk.
         location: qdrant-client's local mode (``":memory:"``), used by tests.
@@ -452,6 +470,7 @@ def open_engine(path: str | Path | None = None, url: str | None = None, api_key:
     import os
 
     from reelvec.index import open_store
+    from reelvec.index.published import PublishedStore
 
     api_key = api_key or os.environ.get("QDRANT_API_KEY")
     if url or location:
@@ -470,9 +489,9 @@ def open_engine(path: str | Path | None = None, url: str | None = None, api_key:
         server = os.environ.get("QDRANT_URL") or m.get("qdrant_url")
         if server:
             return Engine(open_store(url=server, api_key=api_key), alias, **extra)
-        return Engine(open_store(path=str(home / m.get("store", "store"))), alias, **extra)
+        return Engine(PublishedStore(home / m.get("store", "store")), alias, **extra)
     if (home / "aliases.json").exists() or (home / "collections").is_dir():
-        return Engine(open_store(path=str(home)), alias)
+        return Engine(PublishedStore(home), alias)
     raise SearchError(f"no reelvec index at {home}: run `reelvec build --store {home}` first")
 
 

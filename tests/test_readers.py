@@ -1,0 +1,148 @@
+"""Many readers, one writer: published copies answer like Qdrant, readers write nothing, and
+reader processes keep answering (and follow the alias) while another process reindexes."""
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from datagen import make_dataset
+from test_index_congruence import FILTERS, VECTORS, make_points
+
+from reelvec.app import BuildConfig, build
+from reelvec.errors import StoreError
+from reelvec.index import QuerySpec, SearchFilter
+from reelvec.index.edge import EdgeStore
+from reelvec.index.published import PublishedStore
+
+
+@pytest.fixture
+def pair(tmp_path):
+    pts = make_points()
+    edge = EdgeStore(tmp_path / "s")
+    edge.create_collection("c", VECTORS)
+    edge.upsert("c", pts)
+    edge.finalize("c")
+    edge.set_alias("movies", "c")  # publishes
+    pub = PublishedStore(tmp_path / "s")
+    yield edge, pub, pts
+    pub.close()
+    edge.close()
+
+
+@pytest.mark.parametrize("flt", FILTERS)
+@pytest.mark.parametrize("using", ["fused", "image", "text"])
+def test_published_queries_equal_qdrant(pair, flt, using):
+    edge, pub, _ = pair
+    q = np.random.default_rng(3).normal(size=VECTORS[using])
+    a, b = edge.query("c", QuerySpec(q, using, 10, flt)), pub.query("c", QuerySpec(q, using, 10, flt))
+    assert [f.id for f in a] == [f.id for f in b]
+    assert [f.score for f in a] == pytest.approx([f.score for f in b], abs=1e-5)
+    assert [f.payload for f in a] == [f.payload for f in b]
+    assert edge.count("c", flt) == pub.count("c", flt)
+
+
+def test_published_reads_equal_qdrant(pair):
+    edge, pub, pts = pair
+    assert pub.resolve_alias("movies") == "c" and pub.collections() == ["c"] and pub.collection_vectors("c") == VECTORS
+    ids = [pts[i].id for i in (5, 3, 7)] + ["00000000-0000-0000-0000-000000000000"]  # last: absent
+    for a, b in zip(edge.retrieve("c", ids, with_vectors=True), pub.retrieve("c", ids, with_vectors=True)):
+        assert a.id == b.id and a.payload == b.payload and set(a.vectors) == set(b.vectors)
+        for n in a.vectors:
+            assert np.allclose(a.vectors[n], b.vectors[n], atol=1e-6)
+    for flt in (None, SearchFilter(has_vector="image"), SearchFilter(genres_any=("Horror",), year_min=1990)):
+        assert sorted(f.id for f in edge.scroll("c", flt=flt)) == sorted(f.id for f in pub.scroll("c", flt=flt))
+    pos, neg = [pts[1].vectors["fused"], pts[2].vectors["fused"]], [pts[3].vectors["fused"]]
+    for flt in (SearchFilter(), SearchFilter(exclude_ids=(pts[1].id,), genres_any=("Drama",))):
+        a, b = edge.recommend("c", pos, neg, "fused", 8, flt), pub.recommend("c", pos, neg, "fused", 8, flt)
+        assert [f.id for f in a] == [f.id for f in b]
+        assert [f.score for f in a] == pytest.approx([f.score for f in b], abs=1e-5)
+    specs = [QuerySpec(np.ones(16), "fused", 4, f) for f in FILTERS]
+    assert [[f.id for f in r] for r in pub.query_batch("c", specs)] == [[f.id for f in pub.query("c", s)] for s in specs]
+
+
+def test_published_store_is_read_only(pair):
+    _, pub, pts = pair
+    with pytest.raises(StoreError, match="read-only"):
+        pub.upsert("c", pts[:1])
+    with pytest.raises(StoreError, match="read-only"):
+        pub.set_alias("movies", "c")
+    with pytest.raises(StoreError, match="no published copy"):
+        pub.count("nope")
+
+
+# ----------------------------------------------------------------------------- real processes
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    root = tmp_path_factory.mktemp("readers")
+    data = make_dataset(root / "data")
+    build(BuildConfig(data=data, home=root / "home", progress=False))
+    return data, root / "home"
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_read_only_use_changes_no_file(home, tmp_path):
+    _, h = home
+    before = tree_digest(h)
+    code = ("import reelvec, sys\n"
+            "e = reelvec.open(sys.argv[1])\n"
+            "e.similar('Alien', k=5); e.similar(603, k=3, genres=['Comedy']); e.recommend([603], ['Alien'], k=3)\n"
+            "e.for_history(['Alien', 'Aliens', 'Predator'], k=3); e.search_text('space', k=2)\n"
+            "e2 = reelvec.open(sys.argv[1]); e2.similar('Alien', k=2)  # a second engine in the same process\n")
+    subprocess.run([sys.executable, "-c", code, str(h)], check=True, cwd=tmp_path)
+    from reelvec.cli import main
+    assert main(["similar", "Alien", "--store", str(h), "--json"]) == 0
+    assert tree_digest(h) == before
+
+
+READER = r"""
+import json, sys, time, reelvec
+home, out, mode, stop = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+log = []
+engine = reelvec.open(home) if mode == "long" else None
+import os
+t0 = time.time()
+while time.time() - t0 < 60 and not (os.path.exists(stop) and len(log) > 20):
+    e = engine or reelvec.open(home)
+    try:
+        hits = e.similar("Alien", k=5)
+        log.append([e.collection, [h.tmdb_id for h in hits]])
+    except Exception as exc:
+        log.append(["ERROR", repr(exc)])
+    finally:
+        if engine is None:
+            e.close()
+    time.sleep(0.02)
+json.dump(log, open(out, "w"))
+"""
+
+
+def test_readers_keep_answering_while_a_writer_reindexes(home, tmp_path):
+    data, h = home
+    script = tmp_path / "reader.py"
+    script.write_text(READER)
+    stop = tmp_path / "stop"
+    readers = [subprocess.Popen([sys.executable, str(script), str(h), str(tmp_path / f"r{m}.json"), m, str(stop)])
+               for m in ("long", "per-query")]
+    time.sleep(3)
+    from reelvec.app import reindex
+    rep = reindex(BuildConfig(data=data, home=h, progress=False))  # a third process would do the same
+    assert rep.swapped
+    time.sleep(2.5)
+    stop.write_text("")
+    for p in readers:
+        assert p.wait(timeout=90) == 0
+    for m in ("long", "per-query"):
+        log = json.loads((tmp_path / f"r{m}.json").read_text())
+        assert log and not [r for r in log if r[0] == "ERROR"], log[:3]
+        assert len({tuple(r[1]) for r in log}) == 1  # same model, same movies: identical answers throughout
+        seen = [r[0] for r in log]
+        assert seen[-1] == rep.stages["index"]["collection"]  # the long-lived engine followed the alias
+        assert len(set(seen)) == 2
