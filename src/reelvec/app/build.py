@@ -126,8 +126,8 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
             feats = encode_catalog(movies, text, image, cache, posters_dir=cfg.data / "posters",
                                    progress=cfg.progress, fetched=fetched_posters(home.posters))
         feats.save(home.features)
-        rep.stages["encode"] = dict(feats.stats) | {"text_path": text.precision, "cpu": cpu_model()}
-        logger.info("encode: text path %s on %s", text.precision, cpu_model())
+        rep.stages["encode"] = dict(feats.stats) | {"text_path": getattr(text, "precision", "?"), "cpu": cpu_model()}
+        logger.info("encode: text path %s on %s", rep.stages["encode"]["text_path"], cpu_model())
 
     with _Stage(rep, "train"):
         model = None

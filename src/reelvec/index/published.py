@@ -88,7 +88,7 @@ class _Copy:
             self.offsets = np.load(folder / "offsets.npy")
             self.vectors = {n: np.load(folder / f"vec-{n}.npy", mmap_mode="r") for n in self.meta["vectors"]}
             self.has = {n: np.load(folder / f"has-{n}.npy") for n in self.meta["vectors"]}
-            self._payload = open(folder / "payload.jsonl", "rb")  # noqa: SIM115 - kept open: survives a prune
+            self._payload = open(folder / "payload.jsonl", "rb")  # kept open: survives a prune
         except (OSError, ValueError, KeyError) as exc:
             raise StoreError(f"published copy {folder} is unreadable ({exc}); run `reelvec build` to publish "
                              "the live collection again") from exc
@@ -241,7 +241,7 @@ class PublishedStore:
             q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
             return (m @ q.T).max(axis=1)
         pos, neg = best(positive), best(negative)
-        sig = lambda x: 0.5 * (x / (1.0 + np.abs(x)) + 1.0)  # noqa: E731 - Qdrant's scaled_fast_sigmoid
+        sig = lambda x: 0.5 * (x / (1.0 + np.abs(x)) + 1.0)  # Qdrant scaled_fast_sigmoid
         scores = np.where(pos > neg, sig(pos), -sig(neg))
         return self._top(c, scores, c.mask(flt) & c.has[using], k)
 
