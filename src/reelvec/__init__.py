@@ -30,6 +30,7 @@ __all__ = [
     "StoreError",
     "UnknownMovieError",
     "__version__",
+    "connect",
     "open",
 ]
 
@@ -54,3 +55,12 @@ def open(path: str | None = None, **kwargs):
     from reelvec.search.engine import open_engine
 
     return open_engine(path, **kwargs)
+
+
+def connect(url: str, api_key: str | None = None, timeout: float = 30.0):
+    """A client for a running ``reelvec serve`` with the Engine's query methods (``similar``,
+    ``search_text``, ``search_image``, ``recommend``, ``for_history``, ``movie``) returning the
+    same `Hit` objects. See `reelvec.search.client.Client`."""
+    from reelvec.search.client import Client
+
+    return Client(url, api_key=api_key, timeout=timeout)

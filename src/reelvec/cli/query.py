@@ -1,7 +1,7 @@
 """CLI: `similar`, `search`, `next`, `report` — thin shells over `reelvec.open(...)`."""
 from __future__ import annotations
 
-from reelvec.cli.common import EXAMPLES, add_filters, filters, print_hits
+from reelvec.cli.common import EXAMPLES, add_filters, add_store, filters, print_hits
 from reelvec.errors import ReelvecError
 
 
@@ -75,6 +75,22 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    import os
+
+    from reelvec.app.serve import ServeConfig, serve
+
+    cfg = ServeConfig(host=args.host, port=args.port, api_key=args.key or os.environ.get("REELVEC_API_KEY"),
+                      max_body=args.max_body, rate=args.rate, burst=max(1, int(args.rate * 2)))
+    with _engine(args) as engine:
+        _ = engine.collection  # fail now, with the usual message, if there is no index
+        try:
+            serve(engine, cfg, ready=lambda url: print(f"reelvec serving on {url} (Ctrl-C stops)", flush=True))
+        except OSError as exc:
+            raise ReelvecError(f"cannot listen on {args.host}:{args.port} ({exc}); pick another --port") from exc
+    return 0
+
+
 def register(sub) -> None:
     si = sub.add_parser("similar", help="movies like a given movie (title or TMDB id)",
                         description="Movies like MOVIE, by the fused embedding; filters are pushed down to Qdrant.",
@@ -109,3 +125,21 @@ def register(sub) -> None:
     rp.add_argument("--out", default="reports/similar.html", help="HTML file to write (default: %(default)s)")
     add_filters(rp)
     rp.set_defaults(func=cmd_report)
+
+    sv = sub.add_parser("serve", help="the search API over HTTP (JSON), models loaded once",
+                        description="Serve similar/search/search-image/recommend/next/movie/info/health as JSON "
+                        "endpoints (OpenAPI at /openapi.json). Reads the store through its published copies, so "
+                        "builds and reindexes can run beside it; it follows the alias when they move it.",
+                        epilog="examples:\n  reelvec serve --port 8080\n"
+                        "  curl 'http://127.0.0.1:8080/similar?movie=Alien&k=5&genres=Horror'\n"
+                        "  curl -X POST localhost:8080/search -d '{\"text\": \"a heist comedy in paris\", \"k\": 5}'",
+                        formatter_class=EXAMPLES)
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s; 0.0.0.0 for all)")
+    sv.add_argument("--port", type=int, default=8080, help="port (default %(default)s; 0 = any free port)")
+    sv.add_argument("--key", help="require this API key (X-API-Key header); default $REELVEC_API_KEY, else none")
+    sv.add_argument("--rate", type=float, default=200.0, help="requests/s per client address (default %(default)s; 0 = "
+                    "no limit)")
+    sv.add_argument("--max-body", type=int, default=8 * 1024 * 1024, help="largest request body in bytes (default 8 MB)")
+    sv.add_argument("--quiet", action="store_true", help="warnings only")
+    add_store(sv, data=False)
+    sv.set_defaults(func=cmd_serve)

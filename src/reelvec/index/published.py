@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -100,8 +101,8 @@ class _Copy:
         self._langs: dict[str, np.ndarray] = {}
 
     def payload(self, i: int) -> dict:
-        self._payload.seek(int(self.offsets[i]))
-        return json.loads(self._payload.read(int(self.offsets[i + 1] - self.offsets[i])))
+        start, end = int(self.offsets[i]), int(self.offsets[i + 1])
+        return json.loads(os.pread(self._payload.fileno(), end - start, start))  # thread-safe: no seek
 
     def _match(self, key: str, value) -> np.ndarray:
         if key == "genres":

@@ -1,0 +1,318 @@
+"""`reelvec serve`: the search API over HTTP, models loaded once.
+
+aiohttp, not FastAPI/uvicorn: it is already a dependency (the poster fetcher runs on it), so the
+service adds no package; one event loop answers the vector queries inline (they take about a
+millisecond on published copies) and runs the text/poster encoders in one worker thread.
+
+Endpoints (JSON in, JSON out; filters as in the Python API: genres, genres_all, exclude_genres,
+years, after, before, languages):
+
+    GET  /health                      liveness + the collection served
+    GET  /info                        collection, points, vectors, model versions
+    GET  /movies/{movie}              one movie's payload (TMDB id or title)
+    GET  /similar?movie=Alien&k=10&genres=Horror&after=1990
+    POST /similar     {"movie": "Alien", "k": 10, "weights": {...}, "genres": [...], ...}
+    POST /search      {"text": "a heist comedy in paris", "k": 10, ...}
+    POST /search/image?k=10           the image bytes as the body
+    POST /recommend   {"positive": [603, "Alien"], "negative": ["Titanic"], "k": 10, ...}
+    POST /next        {"history": ["Alien", ["Aliens", 4.5]], "k": 10, "exclude_seen": true, ...}
+    GET  /openapi.json                this API as OpenAPI 3
+
+Errors: 400 bad input, 401 missing/wrong API key, 404 unknown movie (with candidates), 413 body
+too large, 429 over the rate limit (with Retry-After), 503 store unavailable. Each body is
+``{"error": "...", "candidates": [...]}``.
+"""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from reelvec.errors import ReelvecError, SearchError, StoreError, UnknownMovieError
+
+logger = logging.getLogger(__name__)
+
+FILTER_KEYS = {"genres", "genres_all", "exclude_genres", "years", "after", "before", "languages"}
+MAX_K = 1000
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    api_key: str | None = None  # None: no key needed
+    max_body: int = 8 * 1024 * 1024  # bytes; posters are far smaller
+    rate: float = 200.0  # requests per second per client address (token bucket); 0 = no limit
+    burst: int = 400
+
+
+class RateLimiter:
+    """A token bucket per client address."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic):
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self.buckets: dict[str, tuple[float, float]] = {}
+
+    def allow(self, who: str) -> float:
+        """0 when allowed, else the seconds to wait."""
+        if self.rate <= 0:
+            return 0.0
+        now = self.clock()
+        tokens, last = self.buckets.get(who, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        if tokens >= 1.0:
+            self.buckets[who] = (tokens - 1.0, now)
+            return 0.0
+        self.buckets[who] = (tokens, now)
+        return (1.0 - tokens) / self.rate
+
+
+def _hits(hits) -> dict:
+    return {"hits": [h.to_dict() for h in hits]}
+
+
+def _filters(body: dict) -> dict:
+    unknown = set(body) - FILTER_KEYS
+    if unknown:
+        raise SearchError(f"unknown field(s) {sorted(unknown)}; filters are {sorted(FILTER_KEYS)}")
+    out = dict(body)
+    for key in ("genres", "genres_all", "exclude_genres", "languages"):
+        if isinstance(out.get(key), str):
+            out[key] = [out[key]]
+    if out.get("years") is not None:
+        y = out["years"]
+        if not (isinstance(y, list) and len(y) == 2):
+            raise SearchError(f"years must be [from, to], got {y!r}")
+        out["years"] = tuple(y)
+    return out
+
+
+def _k(value) -> int:
+    try:
+        k = int(value)
+    except (TypeError, ValueError) as exc:
+        raise SearchError(f"k must be a positive integer, got {value!r}") from exc
+    if not 1 <= k <= MAX_K:
+        raise SearchError(f"k must be between 1 and {MAX_K}, got {k}")
+    return k
+
+
+def _query_params(query) -> dict:
+    """?movie=Alien&k=5&genres=Horror&genres=Comedy&after=1990 -> a request body."""
+    body: dict = {}
+    for key in set(query):
+        vals = query.getall(key)
+        if key in ("genres", "genres_all", "exclude_genres", "languages"):
+            body[key] = vals
+        elif key in ("after", "before", "k"):
+            try:
+                body[key] = int(vals[-1])
+            except ValueError as exc:
+                raise SearchError(f"{key} must be an integer, got {vals[-1]!r}") from exc
+        else:
+            body[key] = vals[-1]
+    return body
+
+
+def make_app(engine, config: ServeConfig = ServeConfig()):
+    """The aiohttp application over an open `Engine`."""
+    from aiohttp import web
+
+    limiter = RateLimiter(config.rate, config.burst)
+    encoders = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelvec-encode")
+
+    def error(status: int, message: str, **extra):
+        return web.json_response({"error": message, **extra}, status=status)
+
+    @web.middleware
+    async def guard(request, handler):
+        if config.api_key and request.path not in ("/health", "/openapi.json"):
+            given = request.headers.get("X-API-Key") or request.headers.get("Authorization", "").removeprefix("Bearer ")
+            if not given or not hmac.compare_digest(given.encode(), config.api_key.encode()):
+                return error(401, "missing or wrong API key: send it as X-API-Key or Authorization: Bearer")
+        wait = limiter.allow(request.remote or "?")
+        if wait:
+            return web.json_response({"error": "rate limit exceeded; slow down"}, status=429,
+                                     headers={"Retry-After": str(max(1, round(wait)))})
+        try:
+            return await handler(request)
+        except UnknownMovieError as exc:
+            return error(404, str(exc), candidates=[list(c) for c in exc.candidates])
+        except StoreError as exc:
+            logger.warning("store error on %s: %s", request.path, exc)
+            return error(503, str(exc))
+        except ReelvecError as exc:
+            return error(400, str(exc))
+        except web.HTTPRequestEntityTooLarge:
+            return error(413, f"request body over {config.max_body} bytes")
+        except web.HTTPException:
+            raise
+        except (TypeError, ValueError) as exc:
+            return error(400, f"bad request: {exc}")
+
+    async def body_of(request) -> dict:
+        if request.method == "GET":
+            return _query_params(request.query)
+        try:
+            body = await request.json()
+        except json.JSONDecodeError as exc:
+            raise SearchError(f"the body is not JSON ({exc})") from exc
+        if not isinstance(body, dict):
+            raise SearchError("the body must be a JSON object")
+        return body
+
+    async def health(request):
+        return web.json_response({"status": "ok", "collection": engine.collection})
+
+    async def info(request):
+        coll = engine.collection
+        return web.json_response({"collection": coll, "points": engine.store.count(coll),
+                                  "vectors": engine.store.collection_vectors(coll)})
+
+    async def movie(request):
+        return web.json_response(engine.movie(_movie_arg(request.match_info["movie"])))
+
+    async def similar(request):
+        body = await body_of(request)
+        if "movie" not in body:
+            raise SearchError("give the movie: a title or a TMDB id")
+        mv, k, weights = _movie_arg(body.pop("movie")), _k(body.pop("k", 10)), body.pop("weights", None)
+        return web.json_response(_hits(engine.similar(mv, k=k, weights=weights, **_filters(body))))
+
+    async def search(request):
+        body = await body_of(request)
+        text, k = body.pop("text", None), _k(body.pop("k", 10))
+        if not isinstance(text, str):
+            raise SearchError("give the search text as \"text\"")
+        flt = _filters(body)
+        hits = await asyncio.get_running_loop().run_in_executor(
+            encoders, lambda: engine.search_text(text, k=k, **flt))
+        return web.json_response(_hits(hits))
+
+    async def search_image(request):
+        params = _query_params(request.query)
+        k = _k(params.pop("k", 10))
+        flt = _filters(params)
+        data = await request.read()
+        if not data:
+            raise SearchError("send the image bytes as the request body")
+        hits = await asyncio.get_running_loop().run_in_executor(
+            encoders, lambda: engine.search_image(data, k=k, **flt))
+        return web.json_response(_hits(hits))
+
+    async def recommend(request):
+        body = await body_of(request)
+        pos, neg = body.pop("positive", None), body.pop("negative", [])
+        if not isinstance(pos, list) or not isinstance(neg, list):
+            raise SearchError("positive and negative must be lists of titles or TMDB ids")
+        k = _k(body.pop("k", 10))
+        return web.json_response(_hits(engine.recommend([_movie_arg(m) for m in pos], [_movie_arg(m) for m in neg],
+                                                        k=k, **_filters(body))))
+
+    async def next_(request):
+        body = await body_of(request)
+        history = body.pop("history", None)
+        if not isinstance(history, list):
+            raise SearchError("history must be a list of movies (oldest first), each a title, an id or [movie, rating]")
+        items = [(_movie_arg(h[0]), float(h[1])) if isinstance(h, list) and len(h) == 2 else _movie_arg(h)
+                 for h in history]
+        k, seen = _k(body.pop("k", 10)), bool(body.pop("exclude_seen", True))
+        return web.json_response(_hits(engine.for_history(items, k=k, exclude_seen=seen, **_filters(body))))
+
+    async def openapi(request):
+        return web.json_response(openapi_spec())
+
+    app = web.Application(middlewares=[guard], client_max_size=config.max_body)
+    app.add_routes([
+        web.get("/health", health), web.get("/info", info), web.get("/movies/{movie}", movie),
+        web.get("/similar", similar), web.post("/similar", similar), web.post("/search", search),
+        web.get("/search", search), web.post("/search/image", search_image),
+        web.post("/recommend", recommend), web.post("/next", next_), web.get("/openapi.json", openapi),
+    ])
+
+    async def closing(_app):
+        encoders.shutdown(wait=False)
+    app.on_cleanup.append(closing)
+    return app
+
+
+def _movie_arg(value):
+    """A TMDB id (int or digits) or a title."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise SearchError(f"a movie is a title or a TMDB id, got {value!r}")
+    return int(value) if isinstance(value, str) and value.isdigit() else value
+
+
+def serve(engine, config: ServeConfig = ServeConfig(), ready: Callable[[str], None] | None = None) -> None:
+    """Run the service until interrupted. `ready(url)` is called once it listens."""
+    from aiohttp import web
+
+    async def main():
+        runner = web.AppRunner(make_app(engine, config), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, config.host, config.port)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        url = f"http://{config.host}:{port}"
+        logger.info("reelvec serving %s on %s", engine.collection, url)
+        if ready:
+            ready(url)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+    asyncio.run(main())
+
+
+def openapi_spec() -> dict:
+    movie = {"oneOf": [{"type": "string"}, {"type": "integer"}], "description": "a title or a TMDB id"}
+    filters = {"genres": {"type": "array", "items": {"type": "string"}},
+               "genres_all": {"type": "array", "items": {"type": "string"}},
+               "exclude_genres": {"type": "array", "items": {"type": "string"}},
+               "years": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
+               "after": {"type": "integer"}, "before": {"type": "integer"},
+               "languages": {"type": "array", "items": {"type": "string"}},
+               "k": {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10}}
+    hits = {"200": {"description": "hits, best first",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Hits"}}}},
+            "400": {"description": "bad input"}, "401": {"description": "API key missing or wrong"},
+            "404": {"description": "unknown movie; candidates listed"}, "429": {"description": "rate limited"}}
+
+    def post(summary: str, props: dict, required: list[str]) -> dict:
+        return {"post": {"summary": summary, "responses": hits, "requestBody": {"content": {"application/json": {
+            "schema": {"type": "object", "properties": props | filters, "required": required}}}}}}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "reelvec", "version": "1", "description": "Multimodal movie search over one collection."},
+        "components": {
+            "securitySchemes": {"key": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
+            "schemas": {"Hits": {"type": "object", "properties": {"hits": {"type": "array", "items": {
+                "type": "object", "properties": {
+                    "tmdb_id": {"type": "integer"}, "title": {"type": "string"}, "year": {"type": "integer"},
+                    "genres": {"type": "array", "items": {"type": "string"}}, "score": {"type": "number"},
+                    "why": {"type": "string"}, "explanation": {"type": "object"}}}}}}}},
+        "security": [{"key": []}],
+        "paths": {
+            "/health": {"get": {"summary": "liveness", "security": [], "responses": {"200": {"description": "ok"}}}},
+            "/info": {"get": {"summary": "collection, points, vectors", "responses": {"200": {"description": "ok"}}}},
+            "/movies/{movie}": {"get": {"summary": "one movie's payload", "parameters": [
+                {"name": "movie", "in": "path", "required": True, "schema": movie}],
+                "responses": {"200": {"description": "the payload"}, "404": {"description": "unknown movie"}}}},
+            "/similar": post("movies like a movie", {"movie": movie, "weights": {"type": "object"}}, ["movie"]),
+            "/search": post("free-text search", {"text": {"type": "string"}}, ["text"]),
+            "/search/image": {"post": {"summary": "posters like the image in the body (?k=&genres=...)",
+                                       "requestBody": {"content": {"image/*": {"schema": {"type": "string",
+                                                                                         "format": "binary"}}}},
+                                       "responses": hits}},
+            "/recommend": post("like these, unlike those", {"positive": {"type": "array", "items": movie},
+                                                             "negative": {"type": "array", "items": movie}},
+                               ["positive"]),
+            "/next": post("what to watch next after a history (oldest first)",
+                          {"history": {"type": "array"}, "exclude_seen": {"type": "boolean"}}, ["history"]),
+        },
+    }

@@ -1,0 +1,163 @@
+"""`reelvec serve` end to end: a real process on 127.0.0.1, called through `reelvec.connect` and
+raw HTTP: happy paths equal the in-process Engine, bad input is a 4xx with a message, the API key,
+body size and rate limits hold, and a bounded loopback load stops by itself without an error."""
+import json
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+from datagen import make_dataset
+
+import reelvec
+from reelvec.app import BuildConfig, build
+from reelvec.app.serve import RateLimiter
+from reelvec.errors import SearchError, StoreError, UnknownMovieError
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    root = tmp_path_factory.mktemp("serve")
+    data = make_dataset(root / "data")
+    build(BuildConfig(data=data, home=root / "home", progress=False))
+    return data, root / "home"
+
+
+def start(home, *extra):
+    p = subprocess.Popen([sys.executable, "-m", "reelvec", "serve", "--port", "0", "--store", str(home), *extra],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    if "serving on" not in line:
+        p.kill()
+        raise AssertionError(f"service did not start: {line} {p.stderr.read()}")
+    return p, line.split("serving on ")[1].split()[0]
+
+
+@pytest.fixture(scope="module")
+def service(home):
+    p, url = start(home[1])
+    yield url
+    p.terminate()
+    p.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def guarded(home):
+    p, url = start(home[1], "--key", "s3cret", "--max-body", "2000", "--rate", "2")
+    yield url
+    p.terminate()
+    p.wait(timeout=10)
+
+
+def http(method, url, body=None, headers=None):
+    data = json.dumps(body).encode() if isinstance(body, dict) else body
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read()), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read()), dict(e.headers)
+
+
+def ids(hits):
+    return [h.tmdb_id for h in hits]
+
+
+def test_endpoints_equal_the_engine(home, service):
+    data, h = home
+    client = reelvec.connect(service)
+    with reelvec.open(h) as engine:
+        assert client.health()["collection"] == engine.collection
+        assert client.info()["points"] == 16
+        assert client.movie("Alien")["tmdb_id"] == 348 and client.movie(603)["title"] == "The Matrix"
+        assert client.movie("Dune (1984)")["year"] == 1984  # a title with spaces and brackets in the path
+        assert ids(client.similar("Alien", k=5)) == ids(engine.similar("Alien", k=5))
+        assert ids(client.similar(603, k=3, genres=["Comedy"], after=1990)) == \
+            ids(engine.similar(603, k=3, genres=["Comedy"], after=1990))
+        got = client.similar("Alien", k=4, weights={"text": 1, "image": 0.3})
+        assert ids(got) == ids(engine.similar("Alien", k=4, weights={"text": 1, "image": 0.3}))
+        assert got[0].explanation.text is not None
+        assert ids(client.recommend([603, "Alien"], ["When Harry Met Sally..."], k=3)) == \
+            ids(engine.recommend([603, "Alien"], ["When Harry Met Sally..."], k=3))
+        assert ids(client.for_history(["Alien", ("Aliens", 4.5), "Predator"], k=3)) == \
+            ids(engine.for_history(["Alien", ("Aliens", 4.5), "Predator"], k=3))
+        assert ids(client.search_text("a heist comedy in paris", k=3)) == ids(engine.search_text("a heist comedy in paris", k=3))
+        assert client.search_image(data / "posters" / "348.jpg", k=1)[0].tmdb_id == 348
+    status, body, _ = http("GET", f"{service}/similar?movie=Alien&k=2&genres=Horror&genres=Comedy")
+    assert status == 200 and len(body["hits"]) == 2
+    status, spec, _ = http("GET", f"{service}/openapi.json")
+    assert status == 200 and {"/similar", "/search", "/search/image", "/recommend", "/next"} <= set(spec["paths"])
+
+
+@pytest.mark.parametrize("method,path,body,status,says", [
+    ("POST", "/similar", {"movie": "Zzyzx Qwerty Plover", "k": 3}, 404, "closest"),
+    ("POST", "/similar", {"movie": "Alien", "k": 0}, 400, "k must be"),
+    ("POST", "/similar", {"movie": "Alien", "genre": "Horror"}, 400, "unknown field"),
+    ("POST", "/similar", {"k": 3}, 400, "give the movie"),
+    ("POST", "/similar", b"{not json", 400, "not JSON"),
+    ("POST", "/similar", {"movie": "Alien", "years": [2000, 1990]}, 400, "empty year range"),
+    ("POST", "/recommend", {"positive": "Alien"}, 400, "must be lists"),
+    ("POST", "/next", {"history": ["Alien", "Nope Nope Nope"]}, 404, "unknown movies"),
+    ("POST", "/search", {"k": 3}, 400, "search text"),
+    ("POST", "/search/image", b"not an image", 400, "cannot use image"),
+    ("GET", "/similar?movie=Alien&after=x", None, 400, "integer"),
+])
+def test_bad_input_is_a_4xx_with_a_message(service, method, path, body, status, says):
+    got, payload, _ = http(method, service + path, body)
+    assert got == status and says in payload["error"]
+
+
+def test_client_maps_errors(service):
+    client = reelvec.connect(service)
+    with pytest.raises(UnknownMovieError) as e:
+        client.similar("Zzyzx Qwerty Plover")
+    assert e.value.candidates
+    with pytest.raises(SearchError):
+        client.similar("Alien", k=0)
+    with pytest.raises(StoreError, match="unreachable"):
+        reelvec.connect("http://127.0.0.1:9", timeout=2).health()
+
+
+def test_api_key_body_size_and_rate_limit(guarded, home):
+    assert http("GET", f"{guarded}/health")[0] == 200  # liveness needs no key
+    assert http("GET", f"{guarded}/info")[0] == 401
+    assert http("GET", f"{guarded}/info", headers={"X-API-Key": "wrong"})[0] == 401
+    with pytest.raises(StoreError, match="API key"):
+        reelvec.connect(guarded).info()
+    big = (home[0] / "posters" / "348.jpg").read_bytes()
+    assert len(big) > 2000
+    status, body, _ = http("POST", f"{guarded}/search/image", big, {"X-API-Key": "s3cret"})
+    assert status == 413 and "over 2000 bytes" in body["error"]
+    statuses = [http("GET", f"{guarded}/info", headers={"Authorization": "Bearer s3cret"}) for _ in range(8)]
+    codes = [s for s, _, _ in statuses]
+    assert 200 in codes and 429 in codes  # burst of 4 at 2/s: the rest are told to wait
+    assert next(h for s, _, h in statuses if s == 429)["Retry-After"] == "1"
+
+
+def test_rate_limiter_refills():
+    now = [0.0]
+    rl = RateLimiter(rate=2, burst=2, clock=lambda: now[0])
+    assert rl.allow("a") == 0 and rl.allow("a") == 0 and rl.allow("a") > 0
+    assert rl.allow("b") == 0  # per client
+    now[0] += 0.5
+    assert rl.allow("a") == 0
+    assert RateLimiter(0, 0).allow("x") == 0
+
+
+def test_bounded_loopback_load(service):
+    """8 concurrent clients x 40 requests each; stops by itself; every answer a 200."""
+    codes, lock = [], threading.Lock()
+
+    def worker(n):
+        for i in range(40):
+            s, _, _ = http("GET", f"{service}/similar?movie={['Alien', 'The%20Matrix'][i % 2]}&k=5")
+            with lock:
+                codes.append(s)
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(codes) == 320 and set(codes) == {200}
