@@ -7,6 +7,7 @@ Where each stage keeps its output is `Home`'s business; this module only wires t
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,6 +146,7 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
             model.metrics = {"train_seconds": round(hist.seconds, 2), "collapsed": hist.collapsed,
                              "epochs": hist.epochs}
             model.save(home.model)
+            shutil.rmtree(home.sequence, ignore_errors=True)  # trained on the old space; retrained below
             rep.stages["train"] = {"reused": False, "model": model.version, "train_seconds": round(hist.seconds, 2)}
         score = None
         if cfg.gate:
@@ -153,19 +155,8 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
             logger.info("gate: cold-start NDCG@10 %.4f", score)
             rep.stages["train"]["gate_ndcg@10"] = round(score, 4)
 
-    # sequence model for watch histories (next liked movie), next to the fusion model
-    with _Stage(rep, "sequence"):
-        fused = model.embed(model.inputs(movies, feats))
-        try:
-            SequenceModel.load(home.sequence, model.version)
-            rep.stages["sequence"] = {"reused": True}
-        except FusionError:
-            seqs = user_sequences(ratings(), {m.tmdb_id: i for i, m in enumerate(movies) if m.tmdb_id is not None})
-            seq_model, info = train_sequence(fused, seqs, kinds=("gru",), hold_last=0)
-            SequenceModel(seq_model, model.version, info).save(home.sequence)
-            rep.stages["sequence"] = {"reused": False, "users": len(seqs), "train_seconds": info["seconds"]}
-
     with _Stage(rep, "index"):
+        fused = model.embed(model.inputs(movies, feats))
         points = make_points(movies, feats, fused, model.version)
         own = store is None
         store = home.open_store(cfg.qdrant_url, cfg.api_key) if own else store
@@ -184,7 +175,20 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
         rep.stages["index"] = {"collection": res.collection, "points": res.points, "swapped": res.swapped,
                                "reused": res.reused, "resumed_after_batches": res.skipped_batches,
                                "message": res.message}
-    home.write_manifest(home.qdrant(cfg.qdrant_url)[0], cfg.scope)
+    home.write_manifest(home.qdrant(cfg.qdrant_url)[0], cfg.scope)  # readers can open the home from here on
+
+    # sequence model for watch histories (next liked movie), next to the fusion model. After the
+    # index: the index is live (and `for_history` falls back to the history's mean) while it trains
+    with _Stage(rep, "sequence"):
+        try:
+            SequenceModel.load(home.sequence, model.version)
+            rep.stages["sequence"] = {"reused": True}
+        except FusionError:
+            seqs = user_sequences(ratings(), {m.tmdb_id: i for i, m in enumerate(movies) if m.tmdb_id is not None})
+            seq_model, info = train_sequence(fused, seqs, kinds=("gru",), hold_last=0)
+            SequenceModel(seq_model, model.version, info).save(home.sequence)
+            rep.stages["sequence"] = {"reused": False, "users": len(seqs), "train_seconds": info["seconds"]}
+
     rep.seconds = time.perf_counter() - t0
     return rep
 

@@ -70,6 +70,7 @@ class QuerySpec:
     using: str
     k: int
     filter: SearchFilter = field(default_factory=SearchFilter)
+    with_vectors: bool = False  # return each hit's vectors too (saves a retrieve for explanations)
 
 
 @runtime_checkable

@@ -163,19 +163,19 @@ class EdgeStore:
     def _request(self, spec: QuerySpec):
         q = _edge()
         return q.QueryRequest(limit=spec.k, query=q.Query.Nearest(as_list(spec.vector), using=spec.using),
-                              filter=edge_filter(spec.filter), with_payload=True)
+                              filter=edge_filter(spec.filter), with_payload=True, with_vector=spec.with_vectors)
 
     @staticmethod
-    def _found(points) -> list[Found]:
-        return [Found(str(p.id), float(p.score), p.payload or {}) for p in points]
+    def _found(points, with_vectors: bool = False) -> list[Found]:
+        return [Found(str(p.id), float(p.score), p.payload or {}, p.vector if with_vectors else None) for p in points]
 
     def query(self, collection: str, spec: QuerySpec) -> list[Found]:
-        return self._found(self._shard(collection).query(self._request(spec)))
+        return self._found(self._shard(collection).query(self._request(spec)), spec.with_vectors)
 
     def query_batch(self, collection: str, specs: Sequence[QuerySpec]) -> list[list[Found]]:
         q = _edge()
         res = self._shard(collection).query_batch(q.QueryBatchRequest([self._request(s) for s in specs]))
-        return [self._found(r) for r in res]
+        return [self._found(r, s.with_vectors) for r, s in zip(res, specs)]
 
     def recommend(self, collection, positive, negative, using, k, flt=SearchFilter()) -> list[Found]:
         q = _edge()

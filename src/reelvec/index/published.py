@@ -87,7 +87,8 @@ class _Copy:
             self.meta = json.loads((folder / "meta.json").read_text())
             cols = json.loads((folder / "columns.json").read_text())
             self.offsets = np.load(folder / "offsets.npy")
-            self.vectors = {n: np.load(folder / f"vec-{n}.npy", mmap_mode="r") for n in self.meta["vectors"]}
+            self.vectors = {n: np.asarray(np.load(folder / f"vec-{n}.npy", mmap_mode="r"))  # plain views of the maps
+                            for n in self.meta["vectors"]}
             self.has = {n: np.load(folder / f"has-{n}.npy") for n in self.meta["vectors"]}
             self._payload = open(folder / "payload.jsonl", "rb")  # kept open: survives a prune
         except (OSError, ValueError, KeyError) as exc:
@@ -103,6 +104,10 @@ class _Copy:
     def payload(self, i: int) -> dict:
         start, end = int(self.offsets[i]), int(self.offsets[i + 1])
         return json.loads(os.pread(self._payload.fileno(), end - start, start))  # thread-safe: no seek
+
+    def row_vectors(self, i: int) -> dict:
+        """Row i's vectors as float32 arrays (unit length), only those the point has."""
+        return {n: np.array(m[i]) for n, m in self.vectors.items() if self.has[n][i]}
 
     def _match(self, key: str, value) -> np.ndarray:
         if key == "genres":
@@ -202,11 +207,10 @@ class PublishedStore:
             i = c.row.get(pid)
             if i is None:
                 continue
-            vecs = ({n: m[i].tolist() for n, m in c.vectors.items() if c.has[n][i]} if with_vectors else None)
-            out.append(Found(pid, 1.0, c.payload(i), vecs))
+            out.append(Found(pid, 1.0, c.payload(i), c.row_vectors(i) if with_vectors else None))
         return out
 
-    def _top(self, c: _Copy, scores: np.ndarray, ok: np.ndarray, k: int) -> list[Found]:
+    def _top(self, c: _Copy, scores: np.ndarray, ok: np.ndarray, k: int, with_vectors: bool = False) -> list[Found]:
         rows = np.flatnonzero(ok)
         if len(rows) == 0:
             return []
@@ -215,7 +219,8 @@ class PublishedStore:
             part = np.argpartition(-s, k - 1)[:k]
             rows, s = rows[part], s[part]
         order = np.lexsort((rows, -s))  # best first; ties by row, stable across calls
-        return [Found(c.ids[int(rows[j])], float(s[j]), c.payload(int(rows[j]))) for j in order]
+        return [Found(c.ids[int(rows[j])], float(s[j]), c.payload(int(rows[j])),
+                      c.row_vectors(int(rows[j])) if with_vectors else None) for j in order]
 
     def query(self, collection: str, spec: QuerySpec) -> list[Found]:
         c = self._copy(collection)
@@ -223,7 +228,8 @@ class PublishedStore:
             raise StoreError(f"collection {collection} has no vector {spec.using!r}")
         q = np.asarray(spec.vector, np.float32)
         q = q / max(float(np.linalg.norm(q)), 1e-12)
-        return self._top(c, c.vectors[spec.using] @ q, c.mask(spec.filter) & c.has[spec.using], spec.k)
+        return self._top(c, c.vectors[spec.using] @ q, c.mask(spec.filter) & c.has[spec.using], spec.k,
+                         spec.with_vectors)
 
     def query_batch(self, collection: str, specs: Sequence[QuerySpec]) -> list[list[Found]]:
         return [self.query(collection, s) for s in specs]
@@ -254,8 +260,7 @@ class PublishedStore:
         c = self._copy(collection)
         for i in np.flatnonzero(c.mask(flt)):
             i = int(i)
-            vecs = {n: m[i].tolist() for n, m in c.vectors.items() if c.has[n][i]} if with_vectors else None
-            yield Found(c.ids[i], 1.0, c.payload(i), vecs)
+            yield Found(c.ids[i], 1.0, c.payload(i), c.row_vectors(i) if with_vectors else None)
 
     def columns(self, collection: str) -> dict[str, list]:
         """Filterable fields and titles of every point, by column (``ids`` first): what a title

@@ -146,21 +146,23 @@ class ServerStore:
         return [Found(i, 1.0, by_id[i].payload or {}, by_id[i].vector if with_vectors else None) for i in ids if i in by_id]
 
     @staticmethod
-    def _found(points) -> list[Found]:
-        return [Found(str(p.id), float(p.score), p.payload or {}) for p in points]
+    def _found(points, with_vectors: bool = False) -> list[Found]:
+        return [Found(str(p.id), float(p.score), p.payload or {}, p.vector if with_vectors else None) for p in points]
 
     @_translate
     def query(self, collection: str, spec: QuerySpec) -> list[Found]:
         res = self.client.query_points(collection, query=as_list(spec.vector), using=spec.using,
-                                       query_filter=client_filter(spec.filter), limit=spec.k, with_payload=True)
-        return self._found(res.points)
+                                       query_filter=client_filter(spec.filter), limit=spec.k, with_payload=True,
+                                       with_vectors=spec.with_vectors)
+        return self._found(res.points, spec.with_vectors)
 
     @_translate
     def query_batch(self, collection: str, specs: Sequence[QuerySpec]) -> list[list[Found]]:
         m = _m()
         reqs = [m.QueryRequest(query=as_list(s.vector), using=s.using, filter=client_filter(s.filter), limit=s.k,
-                               with_payload=True) for s in specs]
-        return [self._found(r.points) for r in self.client.query_batch_points(collection, requests=reqs)]
+                               with_payload=True, with_vector=s.with_vectors) for s in specs]
+        res = self.client.query_batch_points(collection, requests=reqs)
+        return [self._found(r.points, s.with_vectors) for r, s in zip(res, specs)]
 
     @_translate
     def recommend(self, collection, positive, negative, using, k, flt=SearchFilter()) -> list[Found]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from reelvec.search.titles import TitleEntry, TitleIndex
 
 VECTOR_NAMES = ("fused", "text", "image")
 ALIAS_CHECK_SECONDS = 1.0
+HISTORY_DECAY = 0.85  # recency weight per step back in a history (the fallback without a sequence model)
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ def _cos(a, b) -> float | None:
     if a is None or b is None or len(a) == 0 or len(b) == 0:
         return None
     a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
-    return float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
+    return float(a @ b / max(float(np.sqrt((a @ a) * (b @ b))), 1e-12))
 
 
 def make_filter(genres=None, genres_all=None, exclude_genres=None, years=None, after=None, before=None,
@@ -231,7 +234,7 @@ class Engine:
         flt = make_filter(exclude_ids=(pid,), **filters)
         if weights:
             return self._weighted(q, weights, k, flt)
-        hits = self.store.query(self.collection, QuerySpec(q.vec["fused"], "fused", k, flt))
+        hits = self.store.query(self.collection, QuerySpec(q.vec["fused"], "fused", k, flt, with_vectors=True))
         return self._hits(hits, q)
 
     def _weighted(self, q: Found, weights: dict[str, float], k: int, flt: SearchFilter) -> list[Hit]:
@@ -246,7 +249,8 @@ class Engine:
                               f"(it has vectors: {', '.join(sorted(q.vec))})")
         if len(active) == 1:
             (name, _), = active.items()
-            return self._hits(self.store.query(self.collection, QuerySpec(q.vec[name], name, k, flt)), q)
+            spec = QuerySpec(q.vec[name], name, k, flt, with_vectors=True)
+            return self._hits(self.store.query(self.collection, spec), q)
         pool = max(50, k * 5)
         cands: dict[str, Found] = {}
         for name in active:
@@ -281,7 +285,7 @@ class Engine:
         if not isinstance(text, str) or not text.strip():
             raise SearchError("empty search text")
         v = self.text_encoder.encode([text.strip()])[0]
-        hits = self.store.query(self.collection, QuerySpec(v, "text", k, make_filter(**filters)))
+        hits = self.store.query(self.collection, QuerySpec(v, "text", k, make_filter(**filters), with_vectors=True))
         return self._hits(hits, Found("", 0.0, {}, {"text": v.tolist()}))
 
     def search_image(self, image: str | Path | bytes, k: int = 10, **filters) -> list[Hit]:
@@ -308,7 +312,8 @@ class Engine:
         except BadImageError as exc:
             raise SearchError(f"cannot use image {image if not isinstance(image, bytes) else '(bytes)'}: {exc}") from exc
         v = self.image_encoder.encode([img])[0]
-        hits = self.store.query(self.collection, QuerySpec(v, "image", k, make_filter(has_vector="image", **filters)))
+        spec = QuerySpec(v, "image", k, make_filter(has_vector="image", **filters), with_vectors=True)
+        hits = self.store.query(self.collection, spec)
         return self._hits(hits, Found("", 0.0, {}, {"image": v.tolist()}))
 
     def recommend(self, positive: Sequence[int | str], negative: Sequence[int | str] = (), k: int = 10,
@@ -343,12 +348,17 @@ class Engine:
 
     # ------------------------------------------------------------------------------- history
     def _sequence_model(self):
-        if self._seq is None:
+        """The watch-history model, or None while there is none (a build trains it after the index
+        is live; an engine opened on a bare store folder has no model folder)."""
+        if self._seq is None and self._model_dir is not None:
+            from reelvec.errors import FusionError
             from reelvec.fusion.sequence import SequenceModel
 
-            if self._model_dir is None:
-                raise SearchError("watch-history recommendations need the model folder of a `reelvec build`")
-            self._seq = SequenceModel.load(Path(self._model_dir) / "sequence")
+            try:
+                self._seq = SequenceModel.load(Path(self._model_dir) / "sequence")
+            except FusionError as exc:
+                logger.info("no sequence model yet (%s); histories use the recency-weighted mean", exc)
+                return None
         return self._seq
 
     def for_history(self, history: Sequence, k: int = 10, exclude_seen: bool = True, **filters) -> list[Hit]:
@@ -371,7 +381,9 @@ class Engine:
         Raises:
             UnknownMovieError: movies of the history are not in the index (all are listed, with
                 their closest matches).
-            SearchError: the sequence model is missing (open the home folder of a build), bad `k`.
+            SearchError: bad `k` or filters. Without a sequence model (an engine opened on a bare
+                store folder, or a build still training it) histories use the recency-weighted
+                mean of their movies, and the explanation says so.
         """
         self._check_k(k)
         items = [(h if isinstance(h, tuple) else (h, 4.5)) for h in history]
@@ -389,17 +401,23 @@ class Engine:
             return self._popular(k, flt)
         if len(resolved) == 1:
             q = self._record(resolved[0][0])
-            hits = self.store.query(self.collection, QuerySpec(q.vec["fused"], "fused", k, flt))
+            hits = self.store.query(self.collection, QuerySpec(q.vec["fused"], "fused", k, flt, with_vectors=True))
             return [dataclasses.replace(h, explanation=dataclasses.replace(
                 h.explanation, note="one-movie history: movies like it")) for h in self._hits(hits, q)]
         recs = {f.id: f for f in self.store.retrieve(self.collection, [p for p, _ in resolved], with_vectors=True)}
         vectors = np.array([recs[p].vec["fused"] for p, _ in resolved], np.float32)
-        v = self._sequence_model().predict_vectors(vectors, [r for _, r in resolved])
-        hits = self.store.query(self.collection, QuerySpec(v, "fused", k, flt))
+        seq = self._sequence_model()
+        if seq is not None:
+            v = seq.predict_vectors(vectors, [r for _, r in resolved])
+            note = f"next after {len(resolved)} movies (sequence model); compared with the last one"
+        else:  # the best baseline of `reelvec eval-history`: recent movies count more
+            w = (HISTORY_DECAY ** np.arange(len(vectors))[::-1])[:, None]
+            v = (vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12) * w).sum(0)
+            note = f"next after {len(resolved)} movies (recency-weighted mean: no sequence model yet)"
+        hits = self.store.query(self.collection, QuerySpec(v, "fused", k, flt, with_vectors=True))
         last = recs[resolved[-1][0]]
-        return [dataclasses.replace(h, explanation=dataclasses.replace(
-            h.explanation, note=f"next after {len(resolved)} movies (sequence model); compared with the last one"))
-            for h in self._hits(hits, last)]
+        return [dataclasses.replace(h, explanation=dataclasses.replace(h.explanation, note=note))
+                for h in self._hits(hits, last)]
 
     def _popular(self, k: int, flt: SearchFilter) -> list[Hit]:
         """Cold user: the most-voted movies that pass the filters (the filter runs in Qdrant)."""
@@ -417,18 +435,20 @@ class Engine:
         missing = [f.id for f in found if f.vectors is None]
         if missing:
             full.update((f.id, f) for f in self.store.retrieve(self.collection, missing, with_vectors=True))
-        qp, qv = query.payload, query.vectors or {}
+        qp = query.payload
+        qv = {n: np.asarray(v, np.float32) for n, v in (query.vectors or {}).items()}
+        qd = qp.get("director")
+        q_genres, q_keywords, q_cast = set(qp.get("genres", [])), set(qp.get("keywords", [])), set(qp.get("cast", []))
         out = []
         for f in found:
             rec = full.get(f.id, f)
             p, v = rec.payload, rec.vectors or {}
-            qd = qp.get("director")
             expl = Explanation(
                 fused=_cos(qv.get("fused"), v.get("fused")), text=_cos(qv.get("text"), v.get("text")),
                 image=_cos(qv.get("image"), v.get("image")),
-                shared_genres=tuple(g for g in p.get("genres", []) if g in set(qp.get("genres", []))),
-                shared_keywords=tuple(x for x in p.get("keywords", []) if x in set(qp.get("keywords", []))),
-                shared_cast=tuple(x for x in p.get("cast", []) if x in set(qp.get("cast", []))),
+                shared_genres=tuple(g for g in p.get("genres", []) if g in q_genres),
+                shared_keywords=tuple(x for x in p.get("keywords", []) if x in q_keywords),
+                shared_cast=tuple(x for x in p.get("cast", []) if x in q_cast),
                 same_director=qd if qd and qd == p.get("director") else None)
             out.append(Hit(p.get("tmdb_id"), p.get("title", "?"), p.get("year"), tuple(p.get("genres", [])),
                            float(f.score), expl, p.get("key", ""), p.get("poster")))

@@ -1,0 +1,170 @@
+"""Serving: cold CLI calls, readers beside a running reindex, and `reelvec serve` under load.
+Every number is printed next to its baseline measured in the same run.
+
+    python bench/serving.py --store .reelvec [--data ../shared/data] [--skip-reindex]
+
+cli      `reelvec similar "The Matrix"` as a fresh process, p50 of 5; baseline: the same query in a
+         fresh process that opens the embedded Qdrant Edge shard directly (locking, title index
+         scrolled from all points: what every call did before published copies)
+files    store files whose bytes changed after the read-only calls above (goal 0)
+readers  8 reader processes x N `similar` queries each while `reelvec reindex` runs; errors (goal 0)
+serve    `reelvec serve` on 127.0.0.1, 8 concurrent clients (aiohttp), similar k=10: p50/p99 and
+         requests/s; baseline: the same queries on an in-process Engine, one at a time
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+OLD_PATH = r"""
+import sys, time
+from reelvec.index import open_store
+from reelvec.search.engine import Engine
+e = Engine(open_store(path=sys.argv[1] + "/store"))
+e.similar("The Matrix", k=10)
+e.close()
+"""
+
+READER = r"""
+import json, sys, reelvec
+home, n = sys.argv[1], int(sys.argv[2])
+errors, colls = 0, set()
+engine = reelvec.open(home)
+titles = ["The Matrix", "Alien", "Toy Story", "Inception", "Jurassic Park"]
+for i in range(n):
+    try:
+        engine.similar(titles[i % 5], k=10, genres=["Drama", "Action"] if i % 2 else None)
+        colls.add(engine.collection)
+    except Exception as exc:
+        errors += 1
+        print(repr(exc), file=sys.stderr)
+print(json.dumps({"errors": errors, "collections": sorted(colls)}))
+"""
+
+
+def digest(root: Path) -> dict:
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def wall(cmd: list[str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def bench_cli(home: str) -> dict:
+    reelvec = str(Path(sys.executable).with_name("reelvec"))
+    before = digest(Path(home))
+    ours = [wall([reelvec, "similar", "The Matrix", "-k", "10", "--store", home]) for _ in range(5)]
+    base = [wall([sys.executable, "-c", OLD_PATH, home]) for _ in range(5)]
+    changed = [p for p, h in digest(Path(home)).items() if before.get(p) != h]
+    # the baseline opens the writer's shard, which rewrites files: only our calls are counted
+    res = {"cli_p50_s": statistics.median(ours), "baseline_p50_s": statistics.median(base)}
+    print(f"cli      reelvec similar cold p50 {res['cli_p50_s']:.3f} s vs direct Edge open {res['baseline_p50_s']:.3f} s "
+          f"(x{res['baseline_p50_s'] / res['cli_p50_s']:.1f})")
+    return res | {"changed_by_baseline_or_us": len(changed)}
+
+
+def bench_files(home: str) -> dict:
+    reelvec = str(Path(sys.executable).with_name("reelvec"))
+    before = digest(Path(home))
+    for args in (["similar", "Alien"], ["similar", "603", "--genre", "Drama"], ["next", "Alien", "Aliens", "Predator"]):
+        subprocess.run([reelvec, *args, "--store", home], check=True, stdout=subprocess.DEVNULL)
+    changed = [p for p, h in digest(Path(home)).items() if before.get(p) != h]
+    print(f"files    store files modified by read-only use: {len(changed)}")
+    return {"files_modified": len(changed)}
+
+
+def bench_readers(home: str, data: str, n: int) -> dict:
+    procs = [subprocess.Popen([sys.executable, "-c", READER, home, str(n)], stdout=subprocess.PIPE, text=True)
+             for _ in range(8)]
+    t = time.perf_counter()
+    subprocess.run([str(Path(sys.executable).with_name("reelvec")), "reindex", "--store", home, "--data", data, "--quiet"],
+                   check=True, stdout=subprocess.DEVNULL)
+    reindex_s = time.perf_counter() - t
+    outs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+    errors = sum(o["errors"] for o in outs)
+    moved = sum(len(o["collections"]) > 1 for o in outs)
+    print(f"readers  8 x {n} queries beside a {reindex_s:.0f} s reindex: {errors} errors; "
+          f"{moved}/8 readers followed the alias to the new collection")
+    return {"reader_errors": errors, "readers_followed_alias": moved, "reindex_s": reindex_s}
+
+
+async def _load(url: str, clients: int, per_client: int, ids: list[int]) -> list[float]:
+    import aiohttp
+
+    lat: list[float] = []
+    async with aiohttp.ClientSession() as s:
+        async def one(c: int):
+            for i in range(per_client):
+                t = time.perf_counter()
+                movie = str(ids[(c * per_client + i) % len(ids)])
+                async with s.get(f"{url}/similar", params={"movie": movie, "k": "10"}) as r:
+                    await r.read()
+                    assert r.status == 200, r.status
+                lat.append(time.perf_counter() - t)
+        await asyncio.gather(*(one(c) for c in range(clients)))
+    return lat
+
+
+def bench_serve(home: str, per_client: int) -> dict:
+    import numpy as np
+
+    import reelvec
+
+    with reelvec.open(home) as e:  # 1,000 different movies, by TMDB id; the same ones for both
+        rng = np.random.default_rng(0)
+        all_ids = sorted({x.tmdb_id for x in e.titles.entries if x.tmdb_id})
+        ids = [int(i) for i in rng.choice(all_ids, size=1000, replace=False)]
+        e.similar(ids[0])
+        base = []
+        for i in ids[:300]:
+            t = time.perf_counter()
+            e.similar(i, k=10)
+            base.append(time.perf_counter() - t)
+    p = subprocess.Popen([str(Path(sys.executable).with_name("reelvec")), "serve", "--port", "0", "--rate", "0",
+                          "--store", home, "--quiet"], stdout=subprocess.PIPE, text=True)
+    url = p.stdout.readline().split("serving on ")[1].split()[0]
+    try:
+        asyncio.run(_load(url, 8, 20, ids[::-1]))  # warm up
+        t = time.perf_counter()
+        lat = asyncio.run(_load(url, 8, per_client, ids))
+        total = time.perf_counter() - t
+    finally:
+        p.terminate()
+        p.wait()
+    ms = np.array(lat) * 1000
+    res = {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)), "rps": len(lat) / total,
+           "engine_p50_ms": float(np.percentile(np.array(base) * 1000, 50))}
+    print(f"serve    8 clients: p50 {res['p50_ms']:.2f} ms p99 {res['p99_ms']:.2f} ms, {res['rps']:.0f} req/s; "
+          f"in-process engine p50 {res['engine_p50_ms']:.2f} ms")
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--store", default=".reelvec")
+    ap.add_argument("--data", default=os.environ.get("REELVEC_DATA", "../shared/data"))
+    ap.add_argument("--queries", type=int, default=1000, help="queries per reader process (default 1000)")
+    ap.add_argument("--requests", type=int, default=250, help="requests per HTTP client (default 250)")
+    ap.add_argument("--skip-reindex", action="store_true")
+    args = ap.parse_args()
+    from reelvec.encoders.hardware import cpu_model
+
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores")
+    res = bench_files(args.store) | bench_cli(args.store) | bench_serve(args.store, args.requests)
+    if not args.skip_reindex:
+        res |= bench_readers(args.store, args.data, args.queries)
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()
