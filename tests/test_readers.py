@@ -164,3 +164,47 @@ def test_history_falls_back_while_there_is_no_sequence_model(home, tmp_path):
         hits = e.for_history(["Alien", "Aliens", "Predator"], k=3)
         assert len(hits) == 3 and "recency-weighted mean" in hits[0].explanation.note
         assert not {h.tmdb_id for h in hits} & {348, 679, 106}
+
+
+NO_TORCH = r"""
+import sys
+BLOCKED = {"torch", "torchvision", "sentence_transformers", "transformers"}
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{name} is not installed (blocked by the test)")
+sys.meta_path.insert(0, Block())
+import reelvec
+with reelvec.open(sys.argv[1]) as e:
+    assert e.similar("Alien", k=3)
+    hits = e.search_text("a heist comedy in paris", k=3)
+    assert 11820 in [h.tmdb_id for h in hits], hits
+    assert e.search_image(sys.argv[2], k=1)[0].tmdb_id == 348
+    assert "recency-weighted" in e.for_history(["Alien", "Aliens", "Predator"], k=2)[0].explanation.note
+assert not [m for m in sys.modules if m.split(".")[0] in BLOCKED]
+print("ok")
+"""
+
+
+def test_queries_work_without_torch(home, tmp_path):
+    """What a serving install (no torch, no weights packages) can do: similar, text and poster search
+    on the ONNX graphs the build exported, watch histories on the fallback."""
+    data, h = home
+    out = subprocess.run([sys.executable, "-c", NO_TORCH, str(h), str(data / "posters" / "348.jpg")],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_pil_preprocessing_matches_torchvision():
+    from helpers_images import drawn_poster
+
+    from reelvec.encoders import EncoderSpec, create
+    from reelvec.encoders.image import preprocess_pil, preprocess_transform
+
+    enc = create(EncoderSpec("mobilenet_v2"))
+    tv = preprocess_transform()
+    for size in ((182, 268), (500, 300), (224, 224)):
+        img = drawn_poster(size, seed=size[0])
+        a = enc.encode_arrays(tv(img).numpy()[None])[0]
+        b = enc.encode_arrays(preprocess_pil(img)[None])[0]
+        assert preprocess_pil(img).shape == (3, 224, 224) and float(a @ b) >= 0.99

