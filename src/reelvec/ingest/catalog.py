@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reelvec.errors import IngestError
-from reelvec.fsutil import atomic_open
+from reelvec.fsutil import atomic_open, atomic_path
 from reelvec.ingest.merge import MergeReport, merge_sources
 from reelvec.ingest.movie import SCOPES, Movie
 from reelvec.ingest.movielens import read_movielens
-from reelvec.ingest.quarantine import Rejection, SourceReport, write_quarantine
+from reelvec.ingest.quarantine import Rejection, SourceReport
 from reelvec.ingest.tmdb import read_tmdb
 from reelvec.ingest.wikipedia import read_wikipedia
 
@@ -163,9 +163,20 @@ def build_catalog(data_dir: Path, progress: Callable[[str], None] | None = None)
 
 
 def write_catalog(catalog: Catalog, report: CatalogReport, out: Path) -> Path:
-    """Save the catalog and, beside it, ``<name>.quarantine.jsonl``; returns the quarantine path."""
+    """Save the catalog and, beside it, ``<name>.quarantine.jsonl``; returns the quarantine path.
+    Both are written to temp files first and only then put in place, quarantine first: a failure
+    leaves the previous pair, never a new catalog without its quarantine record."""
+    from reelvec.ingest.quarantine import printable
+
     out = Path(out)
-    catalog.save(out)
     qpath = out.with_name(out.stem + ".quarantine.jsonl")
-    write_quarantine(qpath, report.rejections)
+    with atomic_path(out) as cat_tmp:
+        with atomic_path(qpath) as q_tmp:
+            with open(q_tmp, "w", encoding="utf-8") as fh:
+                for r in report.rejections:
+                    fh.write(r.to_json() + "\n")
+            with open(cat_tmp, "w", encoding="utf-8") as fh:
+                for m in catalog.movies:
+                    line = json.dumps(m.to_dict(), ensure_ascii=False, separators=(",", ":"))
+                    fh.write(printable(line) + "\n")
     return qpath

@@ -40,6 +40,7 @@ _IGNORE_CONFLICT = {"plot", "poster"}
 class MergeReport:
     movies: int = 0
     merged_tmdb_movielens: int = 0
+    merged_movielens_by_title: int = 0  # MovieLens rows without a TMDB link, joined on (title, year±1)
     merged_wikipedia: int = 0
     only: Counter = field(default_factory=Counter)  # movies known to one source only, by source
     by_sources: Counter = field(default_factory=Counter)  # "tmdb+movielens+wikipedia" -> n
@@ -51,6 +52,7 @@ class MergeReport:
         return {
             "movies": self.movies,
             "merged_tmdb_movielens": self.merged_tmdb_movielens,
+            "merged_movielens_by_title": self.merged_movielens_by_title,
             "merged_wikipedia": self.merged_wikipedia,
             "only_in_one_source": dict(self.only),
             "by_sources": dict(self.by_sources),
@@ -94,6 +96,19 @@ def combine(base: Movie, other: Movie, report: MergeReport | None = None) -> Mov
     return dataclasses.replace(base, sources=sources, provenance=tuple(sorted(prov.items())), **values)
 
 
+def _same_film(m: Movie, index: dict[str, list[str]], by_key: dict[str, Movie], taken: set) -> str | None:
+    """The TMDB movie with m's normalised title and the closest year within one, not yet linked."""
+    best, best_gap = None, 99
+    for key in index.get(normalise_title(m.title), ()):
+        c = by_key[key]
+        if c.tmdb_id in taken or c.year is None or m.year is None:
+            continue
+        gap = abs(c.year - m.year)
+        if gap <= 1 and gap < best_gap:
+            best, best_gap = key, gap
+    return best
+
+
 def merge_sources(
     tmdb: list[Movie],
     movielens: list[Movie],
@@ -103,7 +118,18 @@ def merge_sources(
     """Pure merge of three sources' movies plus a tmdb_id -> local poster path map."""
     report = MergeReport()
     by_key: dict[str, Movie] = {m.key: m for m in tmdb}
+    tmdb_by_title: dict[str, list[str]] = defaultdict(list)
+    for m in tmdb:
+        tmdb_by_title[normalise_title(m.title)].append(m.key)
+    linked = {m.tmdb_id for m in movielens if m.tmdb_id is not None}
     for m in movielens:
+        if m.tmdb_id is None:  # links.csv has no TMDB id for it: join on (title, year±1) like Wikipedia
+            match = _same_film(m, tmdb_by_title, by_key, linked)
+            if match is not None:
+                by_key[match] = combine(by_key[match], m, report)
+                linked.add(by_key[match].tmdb_id)
+                report.merged_movielens_by_title += 1
+                continue
         if m.key in by_key:
             prev = by_key[m.key]
             if MOVIELENS in prev.sources:

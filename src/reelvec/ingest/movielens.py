@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -13,7 +14,9 @@ import pandas as pd
 from reelvec.errors import IngestError
 from reelvec.ingest.movie import MOVIELENS, Movie, canonical_genres
 from reelvec.ingest.quarantine import Rejection, SourceReport
-from reelvec.ingest.tmdb import check_columns
+from reelvec.ingest.tmdb import check_columns, raise_field_limit
+
+logger = logging.getLogger(__name__)
 
 _TITLE_YEAR = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})(?:[-\u2013]\d{0,4})?\)\s*$")
 _AKA = re.compile(r"\s*\((?:a\.k\.a\.|aka)\s[^)]*\)\s*$", re.I)
@@ -37,7 +40,7 @@ def parse_movielens_title(raw: str) -> tuple[str, int | None]:
 
 def _open(path: Path):
     try:
-        return open(path, encoding="utf-8", errors="surrogateescape", newline="")
+        return open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")  # a BOM is not a column
     except OSError as exc:
         raise IngestError(f"cannot read MovieLens file {path}: {exc.strerror}") from exc
 
@@ -110,15 +113,37 @@ def read_movielens(data_dir: Path) -> tuple[list[Movie], list[Rejection], Source
     return list(movies.values()), rejections, report
 
 
+def ragged_lines(path: Path) -> list[int]:
+    """1-based line numbers whose field count differs from the header's (pandas would stop there)."""
+    raise_field_limit()
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, [])
+            bad, line = [], reader.line_num
+            for row in reader:
+                if row and len(row) != len(header):
+                    bad.append(line + 1)
+                line = reader.line_num
+            return bad
+    except OSError as exc:
+        raise IngestError(f"cannot read ratings {path}: {exc.strerror}") from exc
+
+
 def load_ratings(path: Path, links: dict[int, tuple[str | None, int | None]] | None = None) -> pd.DataFrame:
     """ratings.csv as a typed table (userId, movieId, rating, timestamp[, tmdb_id]).
 
     Rows with non-numeric fields or a rating outside 0.5..5 are dropped *and reported* through
     the returned frame's ``attrs['rejected']`` count (the caller records it)."""
+    bad = ragged_lines(path)
     try:
-        df = pd.read_csv(path, dtype=str)
-    except OSError as exc:
-        raise IngestError(f"cannot read ratings {path}: {exc.strerror}") from exc
+        df = pd.read_csv(path, dtype=str, skiprows=[n - 1 for n in bad], encoding="utf-8-sig",
+                         encoding_errors="replace")
+    except (OSError, pd.errors.ParserError, ValueError) as exc:
+        raise IngestError(f"cannot read ratings {path}: {exc}") from exc
+    if bad:
+        logger.warning("%s: skipped %d line(s) with the wrong number of fields: %s", path, len(bad),
+                       ", ".join(f"line {n}" for n in bad[:10]) + (" ..." if len(bad) > 10 else ""))
     check_columns(df.columns, ("userId", "movieId", "rating", "timestamp"), path)
     out = pd.DataFrame({
         "userId": pd.to_numeric(df["userId"], errors="coerce"),
@@ -133,7 +158,8 @@ def load_ratings(path: Path, links: dict[int, tuple[str | None, int | None]] | N
         tm = {m: t for m, (_, t) in links.items() if t}
         out["tmdb_id"] = out["movieId"].map(tm).astype("Int64")
     out = out.reset_index(drop=True)
-    out.attrs["rejected"] = rejected
+    out.attrs["rejected"] = rejected + len(bad)
+    out.attrs["ragged_lines"] = bad
     return out
 
 

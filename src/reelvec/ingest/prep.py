@@ -34,17 +34,16 @@ def extract_names(data: Any, key: str = "name") -> list[str]:
         data = json.loads(s)  # never eval: the column is untrusted text
     if isinstance(data, Mapping):
         data = [data]
-    if not isinstance(data, Iterable):
+    if isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
         raise ValueError(f"expected a list of objects, got {type(data).__name__}")
     out: list[str] = []
     for item in data:
-        if isinstance(item, Mapping):
-            name = item.get(key)
-        else:
-            name = item
+        name = item.get(key) if isinstance(item, Mapping) else item
         if name is None:
             continue
-        name = " ".join(str(name).split())
+        if not isinstance(name, str):
+            raise ValueError(f"expected a name (text), got {type(name).__name__} {str(name)[:40]!r}")
+        name = " ".join(name.split())
         if name and name not in out:
             out.append(name)
     return out

@@ -11,6 +11,11 @@ from pathlib import Path
 from reelvec.fsutil import atomic_open
 
 
+def printable(text: str) -> str:
+    """Undecodable bytes (read as lone surrogates) shown as \\xNN, so any text can be written as UTF-8."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 @dataclass(frozen=True)
 class Rejection:
     source: str
@@ -19,7 +24,7 @@ class Rejection:
     raw: str
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False)
+        return json.dumps({k: printable(v) for k, v in asdict(self).items()}, ensure_ascii=False)
 
 
 @dataclass

@@ -26,6 +26,15 @@ NUMERIC = {"budget": float, "revenue": float, "runtime": float, "popularity": fl
            "vote_average": float, "vote_count": int}
 
 
+MAX_FIELD = 100_000  # characters; a longer field is quarantined (an overview is ~300)
+
+
+def raise_field_limit() -> None:
+    """csv's default 128 KB field limit aborts the whole read on one long field; lift it so the
+    row reaches the per-row checks (MAX_FIELD) and is quarantined instead."""
+    csv.field_size_limit(1 << 30)
+
+
 class RowError(ValueError):
     """A row that cannot become a Movie; the message is the quarantine reason."""
 
@@ -45,7 +54,13 @@ def _number(row: dict, col: str):
         raise RowError(f"non-numeric {col}: {raw[:40]!r}") from exc
     if math.isnan(v) or math.isinf(v):
         raise RowError(f"non-numeric {col}: {raw[:40]!r}")
-    return int(v) if NUMERIC[col] is int else v
+    if v < 0:
+        raise RowError(f"negative {col}: {raw[:40]!r}")
+    if NUMERIC[col] is int:
+        if v != int(v):
+            raise RowError(f"{col} is not a whole number: {raw[:40]!r}")
+        return int(v)
+    return v
 
 
 def parse_tmdb_row(row: dict) -> Movie:
@@ -55,10 +70,14 @@ def parse_tmdb_row(row: dict) -> Movie:
             raise RowError(f"invalid UTF-8 in column {col}")
         if col is None:  # csv puts surplus fields under key None
             raise RowError("more fields than the header")
+        if isinstance(val, str) and len(val) > MAX_FIELD:
+            raise RowError(f"field {col} is {len(val)} characters long (limit {MAX_FIELD})")
     try:
         tmdb_id = int((row.get("id") or "").strip())
     except ValueError as exc:
         raise RowError(f"bad id: {row.get('id')!r}") from exc
+    if tmdb_id <= 0:
+        raise RowError(f"bad id: {tmdb_id} (ids are positive)")
     title = clean(row.get("title"))
     if not title:
         raise RowError("empty title")
@@ -112,9 +131,10 @@ def read_tmdb(path: Path) -> tuple[list[Movie], list[Rejection], SourceReport]:
     rejections: list[Rejection] = []
     by_id: dict[int, Movie] = {}
     try:
-        fh = open(path, encoding="utf-8", errors="surrogateescape", newline="")
+        fh = open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")  # a BOM is not a column
     except OSError as exc:
         raise IngestError(f"cannot read TMDB CSV {path}: {exc.strerror}") from exc
+    raise_field_limit()
     with fh:
         reader = csv.DictReader(fh)
         check_columns(reader.fieldnames, REQUIRED_COLUMNS, path)

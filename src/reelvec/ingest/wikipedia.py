@@ -46,6 +46,8 @@ def parse_wikipedia_entry(entry) -> Movie:
     genres = entry.get("genres") or []
     if not isinstance(cast, list) or not isinstance(genres, list):
         raise ValueError("cast/genres is not a list")
+    if not all(isinstance(x, str) for x in cast + genres):
+        raise ValueError("cast/genres must be lists of names (text)")
     extract = clean(entry.get("extract")) or None
     href = entry.get("href")
     thumb = entry.get("thumbnail")
@@ -71,10 +73,13 @@ def read_wikipedia(folder: Path) -> tuple[list[Movie], list[Rejection], SourceRe
     by_key: dict[str, Movie] = {}
     for path in files:
         try:
-            data = json.loads(path.read_bytes().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            data = json.loads(path.read_bytes().decode("utf-8-sig"))
+        except (UnicodeDecodeError, json.JSONDecodeError, OSError, RecursionError) as exc:
             report.rows_read += 1
-            report.reject(rejections, path.name, f"unreadable JSON file: {exc}", "")
+            reason = ("JSON nested too deep" if isinstance(exc, RecursionError)
+                      else f"not a readable file: {exc.strerror}" if isinstance(exc, OSError)
+                      else f"unreadable JSON file: {exc}")
+            report.reject(rejections, path.name, reason, "")
             continue
         if not isinstance(data, list):
             report.rows_read += 1
