@@ -248,6 +248,7 @@ class PublishedStore:
             q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
             return (m @ q.T).max(axis=1)
         pos, neg = best(positive), best(negative)
+        pos, neg = np.maximum(pos, -1e30), np.maximum(neg, -1e30)  # no negatives: -inf would make nan below
         sig = lambda x: 0.5 * (x / (1.0 + np.abs(x)) + 1.0)  # Qdrant scaled_fast_sigmoid
         scores = np.where(pos > neg, sig(pos), -sig(neg))
         return self._top(c, scores, c.mask(flt) & c.has[using], k)

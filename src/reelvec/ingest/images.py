@@ -16,6 +16,7 @@ from reelvec.errors import IngestError
 
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF"})
 MAX_PIXELS = 40_000_000  # posters are < 1 MP; a 30000x30000 "poster" is an attack, not art
+MAX_BYTES = 32 * 1024 * 1024  # read at most this much of a file given as a poster (/dev/zero is not one)
 
 
 class BadImageError(IngestError):
@@ -53,11 +54,14 @@ def load_poster(source: bytes | str | Path, draft_size: tuple[int, int] | None =
     """
     if isinstance(source, (str, Path)):
         try:
-            data = Path(source).read_bytes()
+            with open(source, "rb") as fh:
+                data = fh.read(MAX_BYTES + 1)
         except OSError as exc:
             raise BadImageError(f"cannot read poster {source}: {exc.strerror}") from exc
     else:
         data = source
+    if len(data) > MAX_BYTES:
+        raise BadImageError(f"over {MAX_BYTES // (1024 * 1024)} MB; not a poster")
     if not data:
         raise BadImageError("empty file")
     try:

@@ -41,6 +41,14 @@ GENRE_ALIASES = {
 }
 
 
+# TMDB's genre list: names a filter may use even where no movie of the collection has them.
+KNOWN_GENRES = frozenset({
+    "Action", "Adventure", "Animation", "Comedy", "Crime", "Documentary", "Drama", "Family", "Fantasy", "Film Noir",
+    "Foreign", "History", "Horror", "Music", "Mystery", "Romance", "Science Fiction", "Sport", "TV Movie",
+    "Thriller", "War", "Western",
+})
+
+
 def canonical_genre(name: str) -> str:
     """Map a genre spelling onto the shared vocabulary ('' means: not a genre, drop it)."""
     key = " ".join(str(name).strip().lower().split())

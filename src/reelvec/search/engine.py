@@ -22,6 +22,8 @@ from reelvec.search.titles import TitleEntry, TitleIndex
 
 VECTOR_NAMES = ("fused", "text", "image")
 ALIAS_CHECK_SECONDS = 1.0
+FILTER_KEYS = frozenset({"genres", "genres_all", "exclude_genres", "years", "after", "before", "languages"})
+MAX_TITLE = 300  # characters; a longer "title" is not one (and fuzzy matching it would take seconds)
 HISTORY_DECAY = 0.85  # recency weight per step back in a history (the fallback without a sequence model)
 logger = logging.getLogger(__name__)
 
@@ -117,6 +119,7 @@ class Engine:
         self._collection: str | None = None
         self._checked = 0.0
         self._titles: TitleIndex | None = None
+        self._vocab: tuple[str, dict[str, set[str]]] | None = None
         self._text = self._image = None
         self._encoders_dir = encoders_dir
 
@@ -165,6 +168,8 @@ class Engine:
             return self.get_movie_index(int(movie))
         if not isinstance(movie, str):
             raise SearchError(f"expected a TMDB id or a title, got {type(movie).__name__}")
+        if len(movie) > MAX_TITLE:
+            raise SearchError(f"a title of {len(movie)} characters is not a title (limit {MAX_TITLE})")
         return self.titles.lookup(movie).point_id
 
     def movie(self, movie: int | str) -> dict:
@@ -177,6 +182,60 @@ class Engine:
             UnknownMovieError: no such movie, or an ambiguous title (the message lists candidates).
         """
         return self._record(self.get_movie_index(movie)).payload
+
+    def vocabulary(self) -> dict[str, set[str]]:
+        """The genres and original languages present in the collection (what filters can name)."""
+        coll = self.collection
+        if self._vocab is None or self._vocab[0] != coll:
+            columns = getattr(self.store, "columns", None)
+            if columns is not None:
+                c = columns(coll)
+                genres, langs = c["genres"], c["original_language"]
+            else:
+                rows = [f.payload for f in self.store.scroll(coll, batch=2000)]
+                genres, langs = [p.get("genres") for p in rows], [p.get("original_language") for p in rows]
+            self._vocab = (coll, {"genres": {g for gs in genres for g in (gs or ())},
+                                  "languages": {x for x in langs if x}})
+        return self._vocab[1]
+
+    def _filter(self, filters: dict, exclude_ids=(), has_vector: str | None = None) -> SearchFilter:
+        """Check the caller's filters (names, types, values known to the collection) -> SearchFilter."""
+        import difflib
+
+        from reelvec.ingest.movie import KNOWN_GENRES, canonical_genre
+
+        unknown = set(filters) - FILTER_KEYS
+        if unknown:
+            hints = [f"{u!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(u, FILTER_KEYS, 1)) else repr(u)
+                     for u in sorted(unknown)]
+            raise SearchError(f"unknown filter {', '.join(hints)}; filters are {', '.join(sorted(FILTER_KEYS))}")
+        clean = {k: v for k, v in filters.items() if v is not None}
+        for key in ("after", "before"):
+            if key in clean and (isinstance(clean[key], bool) or not isinstance(clean[key], (int, np.integer))):
+                raise SearchError(f"{key} must be a year (an integer), got {clean[key]!r}")
+        if "years" in clean:
+            y = clean["years"]
+            if (not isinstance(y, (tuple, list)) or len(y) != 2
+                    or any(v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer))) for v in y)):
+                raise SearchError(f"years must be a (from, to) pair of integers, got {y!r}")
+        vocab = None
+        for key, kind in (("genres", "genres"), ("genres_all", "genres"), ("exclude_genres", "genres"),
+                          ("languages", "languages")):
+            if key not in clean:
+                continue
+            vals = [clean[key]] if isinstance(clean[key], str) else clean[key]
+            if not isinstance(vals, (list, tuple, set)) or not all(isinstance(v, str) for v in vals):
+                raise SearchError(f"{key} must be a name or a list of names, got {clean[key]!r}")
+            vocab = vocab or self.vocabulary()
+            known = vocab[kind] | (KNOWN_GENRES if kind == "genres" else set())
+            for v in vals:
+                name = (canonical_genre(v) or v) if kind == "genres" else v
+                if name not in known and not (kind == "languages" and len(name) == 2 and name.isalpha()
+                                              and name.islower()):  # an ISO code no movie here has
+                    close = difflib.get_close_matches(name, sorted(known), 3, 0.5)
+                    raise SearchError(f"unknown {kind[:-1]} {v!r} in {key}" + (f"; did you mean {', '.join(close)}?"
+                                      if close else f"; known: {', '.join(sorted(known)[:30])}"))
+        return make_filter(exclude_ids=exclude_ids, has_vector=has_vector, **clean)
 
     def _looks_like_title(self, s: str) -> bool:
         return any(e.title == s.strip() for e in self.titles.by_norm.get(s.strip(), []))
@@ -236,7 +295,7 @@ class Engine:
         self._check_k(k)
         pid = self.get_movie_index(movie)
         q = self._record(pid)
-        flt = make_filter(exclude_ids=(pid,), **filters)
+        flt = self._filter(filters, exclude_ids=(pid,))
         if weights:
             return self._weighted(q, weights, k, flt)
         hits = self.store.query(self.collection, QuerySpec(q.vec["fused"], "fused", k, flt, with_vectors=True))
@@ -290,7 +349,7 @@ class Engine:
         if not isinstance(text, str) or not text.strip():
             raise SearchError("empty search text")
         v = self.text_encoder.encode([text.strip()])[0]
-        hits = self.store.query(self.collection, QuerySpec(v, "text", k, make_filter(**filters), with_vectors=True))
+        hits = self.store.query(self.collection, QuerySpec(v, "text", k, self._filter(filters), with_vectors=True))
         return self._hits(hits, Found("", 0.0, {}, {"text": v.tolist()}))
 
     def search_image(self, image: str | Path | bytes, k: int = 10, **filters) -> list[Hit]:
@@ -317,7 +376,7 @@ class Engine:
         except BadImageError as exc:
             raise SearchError(f"cannot use image {image if not isinstance(image, bytes) else '(bytes)'}: {exc}") from exc
         v = self.image_encoder.encode([img])[0]
-        spec = QuerySpec(v, "image", k, make_filter(has_vector="image", **filters), with_vectors=True)
+        spec = QuerySpec(v, "image", k, self._filter(filters, has_vector="image"), with_vectors=True)
         hits = self.store.query(self.collection, spec)
         return self._hits(hits, Found("", 0.0, {}, {"image": v.tolist()}))
 
@@ -342,11 +401,13 @@ class Engine:
             SearchError: no positive movie, bad `k` or filters.
         """
         self._check_k(k)
+        positive = [positive] if isinstance(positive, (str, int, np.integer)) else list(positive or ())
+        negative = [negative] if isinstance(negative, (str, int, np.integer)) else list(negative or ())
         if not positive:
             raise SearchError("recommend needs at least one positive movie")
         pos = [self._record(self.get_movie_index(m)) for m in positive]
         neg = [self._record(self.get_movie_index(m)) for m in negative]
-        flt = make_filter(exclude_ids=tuple(r.id for r in pos + neg), **filters)
+        flt = self._filter(filters, exclude_ids=tuple(r.id for r in pos + neg))
         hits = self.store.recommend(self.collection, [r.vec["fused"] for r in pos],
                                     [r.vec["fused"] for r in neg], "fused", k, flt)
         return self._hits(hits, pos[0])
@@ -392,9 +453,13 @@ class Engine:
                 mean of their movies, and the explanation says so.
         """
         self._check_k(k)
+        if isinstance(history, (str, int)):
+            raise SearchError("history must be a list of movies, oldest first (a single title is a list of one)")
         items = [(h if isinstance(h, tuple) else (h, 4.5)) for h in history]
         resolved, unknown = [], []
         for movie, rating in items:
+            if isinstance(rating, bool) or not isinstance(rating, (int, float)) or not 0.5 <= rating <= 5:
+                raise SearchError(f"rating of {movie!r} must be a number from 0.5 to 5, got {rating!r}")
             try:
                 resolved.append((self.get_movie_index(movie), float(rating)))
             except UnknownMovieError as exc:
@@ -402,7 +467,7 @@ class Engine:
         if unknown:
             raise UnknownMovieError("unknown movies in the history: " + " | ".join(unknown))
         seen = tuple(pid for pid, _ in resolved) if exclude_seen else ()
-        flt = make_filter(exclude_ids=seen, **filters)
+        flt = self._filter(filters, exclude_ids=seen)
         if not resolved:
             return self._popular(k, flt)
         if len(resolved) == 1:

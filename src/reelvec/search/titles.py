@@ -61,17 +61,46 @@ class TitleIndex:
                 f"{query!r} is ambiguous: " + ", ".join(self._label(e) for e in cands[:8])
                 + "; add the year, e.g. " + repr(self._label(cands[-1])),
                 [(e.title, e.year) for e in cands])
-        matches = process.extract(norm, self.norms, scorer=fuzz.WRatio, limit=8)
-        cands: list[tuple[float, TitleEntry]] = []
-        for name, score, _ in matches:
+        want = numbers(norm)
+        best: dict[str, tuple[float, float]] = {}  # candidate title -> (full ratio, WRatio), best variant
+        for variant in {norm, to_roman(norm)}:  # "rocky 2" also as "rocky ii"
+            for name, score, _ in process.extract(variant, self.norms, scorer=fuzz.WRatio, limit=12):
+                r = (fuzz.ratio(variant, name), score)
+                best[name] = max(best.get(name, r), r)
+        cands: list[tuple[float, float, TitleEntry]] = []
+        for name, (ratio, score) in best.items():
             for e in self.by_norm[name]:
                 if year is None or (e.year is not None and abs(e.year - year) <= 1):
-                    cands.append((score, e))
-        cands.sort(key=lambda t: (-t[0], -t[1].votes))
-        if cands and cands[0][0] >= 86 and (len(cands) == 1 or cands[0][0] - cands[1][0] >= 4
-                                             or normalise_title(cands[1][1].title) == normalise_title(cands[0][1].title)
-                                             and cands[0][1].votes >= 5 * max(cands[1][1].votes, 1)):
-            return cands[0][1]
-        listed = ", ".join(f"{self._label(e)}" for _, e in cands[:6]) or "none"
+                    cands.append((ratio, score, e))
+        cands.sort(key=lambda t: (-t[0], -t[1], -t[2].votes))
+        # a match must look like the whole query (not a fragment of it: "zzzzqqq" is not "Z") and
+        # carry the query's numbers ("Godfather 2" is not "The Godfather", but "Part II" is)
+        ok = [c for c in cands if c[1] >= 86 and c[0] >= MIN_RATIO and want <= numbers(normalise_title(c[2].title))]
+        if ok and (len(ok) == 1 or ok[0][0] - ok[1][0] >= 5
+                   or normalise_title(ok[1][2].title) == normalise_title(ok[0][2].title)
+                   and ok[0][2].votes >= 5 * max(ok[1][2].votes, 1)):
+            return ok[0][2]
+        listed = ", ".join(f"{self._label(e)}" for _, _, e in cands[:6]) or "none"
         raise UnknownMovieError(f"no movie titled {query!r}; closest: {listed}",
-                                [(e.title, e.year) for _, e in cands[:6]])
+                                [(e.title, e.year) for _, _, e in cands[:6]])
+
+
+ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10}
+MIN_RATIO = 60  # full-string similarity (0-100) a fuzzy match needs
+
+
+def to_roman(norm: str) -> str:
+    """'rocky 2' -> 'rocky ii' (sequel numbers are usually written in roman numerals)."""
+    back = {v: k for k, v in ROMAN.items()}
+    return " ".join(back.get(int(t), t) if t.isdigit() and int(t) in back else t for t in norm.split())
+
+
+def numbers(norm: str) -> set[int]:
+    """The numbers in a normalised title, roman numerals included ('part ii' -> {2})."""
+    out = set()
+    for tok in norm.split():
+        if tok.isdigit():
+            out.add(int(tok))
+        elif tok in ROMAN:
+            out.add(ROMAN[tok])
+    return out
