@@ -86,6 +86,12 @@ def make_app(state: Counter) -> web.Application:
         port = request.url.port
         raise web.HTTPFound(f"http://127.0.0.2:{port}/ok/1.jpg")
 
+    async def to_decimal(request):  # 127.0.0.2 written as one decimal number
+        raise web.HTTPFound(f"http://2130706434:{request.url.port}/ok/1.jpg")
+
+    async def to_octal(request):  # 127.0.0.2 in octal dotted notation
+        raise web.HTTPFound(f"http://0177.0.0.02:{request.url.port}/ok/1.jpg")
+
     async def to_v6(request):
         raise web.HTTPFound(f"http://[::1]:{request.url.port}/ok/1.jpg")
 
@@ -99,6 +105,7 @@ def make_app(state: Counter) -> web.Application:
         web.get("/ok/{n}", ok), web.get("/slow", slow), web.get("/slowloris", slowloris), web.get("/flaky", flaky),
         web.get("/ratelimit", ratelimit), web.get("/missing", missing), web.get("/loop-a", loop_a),
         web.get("/loop-b", loop_b), web.get("/to-forbidden", to_forbidden), web.get("/to-v6", to_v6),
+        web.get("/to-decimal", to_decimal), web.get("/to-octal", to_octal),
         web.get("/big", static(GOOD + b"\0" * 400_000)),
         web.get("/html", static(b"<html><body>not a poster</body></html>", "image/jpeg")),
         web.get("/truncated", static(GOOD[: len(GOOD) // 2])),
@@ -145,13 +152,14 @@ async def test_all_faults_recorded_and_good_posters_still_arrive(server, tmp_pat
     faults = {
         "slow": "/slow", "slowloris": "/slowloris", "flaky": "/flaky", "ratelimit": "/ratelimit", "missing": "/missing",
         "loop": "/loop-a", "forbidden": "/to-forbidden", "v6": "/to-v6", "big": "/big", "html": "/html",
+        "decimal": "/to-decimal", "octal": "/to-octal",
         "truncated": "/truncated", "bomb": "/bomb", "cmyk": "/cmyk", "palette": "/palette", "exif": "/exif",
     }
     items = good_items(base) + [(k, base + p) for k, p in faults.items()]
     res = await fetch(tmp_path, items)
     for i in range(3):
         assert res[f"good{i}"].status == DONE and Path(res[f"good{i}"].path).exists()
-    assert res["slow"].status == TRANSIENT and "timeout" in res["slow"].error and res["slow"].attempts == 3
+    assert res["slow"].status == TRANSIENT and "timeout" in res["slow"].error and res["slow"].attempts == 2  # once
     assert res["slowloris"].status == TRANSIENT and "timeout" in res["slowloris"].error
     assert res["flaky"].status == DONE and res["flaky"].attempts == 2
     assert res["ratelimit"].status == DONE and state["ratelimit_wait_ms"] >= 950  # Retry-After: 1 honoured
@@ -159,6 +167,8 @@ async def test_all_faults_recorded_and_good_posters_still_arrive(server, tmp_pat
     assert res["loop"].status == PERMANENT and "redirect loop" in res["loop"].error
     assert res["forbidden"].status == PERMANENT and "forbidden address: loopback address 127.0.0.2" in res["forbidden"].error
     assert res["v6"].status == PERMANENT and "loopback address ::1" in res["v6"].error
+    for k in ("decimal", "octal"):  # legacy IPv4 notations: refused at once, never retried
+        assert res[k].status == PERMANENT and "loopback address 127.0.0.2" in res[k].error and res[k].attempts == 1
     assert res["big"].status == PERMANENT and "cap" in res["big"].error
     assert res["html"].status == PERMANENT and "bad image" in res["html"].error
     assert res["truncated"].status == PERMANENT and "bad image" in res["truncated"].error
@@ -277,3 +287,20 @@ async def test_encoder_uses_fetched_posters(server, tmp_path):
     m = Movie(key="tmdb:7", title="Seven", poster=url)
     assert poster_path(m, None, fetched) == Path(res["tmdb:7"].path)
     assert poster_path(Movie(key="x", title="X", poster=base + "/never.jpg"), None, fetched) is None
+
+
+async def test_slow_loris_ends_at_the_per_url_deadline(server, tmp_path):
+    base, _ = server
+    t = time.monotonic()
+    res = await fetch(tmp_path, [("sl", base + "/slowloris")], url_deadline=2.5, read_timeout=5, total_timeout=30)
+    took = time.monotonic() - t
+    assert res["sl"].status == TRANSIENT and "per-URL deadline" in res["sl"].error and took < 5
+
+
+def test_legacy_ipv4_notations_are_classified_without_connecting():
+    from reelvec.ingest.netguard import forbidden_reason, is_ip_literal, legacy_ipv4
+
+    assert legacy_ipv4("2130706433") == "127.0.0.1" and legacy_ipv4("0x7f.1") == "127.0.0.1"
+    assert legacy_ipv4("0177.0.0.1") == "127.0.0.1" and legacy_ipv4("example.com") is None
+    assert is_ip_literal("2852039166") and "link-local" in forbidden_reason("2852039166")  # 169.254.169.254
+    assert forbidden_reason("3232235777") and forbidden_reason("8.8.8.8") is None  # 192.168.1.1 / public

@@ -20,7 +20,10 @@ def forbidden_reason(ip: str) -> str | None:
     try:
         addr = ipaddress.ip_address(ip.strip("[]").split("%")[0])
     except ValueError:
-        return f"not an IP address: {ip!r}"
+        dotted = legacy_ipv4(ip)
+        if dotted is None:
+            return f"not an IP address: {ip!r}"
+        return forbidden_reason(dotted) or None
     if isinstance(addr, ipaddress.IPv6Address):
         mapped = addr.ipv4_mapped or (addr.sixtofour if addr.sixtofour else None)
         if addr.ipv4_mapped is not None:
@@ -48,12 +51,25 @@ def forbidden_reason(ip: str) -> str | None:
     return None
 
 
+def legacy_ipv4(host: str) -> str | None:
+    """The dotted address of an IPv4 literal in a legacy notation that resolvers still accept
+    (decimal '2130706433', octal '0177.0.0.1', hex '0x7f.1', short '127.1'); None otherwise."""
+    import socket
+
+    if not host or not all(c in "0123456789abcdefxABCDEFX." for c in host) or not host[0].isdigit():
+        return None
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
 def is_ip_literal(host: str) -> bool:
     try:
         ipaddress.ip_address(host.strip("[]").split("%")[0])
         return True
     except ValueError:
-        return False
+        return legacy_ipv4(host) is not None
 
 
 class BlockedAddressError(OSError):

@@ -45,6 +45,7 @@ class FetchConfig:
     max_bytes: int = 5 * 1024 * 1024
     max_redirects: int = 5
     retries: int = 3
+    url_deadline: float = 60.0  # seconds for one URL over all its attempts (a slow-loris server ends here)
     backoff_base: float = 0.25
     backoff_max: float = 20.0
     breaker_threshold: int = 8
@@ -204,7 +205,7 @@ class PosterFetcher:
         if self.config.ssrf_guard and is_ip_literal(host) and host not in self.config.allow_hosts:
             reason = forbidden_reason(host)
             if reason:
-                raise FetchError(f"forbidden address: {reason}", transient=False)
+                raise FetchError(f"forbidden address: {reason} ({host})", transient=False)
         return parts.scheme, host
 
     def _store(self, data: bytes, target: Path) -> tuple[int, str]:
@@ -279,11 +280,22 @@ class PosterFetcher:
             return prev
         attempts = prev.attempts if prev and prev.url == source else 0
         out = Outcome(key, source, TRANSIENT, attempts=attempts)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.url_deadline
+        timeouts = 0
         for attempt in range(self.config.retries + 1):
             out.attempts += 1
             try:
                 if "://" in source:  # any URL; _check_url refuses schemes other than http(s)
-                    data, code, meta = await self._get(session, source, host_sems)
+                    left = deadline - loop.time()
+                    if left <= 0:
+                        raise FetchError(f"gave up after {self.config.url_deadline:.0f} s (per-URL deadline)",
+                                         transient=True)
+                    try:
+                        data, code, meta = await asyncio.wait_for(self._get(session, source, host_sems), left)
+                    except TimeoutError as exc:  # the deadline, not a socket timeout
+                        raise FetchError(f"gave up after {self.config.url_deadline:.0f} s (per-URL deadline)",
+                                         transient=True) from exc
                     out.http_code, out.etag, out.last_modified = code, meta["etag"], meta["last_modified"]
                 else:
                     try:
@@ -300,12 +312,16 @@ class PosterFetcher:
                 out.error = exc.reason
                 out.http_code = exc.code if exc.code is not None else out.http_code
                 out.status = TRANSIENT if exc.transient else PERMANENT
-                if not exc.transient or attempt == self.config.retries:
-                    break
+                timeouts += exc.reason.startswith(("timeout", "gave up"))
+                if not exc.transient or attempt == self.config.retries or timeouts > 1 \
+                        or exc.reason.startswith("gave up"):
+                    break  # a server that timed out twice will not answer a third time
                 delay = min(self.config.backoff_max, self.config.backoff_base * 2 ** attempt)
                 delay = delay * (0.5 + random.random() / 2)  # jitter
                 if exc.retry_after is not None:
                     delay = max(delay, min(exc.retry_after, self.config.backoff_max))
+                if loop.time() + delay >= deadline:
+                    break
                 await asyncio.sleep(delay)
         self.ledger.put(out)
         return out
