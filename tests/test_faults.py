@@ -97,3 +97,68 @@ def test_no_traceback_on_a_closed_pipe_or_an_empty_image(argv, tmp_path):
     cmd = f"{sys.executable} -m reelvec {' '.join(argv)} --store {tmp_path / 'home'} | head -c 1"
     out = subprocess.run(cmd, shell=True, capture_output=True, text=True)
     assert "Traceback" not in out.stderr, out.stderr
+
+
+# ------------------------------------------------------------------------------- damaged stores
+@pytest.fixture
+def built(tmp_path):
+    from datagen import make_dataset
+
+    from reelvec.app import BuildConfig, build
+    data = make_dataset(tmp_path / "data")
+    cfg = BuildConfig(data=data, home=tmp_path / "home", progress=False)
+    build(cfg)
+    return cfg
+
+
+def test_damaged_aliases_ledger_and_cache_are_named_and_rebuilt(built, caplog):
+    import shutil
+
+    import reelvec
+    from reelvec.app import build
+    from reelvec.errors import StoreError
+    home = built.home
+    aliases = home / "store" / "aliases.json"
+    good = aliases.read_text()
+    for bad in ('{"movies": "movies_', "[1, 2]"):
+        aliases.write_text(bad)
+        with pytest.raises(StoreError, match="aliases.json"):
+            with reelvec.open(home) as e:
+                e.similar("Alien")
+        assert main(["similar", "Alien", "--store", str(home)]) == 2
+    aliases.write_text(good)
+    live = json.loads(good)["movies"]
+    (home / "jobs" / f"{live}.json").write_text("{not json")
+    (home / "features" / "index.sqlite").write_bytes(b"this is not a database" * 100)
+    shutil.rmtree(home / "model" / "sequence")
+    rep = build(built)
+    assert rep.stages["index"]["swapped"]  # the unverified collection was indexed anew
+    assert rep.stages["encode"]["text_computed"] == 16  # the unreadable cache index was set aside
+    assert rep.stages["sequence"]["reused"] is False and (home / "model" / "sequence" / "config.json").exists()
+    assert list((home / "features").glob("index.sqlite.corrupt-*"))
+    assert "job ledger" in caplog.text and "unreadable" in caplog.text
+
+
+def test_a_damaged_collection_or_copy_is_never_served_half(built):
+    import shutil
+
+    import reelvec
+    from reelvec.app import build
+    from reelvec.errors import StoreError
+    home = built.home
+    live = json.loads((home / "store" / "aliases.json").read_text())["movies"]
+    segs = list((home / "store" / "collections" / live / "segments").iterdir())
+    shutil.rmtree(segs[0])  # the writer's shard loses a segment: readers use the published copy
+    with reelvec.open(home) as e:
+        assert e.store.count(live) == 16 and e.similar("Alien", k=3)
+    rep = build(built)  # the writer notices and indexes a new, complete collection
+    assert rep.stages["index"]["swapped"] and rep.stages["index"]["points"] == 16
+    live = rep.stages["index"]["collection"]
+    copy = home / "store" / "published" / live
+    (copy / "payload.jsonl").write_bytes((copy / "payload.jsonl").read_bytes()[:-500])  # a truncated copy
+    with pytest.raises(StoreError, match="damaged"):
+        with reelvec.open(home) as e:
+            e.similar("Alien")
+    build(built)  # publishes it again
+    with reelvec.open(home) as e:
+        assert len(e.similar("Alien", k=3)) == 3

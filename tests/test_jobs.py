@@ -86,7 +86,7 @@ def test_kill_9_mid_reindex_then_resume(tmp_path):
     new = None
     while time.time() < deadline:
         states = [json.loads(p.read_text()) for p in jobs.glob("movies_*.json")]
-        started = [s for s in states if s["collection"] != old and 1 <= s["committed"] < 8]
+        started = [s for s in states if s["collection"] != old and 2 <= s.get("points_done", 0) < 16]
         if started:
             new = started[0]["collection"]
             break
@@ -95,13 +95,13 @@ def test_kill_9_mid_reindex_then_resume(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert json.loads((home / "store" / "aliases.json").read_text())["movies"] == old  # readers unaffected
-    killed_at = json.loads((jobs / f"{new}.json").read_text())["committed"]
-    assert 1 <= killed_at < 8
-    out = subprocess.run(cli + ["reindex", "--data", str(data), "--store", str(home), "--quiet", "--json",
-                                "--batch-size", "2"], check=True, env=env, capture_output=True, text=True)
+    killed_at = json.loads((jobs / f"{new}.json").read_text())["points_done"]
+    assert 2 <= killed_at < 16
+    out = subprocess.run(cli + ["reindex", "--data", str(data), "--store", str(home), "--quiet", "--json"],
+                         check=True, env=env, capture_output=True, text=True)  # another (the default) batch size
     rep = json.loads(out.stdout.strip().splitlines()[-1])
     assert rep["stages"]["index"]["collection"] == new  # resumed, not restarted
-    assert rep["stages"]["index"]["resumed_after_batches"] == killed_at
+    assert rep["stages"]["index"]["resumed_after_points"] == killed_at
     store = EdgeStore(home / "store")
     assert store.resolve_alias("movies") == new and store.count(new) == 16
     assert old in store.collections()  # kept for rollback

@@ -37,6 +37,7 @@ class BuildConfig:
     gate: bool = False
     fusion: FusionConfig | None = None  # for (re)training; None = the defaults
     text_precision: str = "auto"
+    text_max_tokens: int | None = None  # truncate descriptions at this many tokens (None: the model's 256)
     image_precision: str = "auto"
     batch_size: int = 1024
     throttle: float = 0.0  # seconds between index batches (be gentle with a shared server)
@@ -85,6 +86,7 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
     from reelvec.encoders import EncoderSpec, FeatureCache, create
     from reelvec.encoders.hardware import cpu_model
     from reelvec.encoders.pipeline import encode_catalog, fetched_posters
+    from reelvec.encoders.text import export_text_model
     from reelvec.fusion.artifact import FusionModel
     from reelvec.fusion.experiment import cold_start_ndcg, fit, prepare
     from reelvec.fusion.model import FusionConfig
@@ -120,7 +122,8 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
 
     # encode: local poster files, plus whatever `reelvec fetch-posters` cached in <home>/posters
     with _Stage(rep, "encode"):
-        text = create(EncoderSpec("minilm", precision=cfg.text_precision, artifact_dir=str(home.artifacts)))
+        text = create(EncoderSpec("minilm", precision=cfg.text_precision, artifact_dir=str(home.artifacts),
+                                  max_tokens=cfg.text_max_tokens))
         image = create(EncoderSpec("mobilenet_v2", precision=cfg.image_precision, artifact_dir=str(home.artifacts)))
         with FeatureCache(home.features_dir) as cache:
             cache.lock()
@@ -128,7 +131,7 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
                                    progress=cfg.progress, fetched=fetched_posters(home.posters))
         feats.save(home.features)
         if getattr(text, "precision", None) != "onnx":  # queries use the exported graph: no torch when serving
-            _ = create(EncoderSpec("minilm", precision="onnx", artifact_dir=str(home.artifacts))).onnx
+            export_text_model(home.artifacts)
         rep.stages["encode"] = dict(feats.stats) | {"text_path": getattr(text, "precision", "?"), "cpu": cpu_model()}
         logger.info("encode: text path %s on %s", rep.stages["encode"]["text_path"], cpu_model())
 
@@ -175,9 +178,11 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
             if own:
                 store.close()
         rep.stages["index"] = {"collection": res.collection, "points": res.points, "swapped": res.swapped,
-                               "reused": res.reused, "resumed_after_batches": res.skipped_batches,
+                               "reused": res.reused, "resumed_after_points": res.skipped_points,
+                               "dropped_partial": res.dropped,
                                "message": res.message}
-    home.write_manifest(home.qdrant(cfg.qdrant_url)[0], cfg.scope)  # readers can open the home from here on
+    home.write_manifest(home.qdrant(cfg.qdrant_url)[0], cfg.scope, text_max_tokens=cfg.text_max_tokens)
+    # readers can open the home from here on
 
     # sequence model for watch histories (next liked movie), next to the fusion model. After the
     # index: the index is live (and `for_history` falls back to the history's mean) while it trains

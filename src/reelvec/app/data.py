@@ -65,7 +65,7 @@ class EncodeResult:
 
 def encode(catalog_path: Path, cache_dir: Path, posters: Path | None = None, out: Path | None = None,
            scope: str = "linked", limit: int | None = None, text_precision: str = "auto",
-           image_precision: str = "auto", progress: bool = False) -> EncodeResult:
+           image_precision: str = "auto", progress: bool = False, text_max_tokens: int | None = None) -> EncodeResult:
     """Text and poster vectors for the catalog through the feature cache in `cache_dir`; unreadable
     posters are listed in ``encode.quarantine.jsonl`` beside the features file."""
     from reelvec.encoders import EncoderSpec, FeatureCache, create
@@ -75,7 +75,8 @@ def encode(catalog_path: Path, cache_dir: Path, posters: Path | None = None, out
 
     cache_dir = Path(cache_dir)
     movies = select_movies(Catalog.load(Path(catalog_path)), scope, limit)
-    text = create(EncoderSpec("minilm", precision=text_precision))
+    text = create(EncoderSpec("minilm", precision=text_precision, artifact_dir=str(cache_dir / "artifacts"),
+                              max_tokens=text_max_tokens))
     image = create(EncoderSpec("mobilenet_v2", precision=image_precision, artifact_dir=str(cache_dir / "artifacts")))
     out = Path(out) if out else cache_dir / "features.npz"
     with FeatureCache(cache_dir) as cache:

@@ -38,8 +38,10 @@ def add_scope(p) -> None:
 
 
 def add_encoders(p) -> None:
-    p.add_argument("--text-precision", default="auto", choices=["auto", "fp32", "autocast-bf16", "bf16"],
-                   help="text speed path (default: auto = bf16 matmuls where the CPU has them)")
+    p.add_argument("--text-precision", default="auto", choices=["auto", "fp32", "onnx", "autocast-bf16", "bf16"],
+                   help="text speed path (default: auto = the fastest faithful path measured on this CPU)")
+    p.add_argument("--text-max-tokens", type=int, help="truncate descriptions at N word pieces (default: the "
+                   "model's 256; 128 is ~2x faster, see README)")
     p.add_argument("--image-precision", default="auto", choices=["auto", "fp32", "onnx", "bf16"],
                    help="poster speed path (default: auto = ONNX Runtime fp32)")
 

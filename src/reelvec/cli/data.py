@@ -70,7 +70,8 @@ def cmd_encode(args) -> int:
     from reelvec import app
 
     res = app.encode(Path(args.catalog), Path(args.cache), args.posters, args.out, args.scope, args.limit,
-                     args.text_precision, args.image_precision, progress=not args.quiet)
+                     args.text_precision, args.image_precision, progress=not args.quiet,
+                     text_max_tokens=args.text_max_tokens)
     print_pairs(res.summary(), "encode", args.json)
     return 0
 

@@ -15,7 +15,8 @@ def _build_config(args):
     return app.BuildConfig(
         data=app.data_dir(args.data), home=Path(args.store), qdrant_url=args.qdrant_url, api_key=args.api_key,
         scope=args.scope, retrain=args.retrain, gate=getattr(args, "gate", None) is not None, fusion=_config(args),
-        text_precision=args.text_precision, image_precision=args.image_precision, shards=args.shards,
+        text_precision=args.text_precision, text_max_tokens=args.text_max_tokens,
+        image_precision=args.image_precision, shards=args.shards,
         replication_factor=args.replication_factor, progress=not args.quiet, batch_size=args.batch_size,
         throttle=args.throttle)
 

@@ -25,6 +25,7 @@ class EncoderSpec:
     weights: str | None = None
     artifact_dir: str | None = None  # where exported artifacts (ONNX graphs) are kept
     threads: int | None = None
+    max_tokens: int | None = None  # text: truncate descriptions here (None = the model's own maximum)
 
 
 @runtime_checkable

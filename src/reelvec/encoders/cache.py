@@ -14,6 +14,7 @@ crash leaves at most unreferenced bytes.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import sqlite3
 import zlib
@@ -23,12 +24,30 @@ import numpy as np
 
 from reelvec.errors import EncoderError
 
+logger = logging.getLogger(__name__)
+
 
 class FeatureCache:
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._lock_fh = None
+        try:
+            self._open_db()
+        except sqlite3.DatabaseError as exc:  # not a database (truncated, overwritten): start afresh
+            import time
+
+            bad = self.folder / f"index.sqlite.corrupt-{int(time.time())}"
+            logger.warning("feature cache index %s is unreadable (%s); moved it to %s and starting an empty "
+                           "cache (vectors are recomputed)", self.folder / "index.sqlite", exc, bad.name)
+            self.db.close()
+            (self.folder / "index.sqlite").rename(bad)
+            for side in ("index.sqlite-wal", "index.sqlite-shm"):
+                (self.folder / side).unlink(missing_ok=True)
+            self._open_db()
+        self.corrupt_seen = 0
+
+    def _open_db(self) -> None:
         self.db = sqlite3.connect(self.folder / "index.sqlite", timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -40,7 +59,6 @@ class FeatureCache:
             CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, sha TEXT);
             """
         )
-        self.corrupt_seen = 0
 
     # -------------------------------------------------------------------------------- locking
     def lock(self) -> None:

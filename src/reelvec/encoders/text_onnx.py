@@ -91,8 +91,11 @@ class OnnxText:
             onnx_path.unlink(missing_ok=True)
             raise EncoderError(f"text model {onnx_path} is unreadable ({exc}); it was removed: run again "
                                "(a build exports it anew)") from exc
-        self.tokenizer.enable_truncation(max_len)
         self.tokenizer.no_padding()
+        self.set_max_len(max_len)
+
+    def set_max_len(self, max_len: int) -> None:
+        self.tokenizer.enable_truncation(max_len)
         self.max_len = max_len
 
     def token_lengths(self, texts: Sequence[str]) -> np.ndarray:

@@ -252,10 +252,17 @@ class EdgeStore:
 
     # ------------------------------------------------------------------ aliases
     def _aliases(self) -> dict[str, str]:
+        path = self.root / "aliases.json"
         try:
-            return json.loads((self.root / "aliases.json").read_text())
+            data = json.loads(path.read_text())
         except FileNotFoundError:
             return {}
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{path} is unreadable ({exc}); `reelvec rollback` or `reelvec build` writes it "
+                             "again (or delete it and run `reelvec build`)") from exc
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise StoreError(f"{path} is not a JSON object of alias -> collection; delete it and run `reelvec build`")
+        return data
 
     def publish(self, collection: str) -> Path:
         """Write the read-only copy readers open (see `reelvec.index.published`); idempotent."""

@@ -10,6 +10,7 @@ verification, so readers never see a half-built collection.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,6 +22,8 @@ from reelvec.errors import StoreError
 from reelvec.fsutil import atomic_write_json
 from reelvec.index.base import ALIAS, PointData, VectorStore
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass
 class JobState:
@@ -29,7 +32,8 @@ class JobState:
     catalog_digest: str
     total: int
     batch_size: int
-    committed: int = 0  # batches fully upserted
+    committed: int = 0  # batches fully upserted (of the last run's batch size)
+    points_done: int = 0  # points upserted, in order: what a rerun resumes from, whatever its batch size
     done: bool = False
     verified: bool = False
     score: float | None = None  # the model's gate metric, if known
@@ -50,9 +54,15 @@ class JobLedger:
         self._write(self.folder / f"{st.collection}.json", asdict(st))
 
     def load(self, collection: str) -> JobState | None:
+        """The job state of `collection`; None when there is none or it is unreadable (then the
+        collection counts as unverified and the next build indexes anew)."""
+        path = self.folder / f"{collection}.json"
         try:
-            return JobState(**json.loads((self.folder / f"{collection}.json").read_text()))
+            return JobState(**json.loads(path.read_text()))
         except FileNotFoundError:
+            return None
+        except (OSError, ValueError, TypeError) as exc:
+            logger.warning("job ledger %s is unreadable (%s); treating %s as unverified", path, exc, collection)
             return None
 
     def all(self) -> list[JobState]:
@@ -60,7 +70,8 @@ class JobLedger:
         for p in sorted(self.folder.glob("movies_*.json")):
             try:
                 out.append(JobState(**json.loads(p.read_text())))
-            except (json.JSONDecodeError, TypeError):
+            except (OSError, ValueError, TypeError) as exc:
+                logger.warning("job ledger %s is unreadable (%s); ignored", p, exc)
                 continue
         return sorted(out, key=lambda s: s.created)
 
@@ -68,16 +79,35 @@ class JobLedger:
         (self.folder / f"{collection}.json").unlink(missing_ok=True)
 
     def history(self) -> list[str]:
+        path = self.folder / "alias_history.json"
         try:
-            return json.loads((self.folder / "alias_history.json").read_text())
+            data = json.loads(path.read_text())
         except FileNotFoundError:
             return []
+        except (OSError, ValueError) as exc:
+            logger.warning("alias history %s is unreadable (%s); starting a new one", path, exc)
+            return []
+        return [c for c in data if isinstance(c, str)] if isinstance(data, list) else []
 
     def push_history(self, collection: str) -> None:
         self._write(self.folder / "alias_history.json", (self.history() + [collection])[-20:])
 
     def set_history(self, items: list[str]) -> None:
         self._write(self.folder / "alias_history.json", items)
+
+
+def _intact(store: VectorStore, collection: str, expected: int) -> bool:
+    """The live collection still holds every point the ledger verified (a deleted segment folder
+    or an unopenable shard means: index anew)."""
+    try:
+        n = store.count(collection)
+    except StoreError as exc:
+        logger.warning("live collection %s cannot be read (%s); indexing a new one", collection, exc)
+        return False
+    if n != expected:
+        logger.warning("live collection %s has %d points, the ledger verified %d; indexing a new one",
+                       collection, n, expected)
+    return n == expected
 
 
 def collection_name(model_version: str, now: float | None = None) -> str:
@@ -89,10 +119,11 @@ def collection_name(model_version: str, now: float | None = None) -> str:
 class IndexResult:
     collection: str
     points: int
-    skipped_batches: int
+    skipped_points: int  # points a killed run had committed, not sent again
     swapped: bool
     reused: bool = False
     message: str = ""
+    dropped: list[str] = field(default_factory=list)  # orphaned partial collections removed
 
 
 def index_points(
@@ -118,25 +149,32 @@ def index_points(
     live = store.resolve_alias(ALIAS)
     live_state = ledger.load(live) if live else None
     if (not force and live_state and live_state.done and live_state.model_version == model_version
-            and live_state.catalog_digest == catalog_digest and store.count(live) == len(points)):
+            and live_state.catalog_digest == catalog_digest and _intact(store, live, len(points))):
         return IndexResult(live, len(points), 0, False, reused=True, message="index is up to date")
-    resume = next((s for s in reversed(ledger.all()) if not s.done and s.collection != live and s.model_version == model_version
-                   and s.catalog_digest == catalog_digest and s.total == len(points) and s.batch_size == batch_size
-                   and s.collection in store.collections()), None)
+    existing = set(store.collections())
+    unfinished = [s for s in ledger.all() if not s.done and s.collection != live and s.collection in existing]
+    matches = lambda s: (s.model_version == model_version and s.catalog_digest == catalog_digest
+                         and s.total == len(points))
+    resume = next((s for s in reversed(unfinished) if matches(s)), None)
+    orphans = [s.collection for s in unfinished if s is not resume]
+    for name in orphans:  # partial collections of other models/catalogues: nothing will resume them
+        logger.info("dropping %s, a partial collection no job will resume", name)
+        store.drop_collection(name)
+        ledger.forget(name)
     if resume:
         st = resume
+        st.points_done = st.points_done or min(len(points), st.committed * st.batch_size)  # older ledgers
     else:
         st = JobState(collection_name(model_version), model_version, catalog_digest, len(points), batch_size, score=score)
         store.create_collection(st.collection, vectors, shards=shards, replication_factor=replication_factor)
         ledger.save(st)
-    n_batches = (len(points) + batch_size - 1) // batch_size
-    skipped = st.committed
-    bar = tqdm(total=len(points), initial=min(len(points), st.committed * batch_size), desc=f"index {st.collection}",
-               unit="pt", disable=not progress)
-    for b in range(st.committed, n_batches):
-        chunk = points[b * batch_size:(b + 1) * batch_size]
+    skipped = st.points_done
+    st.batch_size, st.committed = batch_size, 0
+    bar = tqdm(total=len(points), initial=skipped, desc=f"index {st.collection}", unit="pt", disable=not progress)
+    for b, start in enumerate(range(skipped, len(points), batch_size)):
+        chunk = points[start:start + batch_size]
         store.upsert(st.collection, chunk)
-        st.committed = b + 1
+        st.points_done, st.committed = start + len(chunk), b + 1
         ledger.save(st)
         bar.update(len(chunk))
         if on_batch:
@@ -148,13 +186,16 @@ def index_points(
     st.score = score if score is not None else st.score
     ledger.save(st)
     if gate and live_state and live_state.score is not None and st.score is not None and st.score < live_state.score:
-        return IndexResult(st.collection, len(points), skipped, False,
+        return IndexResult(st.collection, len(points), skipped, False, dropped=orphans,
                            message=f"gate: new model scores {st.score:.4f} < live {live_state.score:.4f}; alias "
                                    f"stays on {live} (new collection kept as {st.collection} for inspection)")
     store.set_alias(ALIAS, st.collection)
     ledger.push_history(st.collection)
     prune(store, ledger, keep=keep)
-    return IndexResult(st.collection, len(points), skipped, True, message=f"alias {ALIAS} -> {st.collection}")
+    note = f"; resumed after {skipped} points" if skipped else ""
+    note += f"; dropped {len(orphans)} orphaned partial collection(s)" if orphans else ""
+    return IndexResult(st.collection, len(points), skipped, True, message=f"alias {ALIAS} -> {st.collection}{note}",
+                       dropped=orphans)
 
 
 def verify(store: VectorStore, collection: str, points: Sequence[PointData], spot: int = 8) -> None:

@@ -44,7 +44,11 @@ def publish(root: str | Path, collection: str, vectors: dict[str, int], points: 
     """Write the published copy of `collection` from its points (with vectors); idempotent."""
     target = published_dir(root, collection)
     if (target / "meta.json").exists():
-        return target
+        try:
+            _Copy(target).close()  # intact: nothing to do
+            return target
+        except StoreError as exc:
+            logger.warning("%s; publishing it again", exc)
     tmp = target.with_name(f".{collection}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -95,6 +99,15 @@ class _Copy:
             raise StoreError(f"published copy {folder} is unreadable ({exc}); run `reelvec build` to publish "
                              "the live collection again") from exc
         self.ids: list[str] = cols.pop("ids")
+        n = self.meta.get("count")
+        sizes = {len(self.ids), len(self.offsets) - 1, *(len(m) for m in self.vectors.values()),
+                 *(len(h) for h in self.has.values())}
+        payload_bytes = os.fstat(self._payload.fileno()).st_size
+        if sizes != {n} or payload_bytes != int(self.offsets[-1]):
+            self._payload.close()
+            raise StoreError(f"published copy {folder} is damaged (expected {n} points, found sizes {sorted(sizes)}, "
+                             f"payload {payload_bytes} of {int(self.offsets[-1])} bytes); run `reelvec build` to "
+                             "publish the live collection again")
         self.row = {pid: i for i, pid in enumerate(self.ids)}
         self.cols = cols
         self.year = np.array([y if isinstance(y, int) else -(1 << 30) for y in cols["year"]], np.int64)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -111,7 +112,8 @@ class Engine:
     Encoders load on first use: `similar` and `recommend` never load a model.
     """
 
-    def __init__(self, store, alias: str = ALIAS, encoders_dir: str | None = None, model_dir: str | None = None):
+    def __init__(self, store, alias: str = ALIAS, encoders_dir: str | None = None, model_dir: str | None = None,
+                 text_max_tokens: int | None = None):
         self.store = store
         self._model_dir = model_dir
         self._seq = None
@@ -122,6 +124,7 @@ class Engine:
         self._vocab: tuple[str, dict[str, set[str]]] | None = None
         self._text = self._image = None
         self._encoders_dir = encoders_dir
+        self._text_max_tokens = text_max_tokens  # queries are truncated like the indexed descriptions
 
     # ----------------------------------------------------------------------------- plumbing
     @property
@@ -261,7 +264,7 @@ class Engine:
 
             exported = self._encoders_dir is not None and find_artifact(Path(self._encoders_dir)) is not None
             self._text = create(EncoderSpec("minilm", precision="onnx" if exported else "auto",
-                                            artifact_dir=self._encoders_dir))
+                                            artifact_dir=self._encoders_dir, max_tokens=self._text_max_tokens))
         return self._text
 
     @property
@@ -575,8 +578,8 @@ def open_engine(path: str | Path | None = None, url: str | None = None, api_key:
                 raise ValueError("not a JSON object")
         except (OSError, ValueError) as exc:
             raise SearchError(f"{manifest} is unreadable ({exc}); rerun `reelvec build --store {home}`") from exc
-        extra = {"encoders_dir": str(home / m["encoders"]) if m.get("encoders") else None,
-                 "model_dir": str(home / m.get("model", "model"))}
+        extra: dict[str, Any] = {"encoders_dir": str(home / m["encoders"]) if m.get("encoders") else None,
+                 "model_dir": str(home / m.get("model", "model")), "text_max_tokens": m.get("text_max_tokens")}
         server = os.environ.get("QDRANT_URL") or m.get("qdrant_url")
         if server:
             return Engine(open_store(url=server, api_key=api_key), alias, **extra)
