@@ -285,3 +285,19 @@ def test_speed_path_choice_is_measured_and_cached(tmp_path, monkeypatch):
     assert hw.choose_path("t", ["fp32", "fast"], measure, 0.999) == "fast" and len(calls) == 1
     assert hw.choose_path("t", ["fp32", "fast"], measure, 0.999) == "fast" and len(calls) == 1  # cached
     assert "fast" in (tmp_path / "speed-paths.json").read_text()
+
+
+def test_onnx_text_path_and_token_budget(text_fp32, tmp_path):
+    """ONNX Runtime gives the fp32 vectors (cosine >= 0.9999) with its own version; a token budget
+    changes only texts longer than it, and says so in the version (caches never mix budgets)."""
+    onnx = create(EncoderSpec("minilm", precision="onnx", artifact_dir=str(tmp_path)))
+    a, b = text_fp32.encode(TEXTS), onnx.encode(TEXTS)
+    assert (a * b).sum(1).min() >= 0.9999 and onnx.version != text_fp32.version and ":onnx:" in onnx.version
+    assert list(tmp_path.glob("minilm-*.onnx")) and list(tmp_path.glob("minilm-*.tokenizer.json"))
+    short = create(EncoderSpec("minilm", precision="onnx", artifact_dir=str(tmp_path), max_tokens=16))
+    c = short.encode(TEXTS)
+    assert ":max16:" in short.version
+    assert float(b[1] @ c[1]) >= 0.9999  # "A heist comedy in Paris." fits in 16 tokens
+    assert float(b[2] @ c[2]) < 0.9999  # 400 words do not
+    fp16 = create(EncoderSpec("minilm", precision="fp32", max_tokens=16)).encode(TEXTS)
+    assert (fp16 * c).sum(1).min() >= 0.9999  # both runtimes truncate alike

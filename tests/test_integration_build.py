@@ -25,6 +25,9 @@ def test_build_counts(real_home):
 
 
 def test_hnsw_recall_against_exact_search(real_home):
+    """The writer's Qdrant Edge collection (HNSW) against exact search over its published copy."""
+    from reelvec.index.edge import EdgeStore
+
     home, _ = real_home
     engine = reelvec.open(home)
     coll = engine.collection
@@ -34,10 +37,12 @@ def test_hnsw_recall_against_exact_search(real_home):
     E /= np.linalg.norm(E, axis=1, keepdims=True)
     rng = np.random.default_rng(0)
     recall = []
+    edge = EdgeStore(home / "store")
     for qi in rng.choice(len(E), size=200, replace=False):
         exact = [ids[j] for j in np.argsort(-(E @ E[qi]))[:10]]
-        got = [f.id for f in engine.store.query(coll, QuerySpec(E[qi], "fused", 10))]
+        got = [f.id for f in edge.query(coll, QuerySpec(E[qi], "fused", 10))]
         recall.append(len(set(exact) & set(got)) / 10)
+    edge.close()
     assert np.mean(recall) >= 0.99
     engine.close()
 
@@ -58,3 +63,18 @@ def test_rerun_reuses_every_cache(real_home, shared_data):
     rep = run_build(BuildConfig(data=shared_data, home=home, progress=False))
     assert rep.stages["catalog"]["reused"] and rep.stages["train"]["reused"] and rep.stages["index"]["reused"]
     assert rep.stages["encode"]["text_computed"] == 0 and rep.stages["encode"]["image_computed"] == 0
+
+
+def test_readme_examples_run_as_written(real_home, shared_data, capsys):
+    """The README's first Python example, on the real index (only the server line is left out)."""
+    import re
+    from pathlib import Path
+
+    home, _ = real_home
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    code = "\n".join(line for line in code.splitlines() if "url=" not in line)
+    poster = next((shared_data / "posters").glob("*.jpg"))
+    code = code.replace('".reelvec"', repr(str(home))).replace('"poster.jpg"', repr(str(poster)))
+    exec(compile(code, "README.md", "exec"), {})
+    assert "Aliens" in capsys.readouterr().out

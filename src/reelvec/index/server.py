@@ -65,6 +65,9 @@ def _translate(fn):
                     raise StoreError(f"Qdrant at {where} refused the API key (HTTP {exc.status_code}); "
                                      "check --api-key / QDRANT_API_KEY") from exc
                 raise StoreError(f"Qdrant at {where} answered HTTP {exc.status_code}: {exc.content[:200]!r}") from exc
+            if "timeout" in repr(exc).lower():
+                raise StoreError(f"Qdrant at {where} did not answer within {self.timeout} s; is it overloaded? "
+                                 "(retry, or raise the timeout)") from exc
             if isinstance(exc, ResponseHandlingException) or "Connect" in type(exc).__name__:
                 raise StoreError(f"Qdrant server {where} is unreachable ({exc}); is it running? "
                                  "(docker compose up -d)") from exc
@@ -81,6 +84,7 @@ class ServerStore:
                  path: str | None = None, timeout: int = 30):
         from qdrant_client import QdrantClient
 
+        self.timeout = timeout
         if url:
             self.client = QdrantClient(url=url, api_key=api_key, timeout=timeout, https=url.startswith("https"))
             self.where = url
