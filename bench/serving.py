@@ -34,19 +34,22 @@ e.close()
 """
 
 READER = r"""
-import json, sys, reelvec
-home, n = sys.argv[1], int(sys.argv[2])
+import json, os, sys, time, reelvec
+home, n, stop = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 errors, colls = 0, set()
 engine = reelvec.open(home)
 titles = ["The Matrix", "Alien", "Toy Story", "Inception", "Jurassic Park"]
-for i in range(n):
+i, t0 = 0, time.time()
+while (i < n or not os.path.exists(stop)) and time.time() - t0 < 1200:  # at least n, and until the reindex ends
+    i += 1
     try:
         engine.similar(titles[i % 5], k=10, genres=["Drama", "Action"] if i % 2 else None)
         colls.add(engine.collection)
     except Exception as exc:
         errors += 1
         print(repr(exc), file=sys.stderr)
-print(json.dumps({"errors": errors, "collections": sorted(colls)}))
+    time.sleep(0.1)  # ~10 queries/s per reader (80/s in all): the writer keeps some CPU
+print(json.dumps({"errors": errors, "collections": sorted(colls), "queries": i}))
 """
 
 
@@ -84,16 +87,22 @@ def bench_files(home: str) -> dict:
 
 
 def bench_readers(home: str, data: str, n: int) -> dict:
-    procs = [subprocess.Popen([sys.executable, "-c", READER, home, str(n)], stdout=subprocess.PIPE, text=True)
-             for _ in range(8)]
+    stop = Path(home) / ".bench-readers-stop"
+    stop.unlink(missing_ok=True)
+    procs = [subprocess.Popen([sys.executable, "-c", READER, home, str(n), str(stop)], stdout=subprocess.PIPE,
+                              text=True) for _ in range(8)]
     t = time.perf_counter()
     subprocess.run([str(Path(sys.executable).with_name("reelvec")), "reindex", "--store", home, "--data", data, "--quiet"],
                    check=True, stdout=subprocess.DEVNULL)
     reindex_s = time.perf_counter() - t
+    time.sleep(2.0)  # > the engines' alias re-check interval
+    stop.write_text("")
     outs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+    stop.unlink(missing_ok=True)
     errors = sum(o["errors"] for o in outs)
     moved = sum(len(o["collections"]) > 1 for o in outs)
-    print(f"readers  8 x {n} queries beside a {reindex_s:.0f} s reindex: {errors} errors; "
+    total = sum(o["queries"] for o in outs)
+    print(f"readers  8 processes, {total} queries beside a {reindex_s:.0f} s reindex: {errors} errors; "
           f"{moved}/8 readers followed the alias to the new collection")
     return {"reader_errors": errors, "readers_followed_alias": moved, "reindex_s": reindex_s}
 

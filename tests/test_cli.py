@@ -44,7 +44,8 @@ def run(capsys, *argv) -> tuple[int, str, str]:
 def test_every_command_has_help_with_an_example(capsys):
     sub = next(a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction")
     assert set(sub.choices) >= {"catalog", "fetch-posters", "encode", "train", "eval", "eval-history", "build",
-                                "reindex", "rollback", "snapshot", "restore", "similar", "search", "next", "report"}
+                                "reindex", "rollback", "snapshot", "restore", "similar", "search", "next", "report",
+                                "serve", "info"}
     for name, p in sub.choices.items():
         assert "example" in (p.epilog or ""), name
 
@@ -131,6 +132,18 @@ def test_build_eval_history_snapshot_restore_reindex_gate_rollback(work, capsys,
     assert code == 0 and "alias movies -> movies_restored_" in out
     code, out, _err = run(capsys, "similar", "Alien", "-k", "2", "--store", home, "--json")
     assert code == 0 and len(out.splitlines()) == 2
+
+
+def test_info_describes_the_live_index(work, capsys):
+    _, home = work  # built by the test above
+    code, out, _err = run(capsys, "info", "--store", home, "--json")
+    info = json.loads(out)
+    assert code == 0 and info["points"] == 16 and info["collection"] == info["alias"]["movies"]
+    assert info["vectors"]["fused"]["distance"] == "Cosine" and info["vectors"]["text"]["size"] == 384
+    assert {"title", "genres", "year", "model"} <= set(info["payload_fields"]) and "verified" in info
+    assert info["model"]["fusion"].startswith("fusion-") and info["disk_bytes"]["store"] > 0
+    code, out, _err = run(capsys, "info", "--store", home)
+    assert code == 0 and "collection" in out
 
 
 def test_errors_are_one_line_with_exit_2(capsys, tmp_path):

@@ -147,9 +147,11 @@ def test_a_damaged_collection_or_copy_is_never_served_half(built):
     from reelvec.errors import StoreError
     home = built.home
     live = json.loads((home / "store" / "aliases.json").read_text())["movies"]
-    segs = list((home / "store" / "collections" / live / "segments").iterdir())
-    shutil.rmtree(segs[0])  # the writer's shard loses a segment: readers use the published copy
-    with reelvec.open(home) as e:
+    shard = home / "store" / "collections" / live
+    for part in ("segments", "wal"):  # the writer's shard loses its data (the WAL would replay it)
+        for d in (shard / part).iterdir():
+            shutil.rmtree(d) if d.is_dir() else d.unlink()
+    with reelvec.open(home) as e:  # readers search the published copy: still whole
         assert e.store.count(live) == 16 and e.similar("Alien", k=3)
     rep = build(built)  # the writer notices and indexes a new, complete collection
     assert rep.stages["index"]["swapped"] and rep.stages["index"]["points"] == 16

@@ -9,6 +9,11 @@ imported on first use.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
 from reelvec.errors import (
     EncoderError,
     FusionError,
@@ -35,7 +40,7 @@ __all__ = [
 ]
 
 
-def open(path: str | None = None, **kwargs):
+def open(path: str | Path | None = None, **kwargs):
     """Open a search engine over an index built by ``reelvec build``.
 
     Args:

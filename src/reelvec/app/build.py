@@ -6,6 +6,7 @@ Where each stage keeps its output is `Home`'s business; this module only wires t
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import time
@@ -144,6 +145,12 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
             except FusionError as exc:
                 logger.info("train: retraining (%s)", exc)
         p = prepare(movies, feats, ratings()) if model is None or cfg.gate else None
+        if p is not None and not p.co_full and fusion_config.positives != "content":
+            logger.info("train: no ratings, so no co-liked pairs: training on content positives only")
+            fusion_config = dataclasses.replace(fusion_config, positives="content")
+        gate = cfg.gate and p is not None and bool(p.co_full)
+        if cfg.gate and not gate:
+            logger.warning("gate: no ratings to measure cold-start NDCG@10 with; the swap is not gated")
         if model is None:
             assert p is not None
             logger.info("train: fitting the fusion model")
@@ -154,7 +161,7 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
             shutil.rmtree(home.sequence, ignore_errors=True)  # trained on the old space; retrained below
             rep.stages["train"] = {"reused": False, "model": model.version, "train_seconds": round(hist.seconds, 2)}
         score = None
-        if cfg.gate:
+        if gate:
             assert p is not None
             score = cold_start_ndcg(p, model.config)
             logger.info("gate: cold-start NDCG@10 %.4f", score)
@@ -168,7 +175,7 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
         try:
             res = index_points(store, home.ledger(), points, vector_dims(feats, fused.shape[1]), model.version,
                                catalog_digest(movies, feats), batch_size=cfg.batch_size, score=score,
-                               gate=cfg.gate, progress=cfg.progress, shards=cfg.shards,
+                               gate=gate, progress=cfg.progress, shards=cfg.shards,
                                replication_factor=cfg.replication_factor, force=cfg.force_index,
                                on_batch=(lambda _b: time.sleep(cfg.throttle)) if cfg.throttle else None)
             live = store.resolve_alias(ALIAS)
@@ -192,9 +199,15 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
             rep.stages["sequence"] = {"reused": True}
         except FusionError:
             seqs = user_sequences(ratings(), {m.tmdb_id: i for i, m in enumerate(movies) if m.tmdb_id is not None})
-            seq_model, info = train_sequence(fused, seqs, kinds=("gru",), hold_last=0)
-            SequenceModel(seq_model, model.version, info).save(home.sequence)
-            rep.stages["sequence"] = {"reused": False, "users": len(seqs), "train_seconds": info["seconds"]}
+            if not seqs:
+                shutil.rmtree(home.sequence, ignore_errors=True)
+                rep.stages["sequence"] = {"skipped": "no ratings: for_history uses the recency-weighted mean"}
+                logger.info("sequence: no watch histories in the data; skipped (for_history falls back to the "
+                            "recency-weighted mean of the history)")
+            else:
+                seq_model, info = train_sequence(fused, seqs, kinds=("gru",), hold_last=0)
+                SequenceModel(seq_model, model.version, info).save(home.sequence)
+                rep.stages["sequence"] = {"reused": False, "users": len(seqs), "train_seconds": info["seconds"]}
 
     rep.seconds = time.perf_counter() - t0
     return rep
@@ -203,6 +216,4 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
 def reindex(cfg: BuildConfig, store=None) -> BuildReport:
     """A build that always writes a new collection and swaps the alias after verification
     (unless the gate refuses: then `report.swapped` is False)."""
-    import dataclasses
-
     return build(dataclasses.replace(cfg, force_index=True), store=store)

@@ -266,7 +266,12 @@ def serve(engine, config: ServeConfig = ServeConfig(), ready: Callable[[str], No
             await asyncio.Event().wait()
         finally:
             await runner.cleanup()
-    asyncio.run(main())
+    try:
+        import uvloop  # a faster event loop where installed (a dependency, so usually)
+
+        uvloop.run(main())
+    except ImportError:
+        asyncio.run(main())
 
 
 def openapi_spec() -> dict:

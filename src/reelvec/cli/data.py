@@ -30,6 +30,8 @@ def cmd_catalog(args) -> int:
     rows = [[s.source, s.rows_read, s.accepted, s.duplicates_merged, s.quarantined,
              "yes" if s.reconciles else "NO"] for s in report.sources]
     print(table(rows, ["source", "rows read", "accepted", "dup merged", "quarantined", "reconciles"]))
+    if report.absent:
+        print(f"absent (not in {args.data or 'the data folder'}): {', '.join(report.absent)}")
     print()
     print(table([[k, v] for k, v in [
         ("movies in catalog", m.movies),

@@ -82,6 +82,19 @@ def cmd_restore(args) -> int:
     return 0
 
 
+def cmd_info(args) -> int:
+    from reelvec import app
+    from reelvec.app.info import info
+
+    out = info(app.Home.at(args.store), args.qdrant_url, args.api_key)
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return 0
+    rows = [[k, json.dumps(v) if isinstance(v, (dict, list)) else v] for k, v in out.items()]
+    print(table([[k, str(v)[:100]] for k, v in rows], ["index", "value"]))
+    return 0
+
+
 def add_build_options(p) -> None:
     add_store(p)
     add_scope(p)
@@ -138,3 +151,12 @@ def register(sub) -> None:
     rs.add_argument("--activate", action="store_true", help="point the alias at the restored collection")
     add_store(rs, data=False)
     rs.set_defaults(func=cmd_restore)
+
+    inf = sub.add_parser("info", help="what the live index is: collection, points, vectors, payload, models, disk",
+                         description="Describe the live index without taking any lock: alias -> collection, point "
+                         "count, named vectors (size, distance), payload fields and indexes, model and encoder "
+                         "versions, when it was built and verified, disk use.",
+                         epilog="example: reelvec info --store .reelvec --json")
+    add_store(inf, data=False)
+    inf.add_argument("--json", action="store_true", help="print it as JSON")
+    inf.set_defaults(func=cmd_info)

@@ -59,7 +59,8 @@ def cmd_next(args) -> int:
             raise ReelvecError(f"bad rating in {h!r}; write TITLE@4.5") from exc
     with _engine(args) as engine:
         hits = engine.for_history(history, k=args.k, exclude_seen=not args.include_seen, **filters(args))
-        print_hits(hits, args.json, f"after {len(history)} movie(s), watch next:")
+        seen = [_query_movie(engine, str(h[0] if isinstance(h, tuple) else h))[2] for h in history]
+        print_hits(hits, args.json, f"after {', '.join(seen) or 'nothing yet'}, watch next:")
     return 0
 
 

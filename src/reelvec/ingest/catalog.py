@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from reelvec.ingest.movielens import read_movielens
 from reelvec.ingest.quarantine import Rejection, SourceReport
 from reelvec.ingest.tmdb import read_tmdb
 from reelvec.ingest.wikipedia import read_wikipedia
+
+logger = logging.getLogger(__name__)
 
 TMDB_CSV = Path("tmdb/tmdb_5000_movies.csv")
 MOVIELENS_DIR = Path("movielens")
@@ -84,6 +87,7 @@ class CatalogReport:
     merge: MergeReport = field(default_factory=MergeReport)
     rejections: list[Rejection] = field(default_factory=list)
     seconds: float = 0.0
+    absent: list[str] = field(default_factory=list)  # sources the data folder does not have
 
     @property
     def quarantined(self) -> int:
@@ -92,6 +96,7 @@ class CatalogReport:
     def as_dict(self) -> dict:
         return {
             "sources": [s.as_dict() for s in self.sources],
+            "absent": list(self.absent),
             "merge": self.merge.as_dict(),
             "quarantined": self.quarantined,
             "seconds": round(self.seconds, 2),
@@ -124,9 +129,11 @@ def read_poster_manifest(folder: Path) -> dict[int, str]:
 
 
 def build_catalog(data_dir: Path, progress: Callable[[str], None] | None = None) -> tuple[Catalog, CatalogReport]:
-    """Read every source under `data_dir` (layout of ../shared/data) and merge them.
+    """Read the sources under `data_dir` (layout of ../shared/data) and merge them.
 
-    A missing source folder is an error naming the path; bad rows are quarantined in the report.
+    Any subset of TMDB, MovieLens and Wikipedia will do: a missing one is reported in
+    `report.absent` (and logged), and only a folder with none of them is an error. Bad rows are
+    quarantined in the report.
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
@@ -135,25 +142,27 @@ def build_catalog(data_dir: Path, progress: Callable[[str], None] | None = None)
     step = progress or (lambda _name: None)
     report = CatalogReport()
 
-    step("tmdb")
-    tmdb_path = data_dir / TMDB_CSV
-    if not tmdb_path.exists():
-        raise IngestError(f"TMDB CSV not found at {tmdb_path}")
-    tmdb, rej, rep = read_tmdb(tmdb_path)
-    report.sources.append(rep)
-    report.rejections += rej
-
-    step("movielens")
-    if not (data_dir / MOVIELENS_DIR / "movies.csv").exists():
-        raise IngestError(f"MovieLens movies.csv not found under {data_dir / MOVIELENS_DIR}")
-    ml, rej, rep = read_movielens(data_dir / MOVIELENS_DIR)
-    report.sources.append(rep)
-    report.rejections += rej
-
-    step("wikipedia")
-    wiki, rej, rep = read_wikipedia(data_dir / WIKIPEDIA_DIR)
-    report.sources.append(rep)
-    report.rejections += rej
+    present = {"tmdb": (data_dir / TMDB_CSV).is_file(),
+               "movielens": (data_dir / MOVIELENS_DIR / "movies.csv").is_file(),
+               "wikipedia": any((data_dir / WIKIPEDIA_DIR).glob("*.json"))}
+    report.absent = [name for name, ok in present.items() if not ok]
+    if not any(present.values()):
+        raise IngestError(f"no source in {data_dir}: expected {TMDB_CSV}, {MOVIELENS_DIR}/movies.csv or "
+                          f"{WIKIPEDIA_DIR}/*.json (see the README's data sources)")
+    for name in report.absent:
+        logger.info("source %s: absent from %s", name, data_dir)
+    readers = {"tmdb": lambda: read_tmdb(data_dir / TMDB_CSV),
+               "movielens": lambda: read_movielens(data_dir / MOVIELENS_DIR),
+               "wikipedia": lambda: read_wikipedia(data_dir / WIKIPEDIA_DIR)}
+    found: dict[str, list] = {}
+    for name, read in readers.items():
+        step(name)
+        found[name] = []
+        if present[name]:
+            found[name], rej, rep = read()
+            report.sources.append(rep)
+            report.rejections += rej
+    tmdb, ml, wiki = found["tmdb"], found["movielens"], found["wikipedia"]
 
     step("merge")
     posters = read_poster_manifest(data_dir / POSTERS_DIR)

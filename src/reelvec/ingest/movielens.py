@@ -71,7 +71,7 @@ def read_movielens(data_dir: Path) -> tuple[list[Movie], list[Rejection], Source
     report = SourceReport(MOVIELENS)
     rejections: list[Rejection] = []
     links_report = SourceReport(MOVIELENS)  # link rejections are listed but reconcile separately
-    links = read_links(data_dir / "links.csv", rejections, links_report)
+    links = read_links(data_dir / "links.csv", rejections, links_report) if (data_dir / "links.csv").is_file() else {}
     path = data_dir / "movies.csv"
     movies: dict[int, Movie] = {}
     with _open(path) as fh:
@@ -164,7 +164,15 @@ def load_ratings(path: Path, links: dict[int, tuple[str | None, int | None]] | N
 
 
 def load_ratings_table(data_dir: Path) -> pd.DataFrame:
-    """ratings.csv of a data folder with each rating's tmdb_id (through links.csv)."""
-    links = read_links(data_dir / "movielens" / "links.csv", [], SourceReport(MOVIELENS))
-    return load_ratings(data_dir / "movielens" / "ratings.csv", links)
+    """ratings.csv of a data folder with each rating's tmdb_id (through links.csv); an empty table
+    when the folder has no MovieLens ratings (training then uses content positives only)."""
+    ml = Path(data_dir) / "movielens"
+    if not (ml / "ratings.csv").is_file():
+        empty = pd.DataFrame({"userId": pd.Series(dtype=np.int64), "movieId": pd.Series(dtype=np.int64),
+                              "rating": pd.Series(dtype=np.float32), "timestamp": pd.Series(dtype=np.int64),
+                              "tmdb_id": pd.Series(dtype="Int64")})
+        empty.attrs["rejected"], empty.attrs["ragged_lines"], empty.attrs["absent"] = 0, [], True
+        return empty
+    links = read_links(ml / "links.csv", [], SourceReport(MOVIELENS)) if (ml / "links.csv").is_file() else {}
+    return load_ratings(ml / "ratings.csv", links)
 

@@ -1,0 +1,41 @@
+"""`reelvec info`: what a home's live index is, read without taking any lock."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from reelvec.app.home import Home
+
+
+def _disk(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
+
+
+def info(home: Home, url: str | None = None, api_key: str | None = None) -> dict:
+    """Alias -> collection, points, vectors (size, distance), payload fields and indexes, model
+    and encoder versions, disk size and build time of the live index."""
+    import reelvec
+    from reelvec.index.base import ALIAS, INDEXED_FIELDS
+
+    url, key = home.qdrant(url, api_key)
+    with (reelvec.open(url=url, api_key=key) if url else reelvec.open(home.root)) as engine:
+        coll = engine.collection
+        store = engine.store
+        first = next(iter(store.scroll(coll, batch=1)), None)
+        payload = first.payload if first else {}
+        fields = sorted({k for f in store.scroll(coll, batch=500) for k in f.payload} if url is None else payload)
+        state = home.ledger().load(coll)
+        out = {
+            "home": str(home.root), "backend": url or "embedded (Qdrant Edge, published read copies)",
+            "alias": {ALIAS: coll}, "collection": coll, "points": store.count(coll),
+            "vectors": {n: {"size": d, "distance": "Cosine"} for n, d in store.collection_vectors(coll).items()},
+            "payload_fields": fields, "payload_indexes": dict(INDEXED_FIELDS),
+            "model": payload.get("model", {}),
+            "built": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(state.created)) if state else None,
+            "verified": bool(state and state.verified),
+            "collections": store.collections(),
+        }
+    if url is None:
+        out["disk_bytes"] = {"store": _disk(home.store), "features": _disk(home.features_dir),
+                             "model": _disk(home.model), "catalog": _disk(home.catalog)}
+    return out
