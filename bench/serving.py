@@ -34,7 +34,9 @@ e.close()
 """
 
 READER = r"""
-import json, os, sys, time, reelvec
+import os
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the CLI and `reelvec serve` do for queries
+import json, sys, time, reelvec
 home, n, stop = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 errors, colls = 0, set()
 engine = reelvec.open(home)

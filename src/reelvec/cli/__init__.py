@@ -51,8 +51,17 @@ def setup_logging(quiet: bool) -> None:
     log.setLevel(logging.WARNING if quiet else logging.INFO)
 
 
+# Query commands do small matrix-vector products: one BLAS thread each, so a second thread does
+# not spin beside them (it doubled the CPU per query and starved a writer next to 8 readers).
+SINGLE_THREAD_BLAS = {"similar", "search", "next", "report", "serve", "info"}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in SINGLE_THREAD_BLAS and "numpy" not in sys.modules:
+        import os
+
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     setup_logging(getattr(args, "quiet", False))
     try:
         return args.func(args)

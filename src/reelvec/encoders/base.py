@@ -26,6 +26,7 @@ class EncoderSpec:
     artifact_dir: str | None = None  # where exported artifacts (ONNX graphs) are kept
     threads: int | None = None
     max_tokens: int | None = None  # text: truncate descriptions here (None = the model's own maximum)
+    light: bool = False  # query time: no torch import where an equivalent path exists (PIL preprocessing)
 
 
 @runtime_checkable

@@ -40,11 +40,12 @@ def resolve_mobilenet_weights(explicit: str | None = None, allow_download: bool 
         if p.is_file():
             return p
         raise MissingWeights(f"MobileNetV2 weights not found at {p}")
-    try:
-        import torch
-    except ImportError as exc:  # a serving install: only an exported ONNX graph can be used
-        raise MissingWeights("MobileNetV2 weights need torch (pip install 'reelvec[build]')") from exc
-    hub = Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
+    import os
+
+    # torch.hub.get_dir(), without importing torch (seconds) just to find a file
+    torch_home = os.environ.get("TORCH_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "torch")
+    hub = Path(torch_home) / "hub" / "checkpoints" / WEIGHTS_FILE
     looked.append(str(hub))
     if hub.is_file():
         return hub
@@ -56,6 +57,11 @@ def resolve_mobilenet_weights(explicit: str | None = None, allow_download: bool 
             if p.is_file():
                 return p
     if allow_download:
+        try:
+            import torch
+        except ImportError as exc:  # a serving install: only an exported ONNX graph can be used
+            raise MissingWeights("MobileNetV2 weights not found, and downloading them needs torch "
+                                 "(pip install 'reelvec[build]')") from exc
         try:
             hub.parent.mkdir(parents=True, exist_ok=True)
             torch.hub.download_url_to_file(WEIGHTS_URL, str(hub), hash_prefix="b0353104", progress=False)
@@ -121,7 +127,7 @@ class ImageEncoder:
     @property
     def transform(self):
         if self._transform is None:
-            self._transform = preprocess_transform() or preprocess_pil
+            self._transform = preprocess_pil if self.spec.light else (preprocess_transform() or preprocess_pil)
         return self._transform
 
     def _artifact(self) -> Path | None:
@@ -185,7 +191,8 @@ class ImageEncoder:
                 if art is None:
                     raise
                 digest = art.name.split("-")[2]
-            prep = PREPROCESS_VERSION if preprocess_transform() is not None else PREPROCESS_VERSION + "-pil"
+            tv = not self.spec.light and preprocess_transform() is not None
+            prep = PREPROCESS_VERSION if tv else PREPROCESS_VERSION + "-pil"
             self._version = f"{self.name}:{digest}:{self.precision}:{prep}"
         return self._version
 

@@ -272,7 +272,7 @@ class Engine:
         if self._image is None:
             from reelvec.encoders import EncoderSpec, create
 
-            self._image = create(EncoderSpec("mobilenet_v2", artifact_dir=self._encoders_dir))
+            self._image = create(EncoderSpec("mobilenet_v2", artifact_dir=self._encoders_dir, light=True))
         return self._image
 
     # ------------------------------------------------------------------------------- queries
