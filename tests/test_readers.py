@@ -208,3 +208,15 @@ def test_pil_preprocessing_matches_torchvision():
         a = enc.encode_arrays(tv(img).numpy()[None])[0]
         b = enc.encode_arrays(preprocess_pil(img)[None])[0]
         assert preprocess_pil(img).shape == (3, 224, 224) and float(a @ b) >= 0.99
+
+
+def test_payloads_read_on_their_own(home):
+    """What the Qdrant console shows: a trimmed overview, links, and whether the poster is local."""
+    import reelvec
+    _, h = home
+    with reelvec.open(h) as e:
+        p = e.movie("Alien")
+        q = e.movie("The Matrix")
+    assert p["tmdb_url"] == "https://www.themoviedb.org/movie/348" and p["imdb_url"].startswith("https://www.imdb.com/")
+    assert 0 < len(p["overview"]) <= 301 and p["poster_is_local"] is True  # datagen posters are files
+    assert "poster_is_local" not in q and "poster" not in q  # 603 has no poster in the fixture

@@ -1,4 +1,6 @@
-"""What a point carries: a payload a person can read in the Qdrant console, and its vectors."""
+"""What a point carries: a payload a person can read in the Qdrant console (title, year, genres,
+people, a trimmed overview, TMDB/IMDb links; `poster` is a URL, or a path on the build machine
+marked by `poster_is_local`), and its vectors."""
 from __future__ import annotations
 
 from reelvec.ingest.movie import Movie
@@ -10,6 +12,19 @@ def movie_payload(m: Movie, model_version: str, text_version: str, image_version
         "title": m.title, "year": m.year, "genres": list(m.genres), "original_language": m.original_language,
         "cast": list(m.cast[:5]), "director": m.director, "keywords": list(m.keywords[:20]), "poster": m.poster,
         "popularity": m.popularity, "vote_count": m.vote_count,
+        "overview": _trim(m.overview or m.plot, OVERVIEW_CHARS),
+        "tmdb_url": f"https://www.themoviedb.org/movie/{m.tmdb_id}" if m.tmdb_id else None,
+        "imdb_url": f"https://www.imdb.com/title/{m.imdb_id}/" if m.imdb_id else None,
+        "poster_is_local": bool(m.poster) and not m.poster.startswith(("http://", "https://")) or None,
         "model": {"fusion": model_version, "text": text_version, "image": image_version},
     }
     return {k: v for k, v in p.items() if v is not None}
+
+
+OVERVIEW_CHARS = 300  # enough to recognise a film in the Qdrant console; the catalog has the rest
+
+
+def _trim(text: str | None, limit: int) -> str | None:
+    if not text:
+        return None
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
