@@ -153,6 +153,8 @@ def test_errors_are_one_line_with_exit_2(capsys, tmp_path):
     assert code == 2 and "nothing to snapshot" in err
     code, _, err = run(capsys, "train", "--config", tmp_path / "nope.json", "--catalog", tmp_path / "c.jsonl")
     assert code == 2 and "nope.json" in err
+    code, _, err = run(capsys, "export", "--store", tmp_path / "empty")
+    assert code == 2 and "--qdrant-url" in err
 
 
 # ------------------------------------------------------------------------------- import graph

@@ -220,3 +220,24 @@ def test_payloads_read_on_their_own(home):
     assert p["tmdb_url"] == "https://www.themoviedb.org/movie/348" and p["imdb_url"].startswith("https://www.imdb.com/")
     assert 0 < len(p["overview"]) <= 301 and p["poster_is_local"] is True  # datagen posters are files
     assert "poster_is_local" not in q and "poster" not in q  # 603 has no poster in the fixture
+
+
+def test_export_to_a_server_backend_answers_the_same(home):
+    """Export from the embedded store into qdrant-client's local mode (what a server would get):
+    the same answers, filters included."""
+    import reelvec
+    from reelvec.app import Home
+    from reelvec.app.export import export
+    from reelvec.index.server import ServerStore
+    from reelvec.search import Engine
+
+    _, h = home
+    target = ServerStore(location=":memory:")
+    res = export(Home(h), target)
+    assert res.points == 16 and target.resolve_alias("movies") == res.collection
+    server = Engine(target)
+    with reelvec.open(h) as local:
+        for q, f in (("Alien", {}), (603, {"genres": ["Comedy"]}), ("Dune (1984)", {"years": (1970, 2000)})):
+            assert [x.tmdb_id for x in server.similar(q, k=5, **f)] == [x.tmdb_id for x in local.similar(q, k=5, **f)]
+    assert export(Home(h), target).points == 16  # a rerun overwrites
+    server.close()

@@ -95,6 +95,25 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    import os
+
+    from reelvec import app
+    from reelvec.app.export import export
+    from reelvec.index import open_store
+
+    url = args.qdrant_url or os.environ.get("QDRANT_URL")
+    if not url:
+        raise ReelvecError("export needs --qdrant-url (or $QDRANT_URL): the server to copy the live collection to")
+    target = open_store(url=url, api_key=args.api_key or os.environ.get("QDRANT_API_KEY"))
+    try:
+        res = export(app.Home.at(args.store), target, progress=not args.quiet)
+    finally:
+        target.close()
+    print(f"exported {res.collection} ({res.points} points) to {url}; alias movies -> {res.collection}")
+    return 0
+
+
 def add_build_options(p) -> None:
     add_store(p)
     add_scope(p)
@@ -160,3 +179,12 @@ def register(sub) -> None:
     add_store(inf, data=False)
     inf.add_argument("--json", action="store_true", help="print it as JSON")
     inf.set_defaults(func=cmd_info)
+
+    ex = sub.add_parser("export", help="copy the live embedded collection to a Qdrant server (then browse it)",
+                        description="Copy the live collection (points, vectors, payload indexes) to a Qdrant server "
+                        "and point its `movies` alias at it: browse it in the Qdrant dashboard "
+                        "(http://localhost:6333/dashboard) or query it with reelvec.open(url=...). Reruns overwrite.",
+                        epilog="example: QDRANT_API_KEY=secret reelvec export --qdrant-url http://localhost:6333")
+    add_store(ex, data=False)
+    ex.add_argument("--quiet", action="store_true", help="no progress bar")
+    ex.set_defaults(func=cmd_export)
