@@ -39,7 +39,7 @@ def export(home: Home, target, batch: int = 512, progress: bool = False) -> Expo
         bar = tqdm(total=total, desc=f"export {coll}", unit="pt", disable=not progress)
         chunk: list[PointData] = []
         for f in src.scroll(coll, with_vectors=True):
-            chunk.append(PointData(f.id, f.vec, f.payload))
+            chunk.append(PointData(f.id, dict(f.vec.items()), f.payload))
             if len(chunk) == batch:
                 target.upsert(coll, chunk)
                 bar.update(len(chunk))
