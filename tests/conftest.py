@@ -87,3 +87,23 @@ def shared_data() -> Path:
     if not (root / "tmdb" / "tmdb_5000_movies.csv").exists():
         pytest.skip(f"shared data not found at {root}")
     return root
+
+
+@pytest.fixture(scope="session")
+def built_home(tmp_path_factory) -> tuple[Path, Path]:
+    """(data, home): the generated 16-movie dataset built once per test session by the real
+    pipeline. Tests that change a home copy it first (`copy_home`)."""
+    from datagen import make_dataset
+
+    from reelvec.app import BuildConfig, build
+    root = tmp_path_factory.mktemp("built")
+    data = make_dataset(root / "data")
+    build(BuildConfig(data=data, home=root / "home", progress=False))
+    return data, root / "home"
+
+
+def copy_home(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst

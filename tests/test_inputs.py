@@ -3,19 +3,15 @@ bare TypeError, a wrong answer or a long wait."""
 import time
 
 import pytest
-from datagen import make_dataset
 
 import reelvec
-from reelvec.app import BuildConfig, build
 from reelvec.errors import SearchError, UnknownMovieError
 from reelvec.search.titles import TitleEntry, TitleIndex, numbers, to_roman
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    root = tmp_path_factory.mktemp("inputs")
-    build(BuildConfig(data=make_dataset(root / "data"), home=root / "home", progress=False))
-    with reelvec.open(root / "home") as e:
+def engine(built_home):
+    with reelvec.open(built_home[1]) as e:
         yield e
 
 

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from datagen import make_dataset
 from test_index_congruence import FILTERS, VECTORS, make_points
 
-from reelvec.app import BuildConfig, build
+from reelvec.app import BuildConfig
 from reelvec.errors import StoreError
 from reelvec.index import QuerySpec, SearchFilter
 from reelvec.index.edge import EdgeStore
@@ -77,11 +76,11 @@ def test_published_store_is_read_only(pair):
 
 # ----------------------------------------------------------------------------- real processes
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    root = tmp_path_factory.mktemp("readers")
-    data = make_dataset(root / "data")
-    build(BuildConfig(data=data, home=root / "home", progress=False))
-    return data, root / "home"
+def home(built_home, tmp_path_factory):
+    from conftest import copy_home
+
+    data, src = built_home
+    return data, copy_home(src, tmp_path_factory.mktemp("readers") / "home")  # this module reindexes it
 
 
 def tree_digest(root: Path) -> dict[str, str]:

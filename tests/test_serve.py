@@ -9,20 +9,15 @@ import urllib.error
 import urllib.request
 
 import pytest
-from datagen import make_dataset
 
 import reelvec
-from reelvec.app import BuildConfig, build
 from reelvec.app.serve import RateLimiter
 from reelvec.errors import SearchError, StoreError, UnknownMovieError
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    root = tmp_path_factory.mktemp("serve")
-    data = make_dataset(root / "data")
-    build(BuildConfig(data=data, home=root / "home", progress=False))
-    return data, root / "home"
+def home(built_home):
+    return built_home  # read only
 
 
 def start(home, *extra):
