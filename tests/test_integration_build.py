@@ -8,7 +8,7 @@ from reelvec.app import BuildConfig
 from reelvec.app import build as run_build
 from reelvec.index import QuerySpec
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # the real build: ~9 min on a 2-core CPU without bf16
 
 
 @pytest.fixture(scope="module")
