@@ -164,3 +164,8 @@ def test_a_damaged_collection_or_copy_is_never_served_half(built):
     build(built)  # publishes it again
     with reelvec.open(home) as e:
         assert len(e.similar("Alien", k=3)) == 3
+    ledger = home / "jobs" / f"{live}.json"  # the job verified more points than the collection holds
+    ledger.write_text(ledger.read_text().replace('"total": 16', '"total": 17'))
+    with pytest.raises(StoreError, match="holds 16 of the 17 points"):
+        with reelvec.open(home) as e:
+            e.similar("Alien")

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from reelvec.errors import SearchError, UnknownMovieError
+from reelvec.errors import SearchError, StoreError, UnknownMovieError
 from reelvec.index.base import ALIAS, Found, QuerySpec, SearchFilter, point_id
 from reelvec.search.titles import TitleEntry, TitleIndex
 
@@ -113,7 +113,7 @@ class Engine:
     """
 
     def __init__(self, store, alias: str = ALIAS, encoders_dir: str | None = None, model_dir: str | None = None,
-                 text_max_tokens: int | None = None):
+                 text_max_tokens: int | None = None, jobs_dir: str | None = None):
         self.store = store
         self._model_dir = model_dir
         self._seq = None
@@ -125,6 +125,7 @@ class Engine:
         self._text = self._image = None
         self._encoders_dir = encoders_dir
         self._text_max_tokens = text_max_tokens  # queries are truncated like the indexed descriptions
+        self._jobs_dir = jobs_dir  # the job ledger: how many points the live collection was verified with
 
     # ----------------------------------------------------------------------------- plumbing
     @property
@@ -137,9 +138,24 @@ class Engine:
             if c is None:
                 raise SearchError(f"no index: alias {self.alias!r} points nowhere; run `reelvec build` first")
             if c != self._collection:
+                self._check_complete(c)
                 self._collection, self._titles = c, None
             self._checked = now
         return self._collection  # type: ignore[return-value]
+
+    def _check_complete(self, collection: str) -> None:
+        """Refuse a collection holding fewer points than its job verified (cheap: one small JSON
+        file and a count), rather than answer from half an index."""
+        if self._jobs_dir is None:
+            return
+        try:
+            total = json.loads((Path(self._jobs_dir) / f"{collection}.json").read_text()).get("total")
+        except (OSError, ValueError, AttributeError):
+            return  # no ledger entry (a restored snapshot, an old build): nothing to compare with
+        n = self.store.count(collection)
+        if isinstance(total, int) and n != total:
+            raise StoreError(f"collection {collection} holds {n} of the {total} points it was verified with; "
+                             "run `reelvec build` to index it again")
 
     @property
     def titles(self) -> TitleIndex:
@@ -579,7 +595,8 @@ def open_engine(path: str | Path | None = None, url: str | None = None, api_key:
         except (OSError, ValueError) as exc:
             raise SearchError(f"{manifest} is unreadable ({exc}); rerun `reelvec build --store {home}`") from exc
         extra: dict[str, Any] = {"encoders_dir": str(home / m["encoders"]) if m.get("encoders") else None,
-                 "model_dir": str(home / m.get("model", "model")), "text_max_tokens": m.get("text_max_tokens")}
+                 "model_dir": str(home / m.get("model", "model")), "text_max_tokens": m.get("text_max_tokens"),
+                 "jobs_dir": str(home / m["jobs"]) if m.get("jobs") else None}
         server = os.environ.get("QDRANT_URL") or m.get("qdrant_url")
         if server:
             return Engine(open_store(url=server, api_key=api_key), alias, **extra)
