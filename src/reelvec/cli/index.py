@@ -96,18 +96,17 @@ def cmd_info(args) -> int:
 
 
 def cmd_export(args) -> int:
-    import os
-
     from reelvec import app
     from reelvec.app.export import export
-    from reelvec.index import open_store
 
-    url = args.qdrant_url or os.environ.get("QDRANT_URL")
+    home = app.Home.at(args.store)
+    url, _ = home.qdrant(args.qdrant_url, args.api_key)
     if not url:
-        raise ReelvecError("export needs --qdrant-url (or $QDRANT_URL): the server to copy the live collection to")
-    target = open_store(url=url, api_key=args.api_key or os.environ.get("QDRANT_API_KEY"))
+        raise ReelvecError("export needs --qdrant-url (or $QDRANT_URL): the server to copy the live embedded "
+                           f"collection of {home.root} to")
+    target = home.open_store(args.qdrant_url, args.api_key)
     try:
-        res = export(app.Home.at(args.store), target, progress=not args.quiet)
+        res = export(home, target, progress=not args.quiet)
     finally:
         target.close()
     print(f"exported {res.collection} ({res.points} points) to {url}; alias movies -> {res.collection}")

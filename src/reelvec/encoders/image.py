@@ -121,6 +121,7 @@ class ImageEncoder:
         self.name = "mobilenet_v2"
         self._lock = threading.Lock()
         self._runner = None
+        self._weights_found: tuple[Path, str] | None = None
         self._version: str | None = None
         self._transform = None
 
@@ -174,6 +175,12 @@ class ImageEncoder:
             return self._runner
 
     def _weights(self) -> tuple[Path, str]:
+        """(weights file, sha256), computed once per encoder (version, export and load all ask)."""
+        if self._weights_found is None:
+            self._weights_found = self._find_weights()
+        return self._weights_found
+
+    def _find_weights(self) -> tuple[Path, str]:
         path = resolve_mobilenet_weights(self.spec.weights)
         digest = file_sha256(path)
         if path.name == WEIGHTS_FILE and not digest.startswith("b0353104"):

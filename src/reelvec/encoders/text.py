@@ -107,6 +107,7 @@ class TextEncoder:
         self.name = "minilm-l6-v2"
         self._model = None
         self._onnx = None
+        self._ident: tuple[str | None, str, int] | None = None
         self._version: str | None = None
         self._lock = threading.Lock()
 
@@ -154,8 +155,14 @@ class TextEncoder:
             return None
 
     def _identity(self) -> tuple[str | None, str, int]:
-        """(model folder or None, weights digest, max length). A serving install without the
-        weights package reads the digest off the exported ONNX artifact instead."""
+        """(model folder or None, weights digest, max length), computed once (it hashes the 90 MB
+        weights). A serving install without the weights package reads the digest off the
+        exported ONNX artifact instead."""
+        if self._ident is None:
+            self._ident = self._find_identity()
+        return self._ident
+
+    def _find_identity(self) -> tuple[str | None, str, int]:
         try:
             path = resolve_text_model(self.spec.weights)
         except EncoderError:
