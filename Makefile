@@ -32,6 +32,7 @@ demo: setup
 	$(BIN)/reelvec build --data $(REELVEC_DATA) --store $(STORE)
 	$(BIN)/reelvec similar "Alien" -k 10 --store $(STORE)
 	$(BIN)/reelvec similar "The Matrix" -k 10 --store $(STORE) --after 1990
+	$(BIN)/reelvec similar "The Matrix" -k 5 --store $(STORE) --after 1990 --mode also-liked
 	$(BIN)/reelvec similar "Toy Story" -k 10 --store $(STORE)
 	$(BIN)/reelvec search "a heist comedy in paris" -k 5 --store $(STORE)
 

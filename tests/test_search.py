@@ -58,7 +58,41 @@ def test_similar_by_id_and_title(engine):
     assert sum(h.tmdb_id in scifi for h in by_id) >= 4  # taste clusters are learned
     h = by_id[0]
     assert h.explanation.fused is not None and h.explanation.text is not None and str(h.explanation)
-    assert h.score == pytest.approx(h.explanation.fused, abs=1e-4)
+    liked = engine.similar(348, k=5, mode="also-liked")  # the co-liked embedding alone: score = fused cosine
+    assert all(x.score == pytest.approx(x.explanation.fused, abs=1e-4) for x in liked)
+    assert all(x.explanation.placed_by is None for x in liked)
+
+
+@pytest.mark.parametrize("mode", ["similar", "content"])
+def test_blended_modes_score_by_their_formula(engine, mode):
+    """Every preset on both backends: each hit's score is the blend recomputed from what the hit
+    explains (cosines, shared genres and people, title similarity), best first."""
+    from reelvec.fusion.blend import MODES
+    from reelvec.ingest.franchise import TitleSimilarity
+
+    b = engine.blends[mode]
+    assert b == MODES[mode]  # the build saved the built-in presets with its model (or a server has none)
+    q = engine.movie(348)
+    titles = {e.point_id: e.title for e in engine.titles.entries}
+    ts = TitleSimilarity(list(titles.values()))
+    row = {pid: i for i, pid in enumerate(titles)}
+    sims = ts.scores(row[engine.get_movie_index(348)])
+    hits = engine.similar(348, k=8, mode=mode)
+    assert len(hits) == 8 and [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    q_people = {q.get("director")} - {None} | set(q.get("cast", [])[:3])
+    for h in hits:
+        e, p = h.explanation, engine.movie(h.tmdb_id)
+        people = bool(q_people & ({p.get("director")} - {None} | set(p.get("cast", [])[:3])))
+        expected = b.score(e.fused or 0.0, e.text or 0.0, e.image or 0.0, sims[row[engine.get_movie_index(h.tmdb_id)]],
+                           bool(e.shared_genres), people)
+        assert h.score == pytest.approx(float(expected), abs=1e-4)
+        assert e.placed_by and e.placed_by in str(e)
+    assert hits[0].tmdb_id == 679  # Aliens: same title word, same cast, same genres
+
+
+def test_modes_are_checked(engine):
+    with pytest.raises(SearchError, match="unknown mode 'fancy'"):
+        engine.similar(348, mode="fancy")
 
 
 @pytest.mark.parametrize("query,expected", [

@@ -32,6 +32,20 @@ def fusion_config(path: str | Path | None = None, **overrides):
     return dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
 
 
+def blends_config(path: str | Path | None):
+    """The `similar` presets a `reelvec eval` report.json chose (its "blends"), or None."""
+    if not path:
+        return None
+    from reelvec.errors import SearchError
+    from reelvec.fusion.blend import blends_from
+
+    try:
+        raw = json.loads(Path(path).read_text())
+        return blends_from(raw) if isinstance(raw, dict) and raw.get("blends") else None
+    except (OSError, ValueError, SearchError) as exc:
+        raise ReelvecError(f"cannot read the blends in {path} ({exc}); pass the report.json of `reelvec eval`") from exc
+
+
 def prepared(catalog_path: Path, features_path: Path, data: Path, scope: str = "linked"):
     """The catalogue's movies that have features, with their training positives."""
     from reelvec.encoders.pipeline import Features
@@ -55,8 +69,9 @@ class TrainResult:
 
 
 def train(catalog_path: Path, features_path: Path, data: Path, out: Path, config=None, scope: str = "linked",
-          verbose: bool = True) -> TrainResult:
-    """Train the fusion model on every rating and save it to `out`."""
+          verbose: bool = True, blends: dict | None = None) -> TrainResult:
+    """Train the fusion model on every rating and save it to `out`, with the `similar` presets
+    (`blends`, e.g. from `blends_config(report.json)`; default the built-in ones)."""
     from reelvec.fusion.experiment import fit
 
     p = prepared(catalog_path, features_path, data, scope)
@@ -64,6 +79,8 @@ def train(catalog_path: Path, features_path: Path, data: Path, out: Path, config
     model, hist = fit(p, config or fusion_config(), verbose=verbose)
     wall = time.perf_counter() - t
     model.metrics = {"train_seconds": round(wall, 2), "epochs": hist.epochs, "collapsed": hist.collapsed}
+    if blends:
+        model.blends = dict(blends)
     model.save(out)
     return TrainResult(model, Path(out), len(p.movies), wall, hist.collapsed)
 
@@ -76,13 +93,16 @@ class EvalResult:
 
 
 def evaluate(catalog_path: Path, features_path: Path, data: Path, report_dir: Path, config=None,
-             seeds=(0, 1, 2), trials: int = 6, studies: bool = True, scope: str = "linked") -> EvalResult:
-    """Cold-start evaluation against the baselines; writes report.md/json and plots to `report_dir`."""
+             seeds=(0, 1, 2), trials: int = 6, studies: bool = True, scope: str = "linked",
+             blend_trials: int = 60) -> EvalResult:
+    """Co-liked and content-faithful evaluation of every `similar` mode against the baselines;
+    writes report.md/json and plots to `report_dir`."""
     from reelvec.fusion.experiment import run_evaluation
     from reelvec.fusion.report import methods_table, write_report
 
     p = prepared(catalog_path, features_path, data, scope)
-    rep = run_evaluation(p, seeds=seeds, config=config or fusion_config(), trials=trials, studies=studies)
+    rep = run_evaluation(p, seeds=seeds, config=config or fusion_config(), trials=trials, studies=studies,
+                         blend_trials=blend_trials)
     return EvalResult(rep, write_report(rep, p, report_dir), methods_table(rep))
 
 

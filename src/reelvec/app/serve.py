@@ -10,8 +10,8 @@ years, after, before, languages):
     GET  /health                      liveness + the collection served
     GET  /info                        collection, points, vectors, model versions
     GET  /movies/{movie}              one movie's payload (TMDB id or title)
-    GET  /similar?movie=Alien&k=10&genres=Horror&after=1990
-    POST /similar     {"movie": "Alien", "k": 10, "weights": {...}, "genres": [...], ...}
+    GET  /similar?movie=Alien&k=10&mode=similar&genres=Horror&after=1990
+    POST /similar     {"movie": "Alien", "k": 10, "mode": "also-liked", "genres": [...], ...}
     POST /search      {"text": "a heist comedy in paris", "k": 10, ...}
     POST /search/image?k=10           the image bytes as the body
     POST /recommend   {"positive": [603, "Alien"], "negative": ["Titanic"], "k": 10, ...}
@@ -182,7 +182,10 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
         if "movie" not in body:
             raise SearchError("give the movie: a title or a TMDB id")
         mv, k, weights = _movie_arg(body.pop("movie")), _k(body.pop("k", 10)), body.pop("weights", None)
-        return web.json_response(_hits(engine.similar(mv, k=k, weights=weights, **_filters(body))))
+        mode = body.pop("mode", None)
+        if mode is not None and not isinstance(mode, str):
+            raise SearchError(f"mode must be one of {', '.join(engine.blends)}, got {mode!r}")
+        return web.json_response(_hits(engine.similar(mv, k=k, weights=weights, mode=mode, **_filters(body))))
 
     async def search(request):
         body = await body_of(request)
@@ -308,7 +311,10 @@ def openapi_spec() -> dict:
             "/movies/{movie}": {"get": {"summary": "one movie's payload", "parameters": [
                 {"name": "movie", "in": "path", "required": True, "schema": movie}],
                 "responses": {"200": {"description": "the payload"}, "404": {"description": "unknown movie"}}}},
-            "/similar": post("movies like a movie", {"movie": movie, "weights": {"type": "object"}}, ["movie"]),
+            "/similar": post("movies like a movie", {"movie": movie, "weights": {"type": "object"},
+                                                    "mode": {"type": "string",
+                                                             "enum": ["similar", "also-liked", "content"]}},
+                             ["movie"]),
             "/search": post("free-text search", {"text": {"type": "string"}}, ["text"]),
             "/search/image": {"post": {"summary": "posters like the image in the body (?k=&genres=...)",
                                        "requestBody": {"content": {"image/*": {"schema": {"type": "string",

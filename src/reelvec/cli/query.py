@@ -30,7 +30,9 @@ def cmd_similar(args) -> int:
             raise ReelvecError(f"--weights wants name=value pairs like text=1,image=0.3, got {args.weights!r}") from exc
     with _engine(args) as engine:
         query, _, label = _query_movie(engine, args.movie)
-        print_hits(engine.similar(query, k=args.k, weights=weights, **filters(args)), args.json, f"movies like {label}:")
+        hits = engine.similar(query, k=args.k, weights=weights, mode=args.mode, **filters(args))
+        how = "by your weights" if weights else f"mode {args.mode or 'similar'}"
+        print_hits(hits, args.json, f"movies like {label} ({how}):")
     return 0
 
 
@@ -94,11 +96,19 @@ def cmd_serve(args) -> int:
 
 def register(sub) -> None:
     si = sub.add_parser("similar", help="movies like a given movie (title or TMDB id)",
-                        description="Movies like MOVIE, by the fused embedding; filters are pushed down to Qdrant.",
+                        description="Movies like MOVIE; filters are pushed down to Qdrant. --mode picks what "
+                        "'similar' means: similar (default: same franchise, genre and creators first, blended with "
+                        "what the same people liked), also-liked (what the same people liked: the co-liked "
+                        "embedding alone) or content (no ratings signal). The 'why' column says which signal "
+                        "placed each hit.",
                         epilog='examples:\n  reelvec similar "Alien" -k 10 --genre "Science Fiction" --after 1990\n'
+                        '  reelvec similar "The Matrix" --mode also-liked\n'
                         '  reelvec similar 603 --weights text=1,image=0.3 --json', formatter_class=EXAMPLES)
     si.add_argument("movie", help="a title (fuzzy, 'Dune (1984)' for a year) or a TMDB id")
-    si.add_argument("--weights", help="query-time modality weights over fused/text/image, e.g. text=1,image=0.3")
+    si.add_argument("--mode", choices=["similar", "also-liked", "content"],
+                    help="what similar means (default: similar; the presets are saved with the model)")
+    si.add_argument("--weights", help="hand-set modality weights over fused/text/image instead of a mode, "
+                    "e.g. text=1,image=0.3")
     add_filters(si)
     si.set_defaults(func=cmd_similar)
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from reelvec.errors import FusionError
+from reelvec.errors import FusionError, SearchError
+from reelvec.fusion.blend import MODES, blends_from
 from reelvec.fusion.checkpoint import load_checkpoint, save_checkpoint
 from reelvec.fusion.features import StructuredSpec, structured_matrix, tag_matrix
 from reelvec.fusion.model import FusionConfig, RecommenderSystem
@@ -23,6 +24,7 @@ class FusionModel:
     text_version: str
     image_version: str
     metrics: dict = field(default_factory=dict)
+    blends: dict = field(default_factory=lambda: dict(MODES))  # `similar` presets saved with the model
 
     @property
     def config(self) -> FusionConfig:
@@ -62,7 +64,8 @@ class FusionModel:
         meta = {"format": FORMAT, "config": self.config.to_dict(), "spec": self.spec.to_dict(),
                 "struct_dim": self.model.struct_dim, "n_tags": self.model.n_tags,
                 "text_version": self.text_version, "image_version": self.image_version,
-                "version": self.version, "metrics": self.metrics}
+                "version": self.version, "metrics": self.metrics,
+                "blends": {name: b.to_dict() for name, b in self.blends.items()}}
         return save_checkpoint(folder, self.model.state_dict(), meta)
 
     @classmethod
@@ -76,8 +79,8 @@ class FusionModel:
             model = RecommenderSystem(FusionConfig.from_dict(meta["config"]), meta["struct_dim"], meta["n_tags"])
             model.load_state_dict(state)
             fm = cls(model, StructuredSpec.from_dict(meta["spec"]), meta["text_version"], meta["image_version"],
-                     meta.get("metrics", {}))
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+                     meta.get("metrics", {}), blends_from(meta))
+        except (KeyError, TypeError, ValueError, RuntimeError, SearchError) as exc:
             raise FusionError(f"fusion model in {folder} does not match its config ({exc}); "
                               "retrain with `reelvec train` or `reelvec build`") from exc
         model.eval()

@@ -24,16 +24,37 @@ class MethodResult:
     name: str
     per_query: dict[str, list[float]] = field(default_factory=dict)  # metric -> values, pooled
     coverage: list[float] = field(default_factory=list)  # per seed
-    popularity_bias: list[float] = field(default_factory=list)  # per seed
 
     def summary(self, n_boot: int = 1000) -> dict[str, tuple[float, float, float]]:
         out = {m: M.bootstrap_ci(v, n_boot) for m, v in self.per_query.items()}
         if self.coverage:
             out["coverage"] = (float(np.mean(self.coverage)), float(np.min(self.coverage)), float(np.max(self.coverage)))
-        if self.popularity_bias:
-            pb = self.popularity_bias
-            out["popularity_bias"] = (float(np.mean(pb)), float(np.min(pb)), float(np.max(pb)))
         return out
+
+    def mean(self, metric: str) -> float:
+        return float(np.mean(self.per_query[metric])) if self.per_query.get(metric) else 0.0
+
+
+def _rank(S: np.ndarray, q: np.ndarray, allowed: np.ndarray, k: int) -> list[np.ndarray]:
+    """Top-k rows per query row of a score block, best first, never the query itself nor a
+    non-candidate (fewer than k when the catalogue is that small)."""
+    S = np.asarray(S, np.float64)
+    S[:, ~allowed] = -np.inf
+    S[np.arange(len(q)), q] = -np.inf
+    k = min(k, S.shape[1])
+    top = np.argpartition(-S, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(S, top, 1)
+    order = np.argsort(-vals, axis=1, kind="stable")
+    top, vals = np.take_along_axis(top, order, 1), np.take_along_axis(vals, order, 1)
+    return [t[np.isfinite(v)] for t, v in zip(top, vals)]
+
+
+def popularity_percentile(popularity: np.ndarray) -> np.ndarray:
+    """Each movie's popularity as a percentile in [0, 1] (ties share their mean rank)."""
+    from scipy.stats import rankdata
+
+    n = len(popularity)
+    return (rankdata(popularity) - 1) / max(n - 1, 1)
 
 
 def evaluate_scores(
@@ -48,38 +69,59 @@ def evaluate_scores(
     result: MethodResult | None = None,
     k: int = K,
     chunk: int = 512,
+    people: Sequence[frozenset] | None = None,
+    franchise_pairs: Sequence[tuple[int, int]] = (),
 ) -> MethodResult:
     """score_fn(query_rows) -> (len(rows), N) scores over the catalogue; the query itself and
-    non-candidates are excluded from ranking."""
+    non-candidates are excluded from ranking.
+
+    Per cold-start query: the co-liked measures (NDCG@10, R@20, P@10, MAP@10) against `truth`,
+    and the content measures: GenreP@10 (hits sharing a genre), People@10 (hits sharing the
+    director or a lead actor, for queries with known people) and PopBias (median popularity
+    percentile of the hits minus the query's). Per franchise pair (film, mate): FranchiseR@10,
+    whether the mate is in the film's top 10."""
     res = result or MethodResult(name)
     n = len(popularity)
     allowed = np.ones(n, bool) if candidates is None else np.isin(np.arange(n), candidates)
+    pct = popularity_percentile(popularity)
     seen: set[int] = set()
-    pops = []
+    add = res.per_query.setdefault
+    kk = max(k, 20)
     for s in range(0, len(queries), chunk):
         q = queries[s:s + chunk]
-        S = np.asarray(score_fn(q), np.float64)
-        S[:, ~allowed] = -np.inf
-        S[np.arange(len(q)), q] = -np.inf
-        top = np.argpartition(-S, k, axis=1)[:, :k]
-        top = np.take_along_axis(top, np.argsort(-np.take_along_axis(S, top, 1), axis=1), 1)
-        for row, ranked in zip(q, top):
+        top = _rank(score_fn(q), q, allowed, kk)
+        for row, ranked20 in zip(q, top):
             rel = truth[int(row)]
-            ranked = ranked.tolist()
-            add = res.per_query.setdefault
-            add("P@10", []).append(M.precision_at_k(ranked, rel, k))
-            add("R@10", []).append(M.recall_at_k(ranked, rel, k))
-            add("MAP@10", []).append(M.average_precision(ranked, rel, k))
+            ranked = ranked20[:k].tolist()
             add("NDCG@10", []).append(M.ndcg_at_k(ranked, rel, k))
-            add("GenreAcc@10", []).append(M.genre_accuracy(genres[row], [genres[j] for j in ranked]))
+            add("R@20", []).append(M.recall_at_k(ranked20.tolist(), rel, 20))
+            add("P@10", []).append(M.precision_at_k(ranked, rel, k))
+            add("MAP@10", []).append(M.average_precision(ranked, rel, k))
+            add("GenreP@10", []).append(M.genre_accuracy(genres[row], [genres[j] for j in ranked]))
+            if people is not None and people[row]:
+                add("People@10", []).append(M.share_matching(ranked, lambda j: bool(people[j] & people[row])))
+            add("PopBias", []).append(float(np.median(pct[ranked]) - pct[row]))
             add("ILD@10", []).append(M.intra_list_diversity([genres[j] for j in ranked]))
             if top1_embedding is not None:
                 add("Top1Cos", []).append(float(top1_embedding[row] @ top1_embedding[ranked[0]]))
             seen.update(ranked)
-            pops.extend(popularity[ranked])
     res.coverage.append(len(seen) / n)
-    res.popularity_bias.append(float(np.mean(pops) - np.mean(popularity)) if pops else 0.0)
+    if len(franchise_pairs):
+        res.per_query.setdefault("FranchiseR@10", []).extend(franchise_recall(score_fn, franchise_pairs, allowed, k))
     return res
+
+
+def franchise_recall(score_fn: Callable[[np.ndarray], np.ndarray], pairs: Sequence[tuple[int, int]],
+                     allowed: np.ndarray | None = None, k: int = K, chunk: int = 512) -> list[float]:
+    """1.0 per (film, mate) pair whose mate is in the film's top k, else 0.0 (pair order kept)."""
+    films = np.array(sorted({a for a, _ in pairs}), np.int64)
+    tops: dict[int, set[int]] = {}
+    for s in range(0, len(films), chunk):
+        q = films[s:s + chunk]
+        S = np.asarray(score_fn(q), np.float64)
+        top = _rank(S, q, np.ones(S.shape[1], bool) if allowed is None else allowed, k)
+        tops.update((int(r), set(t.tolist())) for r, t in zip(q, top))
+    return [1.0 if b in tops[a] else 0.0 for a, b in pairs]
 
 
 def ground_truth(co_full: dict[int, list[tuple[int, float]]], test_rows: np.ndarray, top: int = 20) -> dict[int, set[int]]:
@@ -96,6 +138,16 @@ def cosine_scores(emb: np.ndarray, valid: np.ndarray | None = None) -> Callable[
         if valid is not None:
             S[:, ~valid] = -1e9
         return S
+    return fn
+
+
+def weighted_scores(parts: dict[str, tuple[np.ndarray, float]]) -> Callable[[np.ndarray], np.ndarray]:
+    """sum of weight * cosine over named embeddings, {name: (embedding, weight)}; a row without a
+    vector (all-NaN or zero) contributes 0 for that name — what the engine's weighted query does."""
+    fns = [(cosine_scores(np.nan_to_num(E, nan=0.0)), w) for E, w in parts.values() if w]
+
+    def fn(q):
+        return sum(w * f(q) for f, w in fns)
     return fn
 
 

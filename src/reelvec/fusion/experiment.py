@@ -13,6 +13,7 @@ import numpy as np
 
 from reelvec.errors import FusionError
 from reelvec.fusion.artifact import FusionModel
+from reelvec.fusion.blend import MODES, Blend
 from reelvec.fusion.data import Movie_Dataset, co_liked, cold_start_split, content_neighbours, likes_matrix, to_inputs
 from reelvec.fusion.evaluate import (
     MethodResult,
@@ -30,6 +31,8 @@ from reelvec.fusion.features import fit_structured, structured_matrix, tag_matri
 from reelvec.fusion.metrics import paired_bootstrap_diff
 from reelvec.fusion.model import FusionConfig
 from reelvec.fusion.train import History, embed, train
+from reelvec.fusion.tune import Signals, blend_scorer, people_sets, tune_blend
+from reelvec.ingest.franchise import find_franchises, franchise_pairs
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +158,9 @@ class EvalReport:
     train_seconds: list[float] = field(default_factory=list)
     comparison: dict = field(default_factory=dict)
     late_fusion_alpha: float = 0.5
+    blends: dict = field(default_factory=dict)  # mode -> Blend, tuned on seed 0's validation split
+    blend_trials: dict[str, list] = field(default_factory=dict)  # mode -> [Trial]
+    franchises: dict[str, int] = field(default_factory=dict)  # franchise / pair counts per split
     embedding: np.ndarray | None = None
     n_queries: int = 0
     seeds: tuple[int, ...] = ()
@@ -188,11 +194,29 @@ def hyper_search(p: Prepared, s: SeedSplit, base: FusionConfig, trials: int) -> 
     return best, tried
 
 
+def tune_presets(p: Prepared, s: SeedSplit, config: FusionConfig, signals, dev_pairs, trials: int = 60) -> tuple:
+    """The "similar" and "content" blends, chosen on a validation split of seed `s`'s training
+    movies (a model trained without their ratings) and on the dev franchise pairs."""
+    co_val_train, vtruth, val = _val_split(p, s)
+    model, _, _ = _train_on(p, co_val_train, config)
+    sig = signals.with_fused(embed(model, p.inputs()))
+    q = np.array(sorted(vtruth))
+    similar, t1 = tune_blend(sig, q, vtruth, dev_pairs, trials=trials, seed=config.seed)
+    content, t2 = tune_blend(sig, q, vtruth, dev_pairs, trials=trials, seed=config.seed + 1, content=True)
+    return {"similar": similar, "also-liked": Blend(), "content": content}, {"similar": t1, "content": t2}
+
+
 def run_evaluation(p: Prepared, seeds: Sequence[int] = (0, 1, 2), config: FusionConfig = FusionConfig(),
-                   trials: int = 6, studies: bool = True) -> EvalReport:
+                   trials: int = 6, studies: bool = True, blend_trials: int = 60) -> EvalReport:
     rep = EvalReport(seeds=tuple(seeds))
     inputs = p.inputs()
     docs = tfidf_matrix([tfidf_document(m) for m in p.movies])
+    franchises = find_franchises(p.movies)
+    dev_pairs, test_pairs = franchise_pairs(franchises, "dev"), franchise_pairs(franchises, "test")
+    rep.franchises = {"franchises": len(franchises), "films": sum(len(f.rows) for f in franchises),
+                      "dev_pairs": len(dev_pairs), "test_pairs": len(test_pairs)}
+    people = people_sets(p.movies)
+    signals = Signals.of(p.movies, p.text, p.text, p.image, p.has_image)
     for si, seed in enumerate(seeds):
         s = make_split(p, seed)
         queries = np.array(sorted(s.truth))
@@ -214,6 +238,11 @@ def run_evaluation(p: Prepared, seeds: Sequence[int] = (0, 1, 2), config: Fusion
                 if v > best_v:
                     best_a, best_v = float(a), v
             rep.late_fusion_alpha = best_a
+            if blend_trials:
+                rep.blends, rep.blend_trials = tune_presets(p, s, dataclasses.replace(config, seed=seed), signals,
+                                                            dev_pairs, blend_trials)
+            else:
+                rep.blends = dict(MODES)
         cfg = dataclasses.replace(config, seed=seed)
         t = time.perf_counter()
         model, hist, _ = _train_on(p, s.co_train, cfg, verbose=si == 0)
@@ -233,13 +262,17 @@ def run_evaluation(p: Prepared, seeds: Sequence[int] = (0, 1, 2), config: Fusion
             "late-fusion": late_fusion_scores(p.text, p.image, p.has_image, rep.late_fusion_alpha),
             "reelvec-fusion": cosine_scores(E),
         }
+        sig = signals.with_fused(E)
+        for mode in ("similar", "content"):
+            scorers[f"mode={mode}"] = blend_scorer(rep.blends[mode], sig)
         for name, fn in scorers.items():
             rep.methods[name] = evaluate_scores(name, fn, queries, s.truth, p.genres, s.popularity,
                                                 top1_embedding=E if name == "reelvec-fusion" else p.text,
-                                                result=rep.methods.get(name))
+                                                result=rep.methods.get(name), people=people,
+                                                franchise_pairs=test_pairs)
         if si == 0 and studies:
             _studies(p, s, cfg, queries, rep)
-    base_names = [m for m in rep.methods if m != "reelvec-fusion"]
+    base_names = [m for m in rep.methods if m != "reelvec-fusion" and not m.startswith("mode=")]
     best_base = max(base_names, key=lambda m: np.mean(rep.methods[m].per_query["NDCG@10"]))
     ours = rep.methods["reelvec-fusion"].per_query["NDCG@10"]
     theirs = rep.methods[best_base].per_query["NDCG@10"]
@@ -270,5 +303,5 @@ def _studies(p: Prepared, s: SeedSplit, cfg: FusionConfig, queries, rep: EvalRep
         model, _, _ = _train_on(p, s.co_train, dataclasses.replace(cfg, genre_balanced=balanced))
         r = evaluate_scores("b", model_scorer(model, inputs), queries, s.truth, p.genres, s.popularity)
         rep.imbalance["genre-balanced" if balanced else "uniform"] = {
-            k: float(np.mean(r.per_query[k])) for k in ("NDCG@10", "GenreAcc@10", "ILD@10")} | {
+            k: float(np.mean(r.per_query[k])) for k in ("NDCG@10", "GenreP@10", "ILD@10")} | {
             "coverage": r.coverage[0]}

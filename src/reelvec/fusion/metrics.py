@@ -43,6 +43,11 @@ def genre_accuracy(query_genres: set, neighbour_genres: Sequence[set]) -> float:
     return sum(1 for g in neighbour_genres if g & query_genres) / len(neighbour_genres)
 
 
+def share_matching(ranked: Sequence, match) -> float:
+    """Share of the ranked items for which match(item) is true."""
+    return sum(1 for r in ranked if match(r)) / len(ranked) if len(ranked) else 0.0
+
+
 def intra_list_diversity(genre_sets: Sequence[set]) -> float:
     """Mean pairwise genre Jaccard distance inside one list (method-independent)."""
     n = len(genre_sets)

@@ -10,7 +10,8 @@ import numpy as np
 
 from reelvec.fusion.experiment import EvalReport, Prepared
 
-METRICS = ("NDCG@10", "P@10", "R@10", "MAP@10", "GenreAcc@10", "Top1Cos", "ILD@10", "coverage", "popularity_bias")
+METRICS = ("NDCG@10", "R@20", "FranchiseR@10", "GenreP@10", "People@10", "PopBias", "P@10", "MAP@10", "Top1Cos",
+           "ILD@10", "coverage")
 
 
 def _fmt(t) -> str:
@@ -54,26 +55,44 @@ def write_report(rep: EvalReport, p: Prepared, folder: str | Path) -> Path:
         "",
         methods_table(rep),
         "",
+        "Co-liked: NDCG@10 and R@20 against the held-out movies' co-liked neighbours. Content-faithful, on the "
+        "same seeds: FranchiseR@10 = share of (film, next film of its franchise) pairs whose mate is in the "
+        f"film's top 10, over the *test* franchises ({rep.franchises.get('test_pairs', 0)} pairs; franchises are "
+        "derived from the titles, `reelvec.ingest.franchise`, and split dev/test by franchise); GenreP@10 = "
+        "share of hits sharing a genre; People@10 = share sharing the director or a lead actor (queries with "
+        "known people); PopBias = median popularity percentile of the hits minus the query's. "
         "Top1Cos is the cosine of each query's first neighbour in the method's own space "
-        "(MiniLM space for the baselines). popularity_bias = mean log-likes of recommended items minus the "
-        "catalogue mean. coverage = share of the catalogue appearing in any top-10 list (mean [min, max] over seeds).",
+        "(MiniLM space for the baselines). coverage = share of the catalogue appearing in any top-10 list "
+        "(mean [min, max] over seeds). reelvec-fusion is the co-liked embedding alone (`mode=also-liked`).",
     ]
+    if rep.blends:
+        md += ["", "## Query presets (`similar(mode=...)`), chosen on seed 0's validation split and dev franchises",
+               "", "| mode | blend |", "|---|---|"]
+        md += [f"| {m} | `{json.dumps(b.to_dict())}` |" for m, b in rep.blends.items()]
+        for mode, tried in rep.blend_trials.items():
+            md += ["", f"Search for `{mode}` ({len(tried)} trials, validation; first row = co-liked embedding "
+                   "alone):", "", "| chosen | blend | val NDCG@10 | dev FranchiseR@10 | val GenreP@10 | val People@10 |",
+                   "|---|---|---|---|---|---|"]
+            for t in sorted(tried, key=lambda t: -t.measures["NDCG@10"])[:12] + [tried[0]]:
+                m = t.measures
+                md.append(f"| {'**yes**' if t.chosen else ''} | `{json.dumps(t.blend.to_dict())}` | "
+                          f"{m['NDCG@10']:.4f} | {m['FranchiseR@10']:.4f} | {m['GenreP@10']:.4f} | {m['People@10']:.4f} |")
     if rep.ablations:
-        md += ["", "## Ablation (seed 0): which inputs carry the signal", "", "| inputs | NDCG@10 | GenreAcc@10 |",
+        md += ["", "## Ablation (seed 0): which inputs carry the signal", "", "| inputs | NDCG@10 | GenreP@10 |",
                "|---|---|---|"]
         for name, r in rep.ablations.items():
             s = r.summary()
-            md.append(f"| {name} | {_fmt(s['NDCG@10'])} | {_fmt(s['GenreAcc@10'])} |")
+            md.append(f"| {name} | {_fmt(s['NDCG@10'])} | {_fmt(s['GenreP@10'])} |")
     if rep.miners:
         md += ["", "## Negative mining (seed 0)", "", "| miner | NDCG@10 | collapsed | active triplets per epoch | "
                "mean pairwise cosine per epoch |", "|---|---|---|---|---|"]
         for name, r in rep.miners.items():
             md.append(f"| {name} | {r['NDCG@10']:.4f} | {r['collapsed']} | {r['active']} | {r['mean_cos']} |")
     if rep.imbalance:
-        md += ["", "## Genre imbalance (seed 0)", "", "| sampling | NDCG@10 | GenreAcc@10 | ILD@10 | coverage |",
+        md += ["", "## Genre imbalance (seed 0)", "", "| sampling | NDCG@10 | GenreP@10 | ILD@10 | coverage |",
                "|---|---|---|---|---|"]
         for name, r in rep.imbalance.items():
-            md.append(f"| {name} | {r['NDCG@10']:.4f} | {r['GenreAcc@10']:.4f} | {r['ILD@10']:.4f} | {r['coverage']:.4f} |")
+            md.append(f"| {name} | {r['NDCG@10']:.4f} | {r['GenreP@10']:.4f} | {r['ILD@10']:.4f} | {r['coverage']:.4f} |")
     if rep.search:
         keys = list(rep.search[0].keys() | set().union(*[t.keys() for t in rep.search]))
         keys = ["trial"] + sorted(k for k in keys if k not in ("trial", "val_ndcg@10")) + ["val_ndcg@10"]
@@ -87,6 +106,7 @@ def write_report(rep: EvalReport, p: Prepared, folder: str | Path) -> Path:
     (folder / "report.md").write_text("\n".join(md))
     (folder / "report.json").write_text(json.dumps({
         "comparison": rep.comparison, "train_seconds": rep.train_seconds, "best_config": rep.best_config,
+        "blends": {m: b.to_dict() for m, b in rep.blends.items()}, "franchises": rep.franchises,
         "methods": {n: {k: list(v) for k, v in r.summary().items()} for n, r in rep.methods.items()},
         "miners": rep.miners, "imbalance": rep.imbalance, "search": rep.search,
         "ablations": {n: {k: list(v) for k, v in r.summary().items()} for n, r in rep.ablations.items()},
@@ -95,8 +115,8 @@ def write_report(rep: EvalReport, p: Prepared, folder: str | Path) -> Path:
     # metric bars with intervals
     names = list(rep.methods)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    for ax, metric in zip(axes, ("NDCG@10", "R@10", "GenreAcc@10")):
-        vals = [rep.methods[n].summary()[metric] for n in names]
+    for ax, metric in zip(axes, ("NDCG@10", "FranchiseR@10", "GenreP@10")):
+        vals = [rep.methods[n].summary().get(metric, (0.0, 0.0, 0.0)) for n in names]
         mean = [v[0] for v in vals]
         err = np.array([[v[0] - v[1] for v in vals], [v[2] - v[0] for v in vals]])
         ax.bar(range(len(names)), mean, yerr=err, capsize=3,

@@ -19,7 +19,8 @@ from reelvec.errors import StoreError
 # Fixed namespace so that point ids are the same on every machine and every rerun.
 POINT_NAMESPACE = uuid.UUID("5b0f7a52-4c35-4e8e-9d3c-2f1b6d2f5e11")
 ALIAS = "movies"
-INDEXED_FIELDS = {"genres": "keyword", "year": "integer", "tmdb_id": "integer", "original_language": "keyword"}
+INDEXED_FIELDS = {"genres": "keyword", "year": "integer", "tmdb_id": "integer", "original_language": "keyword",
+                  "franchise": "keyword"}
 
 
 def point_id(key: str) -> str:
@@ -59,6 +60,7 @@ class SearchFilter:
     languages: tuple[str, ...] = ()
     exclude_ids: tuple[str, ...] = ()  # point ids (e.g. the query movie itself)
     has_vector: str | None = None
+    only_ids: tuple[str, ...] | None = None  # restrict to these point ids (None = no restriction)
 
     def is_empty(self) -> bool:
         return self == SearchFilter()
@@ -71,6 +73,7 @@ class QuerySpec:
     k: int
     filter: SearchFilter = field(default_factory=SearchFilter)
     with_vectors: bool = False  # return each hit's vectors too (saves a retrieve for explanations)
+    with_payload: bool = True  # False: ids and scores only (candidate prefetches), payload {}
 
 
 @runtime_checkable
@@ -89,8 +92,10 @@ class VectorStore(Protocol):
     def upsert(self, collection: str, points: Sequence[PointData]) -> None:
         """Insert or replace points; a vector of the wrong size is a StoreError naming the point."""
     def delete(self, collection: str, ids: Sequence[str]) -> None: ...
-    def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Found]:
-        """The points that exist, in the order asked for (missing ids are left out)."""
+    def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False,
+                 with_payload: bool = True) -> list[Found]:
+        """The points that exist, in the order asked for (missing ids are left out); payload {}
+        when `with_payload` is False."""
     def query(self, collection: str, spec: QuerySpec) -> list[Found]: ...
     def query_batch(self, collection: str, specs: Sequence[QuerySpec]) -> list[list[Found]]: ...
     def recommend(self, collection: str, positive: Sequence[Sequence[float]], negative: Sequence[Sequence[float]],
@@ -154,6 +159,8 @@ def filter_clauses(f: SearchFilter | None) -> tuple[list[Condition], list[Condit
         must_not.append(Condition("has_id", value=list(f.exclude_ids)))
     if f.has_vector:
         must.append(Condition("has_vector", value=f.has_vector))
+    if f.only_ids is not None:
+        must.append(Condition("has_id", value=list(f.only_ids)))
     return must, must_not
 
 

@@ -24,15 +24,19 @@ def catalog_digest(movies: Sequence, features) -> str:
 
 
 def make_points(movies: Sequence, features, fused: np.ndarray, model_version: str) -> list[PointData]:
+    from reelvec.ingest.franchise import franchise_of
+
     idx = features.index()
+    franchise = franchise_of(movies)
     out = []
-    for m, z in zip(movies, fused):
+    for r, (m, z) in enumerate(zip(movies, fused)):
         i = idx[m.key]
         vec = {"fused": z, "text": features.text[i]}
         if features.has_image[i]:
             vec["image"] = features.image[i]
         out.append(PointData(point_id(m.key), vec, movie_payload(
-            m, model_version, features.text_version, features.image_version if features.has_image[i] else None)))
+            m, model_version, features.text_version, features.image_version if features.has_image[i] else None,
+            franchise.get(r))))
     return out
 
 

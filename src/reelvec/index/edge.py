@@ -155,15 +155,17 @@ class EdgeStore:
         if ids:
             self._shard(collection).update(_edge().UpdateOperation.delete_points(list(ids)))
 
-    def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Found]:
-        recs = self._shard(collection).retrieve(list(ids), with_payload=True, with_vector=with_vectors)
+    def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False,
+                 with_payload: bool = True) -> list[Found]:
+        recs = self._shard(collection).retrieve(list(ids), with_payload=with_payload, with_vector=with_vectors)
         by_id = {str(r.id): r for r in recs}
         return [Found(i, 1.0, by_id[i].payload or {}, by_id[i].vector if with_vectors else None) for i in ids if i in by_id]
 
     def _request(self, spec: QuerySpec):
         q = _edge()
         return q.QueryRequest(limit=spec.k, query=q.Query.Nearest(as_list(spec.vector), using=spec.using),
-                              filter=edge_filter(spec.filter), with_payload=True, with_vector=spec.with_vectors)
+                              filter=edge_filter(spec.filter), with_payload=spec.with_payload,
+                              with_vector=spec.with_vectors)
 
     @staticmethod
     def _found(points, with_vectors: bool = False) -> list[Found]:

@@ -6,12 +6,13 @@ from __future__ import annotations
 from reelvec.ingest.movie import Movie
 
 
-def movie_payload(m: Movie, model_version: str, text_version: str, image_version: str | None) -> dict:
+def movie_payload(m: Movie, model_version: str, text_version: str, image_version: str | None,
+                  franchise: str | None = None) -> dict:
     p = {
         "key": m.key, "tmdb_id": m.tmdb_id, "imdb_id": m.imdb_id, "movielens_id": m.movielens_id,
         "title": m.title, "year": m.year, "genres": list(m.genres), "original_language": m.original_language,
         "cast": list(m.cast[:5]), "director": m.director, "keywords": list(m.keywords[:20]), "poster": m.poster,
-        "popularity": m.popularity, "vote_count": m.vote_count,
+        "popularity": m.popularity, "vote_count": m.vote_count, "franchise": franchise,
         "overview": _trim(m.overview or m.plot, OVERVIEW_CHARS),
         "tmdb_url": f"https://www.themoviedb.org/movie/{m.tmdb_id}" if m.tmdb_id else None,
         "imdb_url": f"https://www.imdb.com/title/{m.imdb_id}/" if m.imdb_id else None,

@@ -213,26 +213,27 @@ class PublishedStore:
         return c
 
     # ------------------------------------------------------------------ reads
-    def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Found]:
+    def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False,
+                 with_payload: bool = True) -> list[Found]:
         c = self._copy(collection)
         out = []
         for pid in ids:
             i = c.row.get(pid)
             if i is None:
                 continue
-            out.append(Found(pid, 1.0, c.payload(i), c.row_vectors(i) if with_vectors else None))
+            out.append(Found(pid, 1.0, c.payload(i) if with_payload else {}, c.row_vectors(i) if with_vectors else None))
         return out
 
-    def _top(self, c: _Copy, scores: np.ndarray, ok: np.ndarray, k: int, with_vectors: bool = False) -> list[Found]:
-        rows = np.flatnonzero(ok)
+    def _top(self, c: _Copy, rows: np.ndarray, s: np.ndarray, k: int, with_vectors: bool = False,
+             with_payload: bool = True) -> list[Found]:
+        """The best `k` of candidate `rows` scored `s`."""
         if len(rows) == 0:
             return []
-        s = scores[rows]
         if len(rows) > k:
             part = np.argpartition(-s, k - 1)[:k]
             rows, s = rows[part], s[part]
         order = np.lexsort((rows, -s))  # best first; ties by row, stable across calls
-        return [Found(c.ids[int(rows[j])], float(s[j]), c.payload(int(rows[j])),
+        return [Found(c.ids[int(rows[j])], float(s[j]), c.payload(int(rows[j])) if with_payload else {},
                       c.row_vectors(int(rows[j])) if with_vectors else None) for j in order]
 
     def query(self, collection: str, spec: QuerySpec) -> list[Found]:
@@ -241,8 +242,11 @@ class PublishedStore:
             raise StoreError(f"collection {collection} has no vector {spec.using!r}")
         q = np.asarray(spec.vector, np.float32)
         q = q / max(float(np.linalg.norm(q)), 1e-12)
-        return self._top(c, c.vectors[spec.using] @ q, c.mask(spec.filter) & c.has[spec.using], spec.k,
-                         spec.with_vectors)
+        rows = np.flatnonzero(c.mask(spec.filter) & c.has[spec.using])
+        M = c.vectors[spec.using]
+        # a selective filter scores only its rows; otherwise one pass over the whole map is cheaper
+        s = M[rows] @ q if len(rows) * 4 < len(M) else (M @ q)[rows]
+        return self._top(c, rows, s, spec.k, spec.with_vectors, spec.with_payload)
 
     def query_batch(self, collection: str, specs: Sequence[QuerySpec]) -> list[list[Found]]:
         return [self.query(collection, s) for s in specs]
@@ -264,7 +268,8 @@ class PublishedStore:
         pos, neg = np.maximum(pos, -1e30), np.maximum(neg, -1e30)  # no negatives: -inf would make nan below
         sig = lambda x: 0.5 * (x / (1.0 + np.abs(x)) + 1.0)  # Qdrant scaled_fast_sigmoid
         scores = np.where(pos > neg, sig(pos), -sig(neg))
-        return self._top(c, scores, c.mask(flt) & c.has[using], k)
+        rows = np.flatnonzero(c.mask(flt) & c.has[using])
+        return self._top(c, rows, scores[rows], k)
 
     def count(self, collection: str, flt: SearchFilter | None = None) -> int:
         return int(self._copy(collection).mask(flt).sum())

@@ -144,8 +144,9 @@ class ServerStore:
             self.client.delete(collection, points_selector=_m().PointIdsList(points=list(ids)), wait=True)
 
     @_translate
-    def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Found]:
-        recs = self.client.retrieve(collection, ids=list(ids), with_payload=True, with_vectors=with_vectors)
+    def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False,
+                 with_payload: bool = True) -> list[Found]:
+        recs = self.client.retrieve(collection, ids=list(ids), with_payload=with_payload, with_vectors=with_vectors)
         by_id = {str(r.id): r for r in recs}
         return [Found(i, 1.0, by_id[i].payload or {}, by_id[i].vector if with_vectors else None) for i in ids if i in by_id]
 
@@ -156,15 +157,15 @@ class ServerStore:
     @_translate
     def query(self, collection: str, spec: QuerySpec) -> list[Found]:
         res = self.client.query_points(collection, query=as_list(spec.vector), using=spec.using,
-                                       query_filter=client_filter(spec.filter), limit=spec.k, with_payload=True,
-                                       with_vectors=spec.with_vectors)
+                                       query_filter=client_filter(spec.filter), limit=spec.k,
+                                       with_payload=spec.with_payload, with_vectors=spec.with_vectors)
         return self._found(res.points, spec.with_vectors)
 
     @_translate
     def query_batch(self, collection: str, specs: Sequence[QuerySpec]) -> list[list[Found]]:
         m = _m()
         reqs = [m.QueryRequest(query=as_list(s.vector), using=s.using, filter=client_filter(s.filter), limit=s.k,
-                               with_payload=True, with_vector=s.with_vectors) for s in specs]
+                               with_payload=s.with_payload, with_vector=s.with_vectors) for s in specs]
         res = self.client.query_batch_points(collection, requests=reqs)
         return [self._found(r.points, s.with_vectors) for r, s in zip(res, specs)]
 

@@ -73,8 +73,10 @@ class Client:
     def movie(self, movie: int | str) -> dict:
         return self._call("GET", "/movies/" + urllib.parse.quote(str(movie), safe=""))
 
-    def similar(self, movie: int | str, k: int = 10, weights: dict | None = None, **filters) -> list[Hit]:
-        body = {"movie": movie, "k": k, **filters} | ({"weights": weights} if weights else {})
+    def similar(self, movie: int | str, k: int = 10, weights: dict | None = None, mode: str | None = None,
+                **filters) -> list[Hit]:
+        body = {"movie": movie, "k": k, **filters} | ({"weights": weights} if weights else {}) | (
+            {"mode": mode} if mode else {})
         return [_hit(h) for h in self._call("POST", "/similar", body)["hits"]]
 
     def search_text(self, text: str, k: int = 10, **filters) -> list[Hit]:

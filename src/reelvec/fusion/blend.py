@@ -1,0 +1,114 @@
+"""How `similar` ranks: a blend of signals, each a number per (query movie, candidate) pair.
+
+    score = fused * cos(fused) + text * cos(text) + image * cos(poster)
+          + title * ramp(title similarity, title_floor) + genre * [shares a genre]
+          + people * [shares the director or a lead actor]
+
+`cos(fused)` is the co-liked joint embedding, `cos(text)` the MiniLM description (plot, keywords,
+people), `cos(poster)` the CNN poster vector (0 when either film has no poster). The title
+similarity is `ingest.franchise.TitleSimilarity` ("Independence Day" / "Independence Day:
+Resurgence" = 1.0); `ramp` lifts it linearly from 0 at `title_floor` to 1 at 1.0, so a shared
+common word ("Love Actually" / "Love Story") adds nothing.
+
+Presets (`MODES`): "similar" (the default: what a person means by similar, tuned by `reelvec eval`
+on validation splits), "also-liked" (the co-liked embedding alone: what the same people liked) and
+"content" (no co-liked signal at all). The blends are saved with the fusion model (config.json),
+and the engine applies the same formula on every backend. numpy only.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from reelvec.errors import SearchError
+
+SIGNALS = ("fused", "text", "image", "title", "genre", "people")
+# which signal placed a hit, in words (the explanation's `placed_by`)
+LABELS = {"fused": "liked by the same people", "text": "similar plot", "image": "similar poster",
+          "title": "same franchise", "genre": "same genre", "people": "same director or cast"}
+
+
+@dataclass(frozen=True)
+class Blend:
+    fused: float = 1.0
+    text: float = 0.0
+    image: float = 0.0
+    title: float = 0.0
+    title_floor: float = 0.5
+    genre: float = 0.0
+    people: float = 0.0
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0:
+                raise SearchError(f"blend weight {f.name}={v!r} must be a finite number >= 0")
+        if not self.title_floor < 1:
+            raise SearchError(f"blend title_floor={self.title_floor} must be below 1")
+        if not any(getattr(self, s) for s in SIGNALS):
+            raise SearchError("a blend needs at least one signal with a weight above 0")
+
+    @property
+    def vectors(self) -> tuple[str, ...]:
+        """The stored vectors this blend reads (its dense prefetches)."""
+        return tuple(n for n in ("fused", "text", "image") if getattr(self, n) > 0)
+
+    def title_term(self, sim):
+        return np.clip((np.asarray(sim, np.float64) - self.title_floor) / (1.0 - self.title_floor), 0.0, 1.0)
+
+    def terms(self, fused, text, image, title_sim, shares_genre, shares_people) -> dict[str, np.ndarray]:
+        """Each signal's weighted contribution (arrays of one shape; a missing cosine is 0)."""
+        return {"fused": self.fused * np.asarray(fused, np.float64), "text": self.text * np.asarray(text, np.float64),
+                "image": self.image * np.asarray(image, np.float64), "title": self.title * self.title_term(title_sim),
+                "genre": self.genre * np.asarray(shares_genre, np.float64),
+                "people": self.people * np.asarray(shares_people, np.float64)}
+
+    def score(self, fused, text, image, title_sim, shares_genre, shares_people) -> np.ndarray:
+        return sum(self.terms(fused, text, image, title_sim, shares_genre, shares_people).values())
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Blend:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise SearchError(f"unknown blend field(s) {sorted(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**d)
+
+
+def placed_by(terms: dict[str, float]) -> str:
+    """The signal that contributed most to a hit's score, in words. Genre is a tie-breaker, not a
+    reason (most hits share one), so it names a hit only when nothing else contributed."""
+    ranked = sorted(((v, k) for k, v in terms.items() if v > 0 and k != "genre"), reverse=True)
+    if ranked:
+        return LABELS[ranked[0][1]]
+    return LABELS["genre"] if terms.get("genre", 0) > 0 else ""
+
+
+# The presets. "similar" holds the blend `reelvec eval` chose on validation splits (bench/RESULTS.md
+# shows the search); a build saves these with its model and the engine reads them from there.
+MODES: dict[str, Blend] = {
+    "similar": Blend(fused=1.0, text=0.2, image=0.2, title=0.6, title_floor=0.6, genre=0.3, people=0.1),
+    "also-liked": Blend(fused=1.0),
+    "content": Blend(fused=0.0, text=0.2, image=0.0, title=1.5, title_floor=0.7, genre=0.3, people=0.1),
+}
+DEFAULT_MODE = "similar"
+
+
+def blends_from(meta: dict | None) -> dict[str, Blend]:
+    """The presets saved in a model's config.json (``"blends"``), over the built-in ones."""
+    out = dict(MODES)
+    for name, d in ((meta or {}).get("blends") or {}).items():
+        out[name] = Blend.from_dict(d)
+    return out
+
+
+def resolve_mode(mode: str | None, blends: dict[str, Blend]) -> Blend:
+    name = mode or DEFAULT_MODE
+    if name not in blends:
+        raise SearchError(f"unknown mode {name!r}; use one of: {', '.join(blends)}")
+    return blends[name]

@@ -1,0 +1,218 @@
+"""Franchises derived from the catalogue itself: films whose titles share a stem and mark a sequel.
+
+"Terminator 2: Judgment Day", "The Godfather: Part II", "Star Trek IV: The Voyage Home",
+"Ice Age: The Meltdown" and "Kill Bill: Vol. 2" each name a stem ("terminator", "godfather",
+"star trek", "ice age", "kill bill") and a sequel marker (a trailing numeral or roman numeral,
+"Part"/"Chapter"/"Vol."/"Episode" N, or a subtitle after a colon). Films sharing a stem form a
+franchise when at least one of them carries a marker, they are not all one year, and they share a
+genre; a numeral that opens a title ("2 Days in Paris", "3:10 to Yuma") is not a marker, and two
+films with the same plain title ("Crash" 1996 and 2004) are remakes, not a franchise.
+
+Used three ways: the `franchise` payload field (filterable in the Qdrant console), the "same
+franchise" explanation, and `reelvec eval`'s franchise recall (pairs split dev/test by franchise,
+so tuning never sees a test franchise). Pure functions, no I/O.
+"""
+from __future__ import annotations
+
+import math
+import re
+import zlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from reelvec.ingest.movie import Movie, strip_accents
+
+_ROMAN = {"ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10, "xi": 11, "xii": 12}
+_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+          "eleven": 11, "twelve": 12, "thirteen": 13}
+_PREFIXES = ("part", "chapter", "vol", "volume", "episode", "ch")
+_SUPERSCRIPT = {ord(c): f" {d}" for c, d in zip("²³⁴⁵⁶⁷⁸⁹", "23456789")}
+_AKA = re.compile(r"\s*\((?:a\.k\.a\.|aka)[^)]*\)|\s*\([^)]*\)\s*$", re.I)
+_SPLIT = re.compile(r"\s*(?::|\s-\s|\s–\s)\s*")
+_NUM = r"\d{1,2}|[ivx]{1,4}|" + "|".join(_WORDS)
+_MARKER = re.compile(r"^(?P<stem>.*?)[\s,]+(?P<prefix>(?:" + "|".join(_PREFIXES) + r")\.?\s*)?(?P<n>" + _NUM + r")$")
+_SUB_MARKER = re.compile(r"^(?P<prefix>(?:" + "|".join(_PREFIXES) + r")\.?\s*)?(?P<n>\d{1,2}|[ivx]{1,4})\b")
+_JUNK = re.compile(r"[^0-9a-z&' ]+")
+_LEAD = re.compile(r"^(?:the|a|an)\s+")
+
+
+@dataclass(frozen=True)
+class TitleParts:
+    stem: str  # normalised head of the title, marker removed ("" when nothing is left)
+    number: int | None  # the sequel number when the title has one (2 for "Rocky II")
+    strong: bool  # the number is unambiguous: 2-9 / II-IX, or after "Part"/"Chapter"/"Vol."/"Episode"
+    subtitle: bool  # the title has a part after a colon / dash
+
+
+def _plain(title: str) -> str:
+    t = _AKA.sub("", title or "")
+    return t if t.isascii() else strip_accents(t.translate(_SUPERSCRIPT))
+
+
+def _clean(s: str) -> str:
+    s = _JUNK.sub(" ", s)
+    return _LEAD.sub("", " ".join(s.split()))
+
+
+def _number(m: re.Match) -> tuple[int | None, bool]:
+    """(number, strong) of a marker match; a bare "X", "Seven" or "44" is a weak sign at most."""
+    tok, prefixed = m.group("n"), bool(m.group("prefix"))
+    n = int(tok) if tok.isdigit() else _ROMAN.get(tok) or _WORDS.get(tok)
+    if n is None:
+        return None, False
+    strong = prefixed or (tok.isdigit() and 2 <= n <= 9) or (tok in _ROMAN and 2 <= n <= 9)
+    if not prefixed and tok.isdigit() and n > 9:
+        return None, False  # "Child 44", "Apollo 13": part of the name
+    return n, strong
+
+
+def title_parts(title: str) -> TitleParts:
+    """Split a title into its franchise stem and sequel marker."""
+    t = _plain(title).lower().strip()
+    pieces = _SPLIT.split(t, maxsplit=1)
+    head, sub = pieces[0], (pieces[1] if len(pieces) > 1 else "")
+    number, strong = None, False
+    m = _MARKER.match(head)
+    if m and m.group("stem").strip():
+        n, st = _number(m)
+        if n is not None:
+            head, number, strong = m.group("stem"), (n if n > 1 else None), st and n > 1
+    s = _SUB_MARKER.match(sub) if sub and number is None else None
+    if s:  # "The Godfather: Part II", "Kill Bill: Vol. 2", "Insidious: Chapter 2"
+        n, st = _number(s)
+        if n and n > 1 and (st or s.group("n") == sub):
+            number, strong = n, st
+    return TitleParts(_clean(head), number, strong, bool(sub))
+
+
+def _years_differ(ms: Sequence[Movie]) -> bool:
+    return len({m.year for m in ms if m.year}) > 1
+
+
+@dataclass(frozen=True)
+class Franchise:
+    stem: str
+    rows: tuple[int, ...]  # catalogue rows, oldest first
+
+    @property
+    def split(self) -> str:
+        """'dev' or 'test', stable per franchise (crc32 of the stem)."""
+        return "test" if zlib.crc32(self.stem.encode()) % 2 else "dev"
+
+
+def find_franchises(movies: Sequence[Movie]) -> list[Franchise]:
+    """Franchises among `movies` (see the module doc), each with its members' rows oldest first."""
+    by_stem: dict[str, list[int]] = defaultdict(list)
+    parts = [title_parts(m.title) for m in movies]
+    for r, p in enumerate(parts):
+        if len(p.stem) >= 3 and not p.stem.isdigit():
+            by_stem[p.stem].append(r)
+    out = []
+    for stem, rows in by_stem.items():
+        if len(rows) < 2:
+            continue
+        genres = [set(movies[r].genres) for r in rows]
+        anchor = max(range(len(rows)), key=lambda i: sum(1 for g in genres if g & genres[i]))
+        rows = [r for r, g in zip(rows, genres) if not g or not genres[anchor] or g & genres[anchor]]
+        ms = [movies[r] for r in rows]
+        if len(rows) < 2 or not _years_differ(ms) or not any(parts[r].number or parts[r].subtitle for r in rows):
+            continue
+        if not any(parts[r].strong for r in rows) and not _confirmed(ms):
+            continue  # weak signs alone ("Blood: The Last Vampire" vs "Blood", "The Magnificent Seven") need a second
+        out.append(Franchise(stem, tuple(sorted(rows, key=lambda r: (movies[r].year or 0, r)))))
+    return sorted(out, key=lambda f: f.stem)
+
+
+def _confirmed(ms: Sequence[Movie]) -> bool:
+    """A second sign that same-stem films with subtitles belong together: a shared director or
+    lead actor, or TMDB's 'sequel' keyword on one of them."""
+    directors = [m.director for m in ms if m.director]
+    if len(directors) != len(set(directors)):
+        return True
+    leads = [set(m.cast[:3]) for m in ms]
+    if any(leads[i] & leads[j] for i in range(len(ms)) for j in range(i + 1, len(ms))):
+        return True
+    return any("sequel" in m.keywords for m in ms)
+
+
+def franchise_of(movies: Sequence[Movie]) -> dict[int, str]:
+    """row -> franchise stem, for the rows in a franchise."""
+    return {r: f.stem for f in find_franchises(movies) for r in f.rows}
+
+
+def franchise_pairs(franchises: Sequence[Franchise], split: str | None = None) -> list[tuple[int, int]]:
+    """(film, next film of its franchise) pairs in both directions, optionally one split only."""
+    out = []
+    for f in franchises:
+        if split and f.split != split:
+            continue
+        for a, b in zip(f.rows, f.rows[1:]):
+            out += [(a, b), (b, a)]
+    return out
+
+
+# ------------------------------------------------------------------------- title similarity
+_STOP = frozenset({"the", "a", "an", "of", "and", "in", "to", "on", "for", "with", "at", "by", "from", "or", "vs",
+                   "part", "chapter", "vol", "volume", "episode", "movie", "film"} | set(_ROMAN) |
+                  {str(i) for i in range(1, 10)})
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def title_tokens(title: str) -> list[str]:
+    """Content words of a title: accent/case-free, plurals folded ("Aliens" ~ "Alien"), sequel
+    numbers and stop words dropped."""
+    t = _plain(title).lower()
+    out = []
+    for w in _WORD.findall(t):
+        if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+            w = w[:-1]
+        if w not in _STOP:
+            out.append(w)
+    return out
+
+
+class TitleSimilarity:
+    """IDF-weighted word overlap between titles, the larger of two cosines: over whole titles and
+    over their heads (the title before a subtitle, sequel number removed), so "Independence Day"
+    and "Independence Day: Resurgence" score 1.0 and "Love Actually" / "Love Story" little.
+
+    numpy only (it runs in the serving install); `scores(row)` is one query against every title."""
+
+    def __init__(self, titles: Sequence[str]):
+        self.n = len(titles)
+        full = [sorted(set(title_tokens(t))) for t in titles]
+        head = [sorted(set(title_tokens(title_parts(t).stem))) for t in titles]
+        df: dict[str, int] = defaultdict(int)
+        for toks in full:
+            for w in toks:
+                df[w] += 1
+        self.idf = {w: math.log((1 + self.n) / (1 + c)) + 1.0 for w, c in df.items()}
+        self._full = self._postings(full)
+        self._head = self._postings(head)
+
+    def _postings(self, docs: list[list[str]]):
+        idf = self.idf
+        norms = np.array([math.sqrt(sum(idf.get(w, 1.0) ** 2 for w in d)) for d in docs], np.float64)
+        post: dict[str, list[int]] = defaultdict(list)
+        for r, d in enumerate(docs):
+            for w in d:
+                post[w].append(r)
+        return docs, np.maximum(norms, 1e-12), {w: np.array(rs, np.int64) for w, rs in post.items()}
+
+    @staticmethod
+    def _cos(index, row: int, idf: dict[str, float], n: int) -> np.ndarray:
+        docs, norms, post = index
+        out = np.zeros(n, np.float64)
+        for w in docs[row]:
+            rs = post[w]
+            out[rs] += idf.get(w, 1.0) ** 2
+        return out / (norms[row] * norms)
+
+    def scores(self, row: int) -> np.ndarray:
+        """Similarity of title `row` to every title, in [0, 1] (0 for titles sharing no word)."""
+        if not self._full[0][row] and not self._head[0][row]:
+            return np.zeros(self.n, np.float64)
+        return np.maximum(self._cos(self._full, row, self.idf, self.n), self._cos(self._head, row, self.idf, self.n))
