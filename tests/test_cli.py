@@ -132,6 +132,9 @@ def test_build_eval_history_snapshot_restore_reindex_gate_rollback(work, capsys,
     assert code == 0 and "alias movies -> movies_restored_" in out
     code, out, _err = run(capsys, "similar", "Alien", "-k", "2", "--store", home, "--json")
     assert code == 0 and len(out.splitlines()) == 2
+    assert all(json.loads(line)["explanation"]["placed_by"] for line in out.splitlines())
+    code, out, _err = run(capsys, "similar", "Alien", "-k", "2", "--store", home, "--mode", "also-liked")
+    assert code == 0 and "mode also-liked" in out.splitlines()[0]
 
 
 def test_info_describes_the_live_index(work, capsys):

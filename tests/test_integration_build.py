@@ -58,6 +58,22 @@ def test_demo_titles(real_home):
         assert len(filtered) == 10 and all("Science Fiction" in h.genres and 1990 <= h.year <= 2005 for h in filtered)
 
 
+@pytest.mark.parametrize("title, sequels, franchise", [
+    ("The Matrix", {"The Matrix Reloaded", "The Matrix Revolutions"}, None),  # README: "What 'similar' means here"
+    ("Ice Age", {"Ice Age: The Meltdown"}, "ice age"),
+    ("Alien", {"Aliens", "Alien³"}, "alien"),  # "Aliens" is no title-derived sequel, "Alien³" is
+    ("Toy Story", {"Toy Story 2", "Toy Story 3"}, "toy story"),
+])
+def test_default_similar_keeps_the_franchise(real_home, title, sequels, franchise):
+    home, _ = real_home
+    with reelvec.open(home) as engine:
+        hits = engine.similar(title, k=10)
+        assert sequels <= {h.title for h in hits}
+        assert all(h.explanation.placed_by for h in hits)
+        if franchise:  # the payload's franchise field (filterable in the Qdrant console) names it
+            assert franchise in {h.explanation.same_franchise for h in hits if h.title in sequels}
+
+
 def test_rerun_reuses_every_cache(real_home, shared_data):
     home, _ = real_home
     rep = run_build(BuildConfig(data=shared_data, home=home, progress=False))

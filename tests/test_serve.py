@@ -71,6 +71,11 @@ def test_endpoints_equal_the_engine(home, service):
         assert ids(client.similar("Alien", k=5)) == ids(engine.similar("Alien", k=5))
         assert ids(client.similar(603, k=3, genres=["Comedy"], after=1990)) == \
             ids(engine.similar(603, k=3, genres=["Comedy"], after=1990))
+        for mode in ("similar", "also-liked", "content"):
+            got = client.similar("Alien", k=4, mode=mode)
+            assert ids(got) == ids(engine.similar("Alien", k=4, mode=mode))
+            assert [h.explanation.placed_by for h in got] == [
+                h.explanation.placed_by for h in engine.similar("Alien", k=4, mode=mode)]
         got = client.similar("Alien", k=4, weights={"text": 1, "image": 0.3})
         assert ids(got) == ids(engine.similar("Alien", k=4, weights={"text": 1, "image": 0.3}))
         assert got[0].explanation.text is not None
@@ -98,6 +103,8 @@ def test_endpoints_equal_the_engine(home, service):
     ("POST", "/search", {"k": 3}, 400, "search text"),
     ("POST", "/search/image", b"not an image", 400, "cannot use image"),
     ("GET", "/similar?movie=Alien&after=x", None, 400, "integer"),
+    ("GET", "/similar?movie=Alien&mode=fancy", None, 400, "unknown mode 'fancy'"),
+    ("POST", "/similar", {"movie": "Alien", "mode": 3}, 400, "mode must be one of"),
 ])
 def test_bad_input_is_a_4xx_with_a_message(service, method, path, body, status, says):
     got, payload, _ = http(method, service + path, body)

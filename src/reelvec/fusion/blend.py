@@ -92,7 +92,7 @@ def placed_by(terms: dict[str, float]) -> str:
 # The presets. "similar" holds the blend `reelvec eval` chose on validation splits (bench/RESULTS.md
 # shows the search); a build saves these with its model and the engine reads them from there.
 MODES: dict[str, Blend] = {
-    "similar": Blend(fused=1.0, text=0.2, image=0.2, title=0.6, title_floor=0.6, genre=0.3, people=0.1),
+    "similar": Blend(fused=1.0, text=0.4, image=0.5, title=0.6, title_floor=0.7, genre=0.1, people=0.1),
     "also-liked": Blend(fused=1.0),
     "content": Blend(fused=0.0, text=0.2, image=0.0, title=1.5, title_floor=0.7, genre=0.3, people=0.1),
 }

@@ -263,8 +263,10 @@ def run_evaluation(p: Prepared, seeds: Sequence[int] = (0, 1, 2), config: Fusion
             "reelvec-fusion": cosine_scores(E),
         }
         sig = signals.with_fused(E)
-        for mode in ("similar", "content"):
-            scorers[f"mode={mode}"] = blend_scorer(rep.blends[mode], sig)
+        for mode in ("similar", "content"):  # the presets a build ships, and this run's picks if they differ
+            scorers[f"mode={mode}"] = blend_scorer(MODES[mode], sig)
+            if rep.blends.get(mode, MODES[mode]) != MODES[mode]:
+                scorers[f"mode={mode} (tuned here)"] = blend_scorer(rep.blends[mode], sig)
         for name, fn in scorers.items():
             rep.methods[name] = evaluate_scores(name, fn, queries, s.truth, p.genres, s.popularity,
                                                 top1_embedding=E if name == "reelvec-fusion" else p.text,

@@ -36,6 +36,11 @@ class FusionConfig:
     positives: str = "co-liked"  # co-liked | content | mixed (content positives hurt co-liked ranking here)
     content_weight: float = 0.2  # share of content positives in 'mixed'
     genre_balanced: bool = False
+    # extra negatives per batch drawn from the whole catalogue in proportion to how often a movie is
+    # someone's positive (to the power pop_alpha): famous films get pushed away from the anchors
+    # that do not like them, instead of becoming everyone's neighbour (0 = in-batch negatives only)
+    pop_negatives: int = 0
+    pop_alpha: float = 0.75
     seed: int = 0
 
     def to_dict(self) -> dict:

@@ -44,6 +44,17 @@ def genre_balance_weights(struct: np.ndarray, n_genres: int, rows: np.ndarray) -
     return inv / inv.sum()
 
 
+def positive_frequency(dataset: Movie_Dataset, n: int, alpha: float) -> np.ndarray:
+    """Sampling distribution over all n movies ~ (1 + times listed as a positive) ** alpha."""
+    freq = np.ones(n, np.float64)
+    for table in (dataset.co, dataset.content):
+        for nbrs in table.values():
+            for j, _ in nbrs:
+                freq[j] += 1
+    w = freq ** alpha
+    return w / w.sum()
+
+
 def embed(model: RecommenderSystem, inputs: FusionInputs, batch: int = 4096, weights=None) -> np.ndarray:
     model.eval()
     out = []
@@ -70,6 +81,7 @@ def train(inputs: FusionInputs, dataset: Movie_Dataset, config: FusionConfig, n_
     p_sample = genre_balance_weights(inputs.struct.numpy(), n_genres, rows) if config.genre_balanced and n_genres else None
     probe = torch.from_numpy(rng.choice(len(inputs), size=min(512, len(inputs)), replace=False))
     pos_sets = {int(r): dataset.positive_set(int(r)) for r in rows}
+    p_neg = positive_frequency(dataset, len(inputs), config.pop_alpha) if config.pop_negatives else None
     steps = max(1, len(rows) // config.batch_size)
     total = steps * config.epochs
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total, pct_start=0.1)
@@ -85,8 +97,10 @@ def train(inputs: FusionInputs, dataset: Movie_Dataset, config: FusionConfig, n_
             anchors = order[s * config.batch_size:(s + 1) * config.batch_size]
             positives = np.array([dataset.sample_positive(int(a), rng) for a in anchors])
             ids = np.concatenate([anchors, positives])
+            if p_neg is not None:
+                ids = np.concatenate([ids, rng.choice(len(p_neg), size=config.pop_negatives, p=p_neg)])
             B = len(anchors)
-            pos = np.zeros((2 * B, 2 * B), bool)
+            pos = np.zeros((len(ids), len(ids)), bool)
             pos[np.arange(B), np.arange(B) + B] = True
             pos[np.arange(B) + B, np.arange(B)] = True
             same = ids[:, None] == ids[None, :]
