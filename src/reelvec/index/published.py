@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 FORMAT = 1
 PUBLISHED = "published"
-COLUMNS = ("genres", "year", "original_language", "tmdb_id", "title", "vote_count")
+COLUMNS = ("genres", "year", "original_language", "tmdb_id", "title", "vote_count", "director", "cast")
 
 
 def published_dir(root: str | Path, collection: str) -> Path:
@@ -286,6 +286,32 @@ class PublishedStore:
         index needs, without reading a payload."""
         c = self._copy(collection)
         return {"ids": c.ids, **c.cols}
+
+    def vectors_of(self, collection: str, ids: Sequence[str], name: str) -> np.ndarray:
+        """Vector `name` of each point in `ids` as one (len(ids), dim) array of unit rows, zero where
+        a point has no such vector (or is unknown): a blended query rescores its candidates with one
+        gather instead of reading each point back."""
+        c = self._copy(collection)
+        if name not in c.vectors:
+            raise StoreError(f"collection {collection} has no vector {name!r}")
+        rows = np.array([c.row.get(i, -1) for i in ids], np.int64)
+        ok = rows >= 0
+        out = np.zeros((len(ids), c.vectors[name].shape[1]), np.float32)
+        out[ok] = c.vectors[name][rows[ok]]
+        out[ok & ~c.has[name][np.maximum(rows, 0)]] = 0.0
+        return out
+
+    def fields_of(self, collection: str, ids: Sequence[str], names: Sequence[str]) -> list[dict] | None:
+        """Payload fields kept as columns (genres, director, cast, ...) of each point, without
+        decoding a payload; None when this copy was published without one of them."""
+        c = self._copy(collection)
+        if any(n not in c.cols for n in names):
+            return None
+        out = []
+        for i in ids:
+            r = c.row.get(i)
+            out.append({} if r is None else {n: c.cols[n][r] for n in names})
+        return out
 
     # ------------------------------------------------------------------ writes: not here
     def _read_only(self, *args, **kwargs):

@@ -92,6 +92,11 @@ def _people(payload: dict) -> set[str]:
     return ({d} if d else set()) | set((payload.get("cast") or [])[:3])
 
 
+def _unit(v) -> np.ndarray:
+    v = np.asarray(v, np.float32)
+    return v / max(float(np.linalg.norm(v)), 1e-12)
+
+
 def _cosines(q, vectors: Sequence) -> np.ndarray:
     """Cosine of `q` with each vector; 0 where either is missing."""
     out = np.zeros(len(vectors))
@@ -401,34 +406,37 @@ class Engine:
                     cands.update(f.id for f in self.store.query(self.collection, spec))
         if not cands:
             return []
-        found = self.store.retrieve(self.collection, sorted(cands), with_vectors=True, with_payload=False)
-        cos = {n: _cosines(q.vec.get(n), [f.vec.get(n) for f in found]) for n in VECTOR_NAMES}
+        cand_ids = sorted(cands)
+        gather = getattr(self.store, "vectors_of", None)  # a published copy: one gather per vector
+        if gather is not None:
+            found = [Found(i, 0.0, {}) for i in cand_ids]
+            cos = {n: (gather(self.collection, cand_ids, n) @ _unit(q.vec[n]) if n in q.vec and getattr(blend, n)
+                       else np.zeros(len(cand_ids))) for n in VECTOR_NAMES}
+        else:
+            found = self.store.retrieve(self.collection, cand_ids, with_vectors=True, with_payload=False)
+            cos = {n: _cosines(q.vec.get(n), [f.vec.get(n) for f in found]) for n in VECTOR_NAMES}
         title = np.array([tsim_row[row_of[f.id]] if tsim_row is not None and f.id in row_of else 0.0 for f in found])
         zero = np.zeros(len(found))
         base = blend.terms(cos["fused"], cos["text"], cos["image"], title, zero, zero)
         partial: np.ndarray = np.sum(list(base.values()), axis=0)
-        # genre and people need payloads: read them best-bound first until no unread candidate
-        # could still reach the top k (its bound: everything read so far plus both bonuses)
+        # genre and people come from payloads: a published copy keeps them as columns; otherwise
+        # read payloads best-bound first until no unread candidate could still reach the top k
+        # (its bound: its partial score plus both bonuses)
         q_genres, q_people = set(q.payload.get("genres", [])), _people(q.payload)
         genre, people = zero.copy(), zero.copy()
-        payloads: dict[int, dict] = {}
-        bound = np.argsort(-partial, kind="stable")
-        bonus = blend.genre + blend.people
-        for s in range(0, len(bound), 2 * k):
-            batch = bound[s:s + 2 * k]
-            for i, f in zip(batch, self.store.retrieve(self.collection, [found[i].id for i in batch])):
-                payloads[int(i)] = f.payload
-                genre[i] = bool(q_genres & set(f.payload.get("genres", [])))
-                people[i] = bool(q_people & _people(f.payload))
-            read = np.array(sorted(payloads))
-            full = partial[read] + blend.genre * genre[read] + blend.people * people[read]
-            nxt = s + 2 * k
-            if len(read) >= k and (nxt >= len(bound) or np.sort(full)[-k] >= partial[bound[nxt]] + bonus):
-                break
+        fields = getattr(self.store, "fields_of", None)
+        cols = fields(self.collection, cand_ids, ("genres", "director", "cast")) if fields else None
+        if cols is not None:
+            for i, f in enumerate(cols):
+                genre[i] = bool(q_genres & set(f.get("genres") or ()))
+                people[i] = bool(q_people & _people(f))
+            read = list(range(len(found)))
+        else:
+            read = self._read_bonuses(found, partial, blend, k, q_genres, q_people, genre, people)
         terms = blend.terms(cos["fused"], cos["text"], cos["image"], title, genre, people)
         score: np.ndarray = np.sum(list(terms.values()), axis=0)
-        order = sorted(payloads, key=lambda i: (-score[i], found[i].id))[:k]
-        hits = self._hits([Found(found[i].id, float(score[i]), payloads[i], found[i].vectors) for i in order], q)
+        order = sorted(read, key=lambda i: (-score[i], found[i].id))[:k]
+        hits = self._hits([Found(found[i].id, float(score[i]), {}, None) for i in order], q)
         out = []
         for i, h in zip(order, hits):
             why = placed_by({n: float(t[i]) for n, t in terms.items()})
@@ -436,6 +444,26 @@ class Engine:
                 why = "similar title"
             out.append(dataclasses.replace(h, explanation=dataclasses.replace(h.explanation, placed_by=why or None)))
         return out
+
+    def _read_bonuses(self, found: list[Found], partial: np.ndarray, blend: Blend, k: int, q_genres: set,
+                      q_people: set, genre: np.ndarray, people: np.ndarray) -> list[int]:
+        """Fill the genre/people bonuses from payloads, best partial score first, stopping once the
+        k-th best full score beats every unread candidate's bound; returns the rows read."""
+        bound = np.argsort(-partial, kind="stable")
+        bonus = blend.genre + blend.people
+        read: list[int] = []
+        for s in range(0, len(bound), 2 * k):
+            batch = bound[s:s + 2 * k]
+            for i, f in zip(batch, self.store.retrieve(self.collection, [found[i].id for i in batch])):
+                genre[i] = bool(q_genres & set(f.payload.get("genres", [])))
+                people[i] = bool(q_people & _people(f.payload))
+                read.append(int(i))
+            r = np.array(read)
+            full = partial[r] + blend.genre * genre[r] + blend.people * people[r]
+            nxt = s + 2 * k
+            if len(read) >= k and (nxt >= len(bound) or np.sort(full)[-k] >= partial[bound[nxt]] + bonus):
+                break
+        return read
 
     def _weighted(self, q: Found, weights: dict[str, float], k: int, flt: SearchFilter) -> list[Hit]:
         unknown = set(weights) - set(VECTOR_NAMES)
