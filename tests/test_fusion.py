@@ -143,6 +143,30 @@ def test_training_is_deterministic_under_a_seed():
     assert np.array_equal(embed(a, x), embed(b, x))
 
 
+def test_popularity_negatives():
+    """Extra negatives drawn ~ (1 + times a movie is someone's positive) ** alpha train like the
+    plain ones, deterministically, and never use a movie as a negative for an anchor it is a
+    positive of."""
+    from reelvec.fusion.train import positive_frequency
+
+    keys = [f"k{i}" for i in range(6)]
+    co = {0: [(1, 1.0), (2, 1.0)], 3: [(1, 1.0)], 4: [(1, 1.0)]}
+    ds = Movie_Dataset(keys, co, {}, positives="co-liked")
+    p = positive_frequency(ds, 6, alpha=1.0)
+    assert p == pytest.approx(np.array([1, 4, 2, 1, 1, 1]) / 10)
+    assert positive_frequency(ds, 6, alpha=0.0) == pytest.approx(np.full(6, 1 / 6))
+    movies = _movies(16)
+    spec, x = _inputs(movies)
+    co = {i: [(i ^ 1, 1.0)] for i in range(16)}
+    ds = Movie_Dataset([m.key for m in movies], co, {}, positives="co-liked")
+    cfg = FusionConfig(epochs=3, batch_size=8, seed=7, pop_negatives=8)
+    a, hist = train(x, ds, cfg, n_tags=len(spec.tags))
+    b, _ = train(x, ds, cfg, n_tags=len(spec.tags))
+    assert np.array_equal(embed(a, x), embed(b, x)) and not hist.collapsed
+    plain, _ = train(x, ds, FusionConfig(epochs=3, batch_size=8, seed=7), n_tags=len(spec.tags))
+    assert not np.array_equal(embed(a, x), embed(plain, x))  # the extra negatives are used
+
+
 def test_batch_hard_collapse_is_detected():
     movies = _movies(16)
     spec, x = _inputs(movies)
