@@ -7,6 +7,7 @@ Where each stage keeps its output is `Home`'s business; this module only wires t
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import shutil
 import time
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from reelvec.app.home import Home
 from reelvec.errors import FusionError
+from reelvec.fsutil import atomic_write_text
 
 if TYPE_CHECKING:
     from reelvec.fusion.model import FusionConfig
@@ -28,8 +30,9 @@ class BuildConfig:
     """What a build reads and where it writes. `force_index` always writes a new collection
     (reindex); `gate` refuses the alias swap when the new model's cold-start NDCG@10 is lower."""
 
-    data: Path
+    data: Path | None  # a data folder (../shared/data layout), or None with `mapped` files only
     home: Path = Path(".reelvec")
+    mapped: tuple = ()  # ((path, {field: column}), ...): catalogues of one's own (reelvec.ingest.mapped)
     qdrant_url: str | None = None
     api_key: str | None = None
     scope: str = "linked"
@@ -59,12 +62,20 @@ class BuildReport:
         return bool(self.stages.get("index", {}).get("swapped"))
 
 
-def _newest_mtime(folder: Path) -> float:
+def _newest_mtime(folder: Path | None, mapped: tuple = ()) -> float:
     newest = 0.0
     for sub in ("tmdb", "movielens", "wikipedia"):
-        for p in (folder / sub).glob("*"):
+        for p in (folder / sub).glob("*") if folder is not None else ():
             newest = max(newest, p.stat().st_mtime)
+    for path, _ in mapped:
+        newest = max(newest, Path(path).stat().st_mtime if Path(path).exists() else float("inf"))
     return newest
+
+
+def _sources_signature(cfg: BuildConfig) -> str:
+    """What the catalogue was made from: a change of folder, file or --map rebuilds it."""
+    return json.dumps({"data": str(Path(cfg.data).resolve()) if cfg.data is not None else None,
+                       "mapped": [[str(Path(p).resolve()), m] for p, m in cfg.mapped]}, sort_keys=True)
 
 
 class _Stage:
@@ -105,20 +116,26 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
     fusion_config = cfg.fusion or FusionConfig()
 
     with _Stage(rep, "catalog"):
-        if home.catalog.exists() and home.catalog.stat().st_mtime >= _newest_mtime(cfg.data):
+        sig_path = home.catalog.with_name(home.catalog.stem + ".sources.json")
+        signature = _sources_signature(cfg)
+        same_sources = not sig_path.exists() or sig_path.read_text() == signature  # (no record: an older build)
+        if (home.catalog.exists() and same_sources
+                and home.catalog.stat().st_mtime >= _newest_mtime(cfg.data, cfg.mapped)):
             catalog = Catalog.load(home.catalog)
             rep.stages["catalog"] = {"reused": True, "movies": len(catalog)}
         else:
-            logger.info("catalog: reading sources in %s", cfg.data)
-            catalog, crep = build_catalog(cfg.data)
+            logger.info("catalog: reading sources in %s%s", cfg.data,
+                        "".join(f" + {p}" for p, _ in cfg.mapped))
+            catalog, crep = build_catalog(cfg.data, mapped=cfg.mapped)
             write_catalog(catalog, crep, home.catalog)
+            atomic_write_text(sig_path, signature)
             rep.stages["catalog"] = {"reused": False, "movies": len(catalog), "quarantined": crep.quarantined}
         movies = select_movies(catalog, cfg.scope)
     ratings_cache: list = []
 
     def ratings():  # read once, only by the stages that need it
         if not ratings_cache:
-            ratings_cache.append(load_ratings_table(cfg.data))
+            ratings_cache.append(load_ratings_table(cfg.data))  # None: no ratings (content positives)
         return ratings_cache[0]
 
     # encode: local poster files, plus whatever `reelvec fetch-posters` cached in <home>/posters
@@ -128,7 +145,8 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
         image = create(EncoderSpec("mobilenet_v2", precision=cfg.image_precision, artifact_dir=str(home.artifacts)))
         with FeatureCache(home.features_dir) as cache:
             cache.lock()
-            feats = encode_catalog(movies, text, image, cache, posters_dir=cfg.data / "posters",
+            feats = encode_catalog(movies, text, image, cache,
+                                   posters_dir=cfg.data / "posters" if cfg.data is not None else None,
                                    progress=cfg.progress, fetched=fetched_posters(home.posters))
         feats.save(home.features)
         if getattr(text, "precision", None) != "onnx":  # queries use the exported graph: no torch when serving

@@ -28,12 +28,14 @@ class CatalogResult:
                                         "wall_seconds": round(self.seconds, 2)}
 
 
-def catalog(data: Path, out: Path, progress: Callable[[str], None] | None = None) -> CatalogResult:
-    """Merge the sources under `data` into the catalog file `out` (+ its quarantine file)."""
+def catalog(data: Path | None, out: Path, progress: Callable[[str], None] | None = None,
+            mapped: tuple = ()) -> CatalogResult:
+    """Merge the sources under `data` and the `mapped` files ((path, {field: column}) pairs) into
+    the catalog file `out` (+ its quarantine file)."""
     from reelvec.ingest.catalog import build_catalog, write_catalog
 
     t0 = time.perf_counter()
-    cat, report = build_catalog(Path(data), progress=progress)
+    cat, report = build_catalog(Path(data) if data is not None else None, progress=progress, mapped=mapped)
     qpath = write_catalog(cat, report, Path(out))
     return CatalogResult(cat, report, Path(out), qpath, time.perf_counter() - t0)
 

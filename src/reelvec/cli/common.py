@@ -51,6 +51,45 @@ def add_output(p, what: str = "the summary") -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars or logs")
 
 
+def add_mapped(p) -> None:
+    p.add_argument("--from", dest="from_files", action="append", default=[], metavar="FILE",
+                   help="a catalogue of your own (CSV/TSV/Parquet/JSONL); repeat for several files. With --from "
+                   "and no --data, only your files are read")
+    p.add_argument("--map", dest="maps", action="append", default=[], metavar="FIELD=COLUMN,...",
+                   help="how its columns map onto reelvec's fields, e.g. title=name,overview=plot,genres=tags,"
+                   "year=released,poster=image_url,id=sku (one --map per --from, or one for all)")
+
+
+def mapped_sources(args) -> tuple:
+    """((path, {field: column}), ...) from --from/--map."""
+    from pathlib import Path
+
+    from reelvec.errors import ReelvecError
+    from reelvec.ingest.mapped import parse_map
+
+    files, maps = list(getattr(args, "from_files", []) or []), list(getattr(args, "maps", []) or [])
+    if maps and not files:
+        raise ReelvecError("--map describes the columns of a --from FILE; give the file too")
+    if files and not maps:
+        raise ReelvecError("--from FILE needs --map title=COLUMN,... (which column holds the title, the plot, ...)")
+    if len(maps) not in (1, len(files)):
+        raise ReelvecError(f"{len(files)} --from files but {len(maps)} --map specs: give one --map per file, or one "
+                           "for all")
+    maps = maps * len(files) if len(maps) == 1 else maps
+    return tuple((Path(f), parse_map(m)) for f, m in zip(files, maps))
+
+
+def data_or_none(args):
+    """--data, else $REELVEC_DATA / ../shared/data, except with --from alone: then no data folder."""
+    import os
+
+    from reelvec import app
+
+    if args.data or not getattr(args, "from_files", None):
+        return app.data_dir(args.data)
+    return app.data_dir() if os.environ.get("REELVEC_DATA") else None
+
+
 def add_store(p, data: bool = True) -> None:
     if data:
         p.add_argument("--data", help="data folder (default: $REELVEC_DATA or ../shared/data)")

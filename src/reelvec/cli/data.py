@@ -4,7 +4,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from reelvec.cli.common import add_encoders, add_output, add_scope, print_pairs, table
+from reelvec.cli.common import (
+    add_encoders,
+    add_mapped,
+    add_output,
+    add_scope,
+    data_or_none,
+    mapped_sources,
+    print_pairs,
+    table,
+)
 
 
 def cmd_catalog(args) -> int:
@@ -20,7 +29,7 @@ def cmd_catalog(args) -> int:
         if bar.n < len(steps):
             bar.update(1 if name != "tmdb" else 0)
 
-    res = app.catalog(app.data_dir(args.data), Path(args.out), progress=progress)
+    res = app.catalog(data_or_none(args), Path(args.out), progress=progress, mapped=mapped_sources(args))
     bar.update(bar.total - bar.n)
     bar.close()
     if args.json:
@@ -37,11 +46,16 @@ def cmd_catalog(args) -> int:
         ("movies in catalog", m.movies),
         ("merged TMDB+MovieLens (on tmdb id)", m.merged_tmdb_movielens),
         ("merged Wikipedia (title, year±1)", m.merged_wikipedia),
+        ("merged from your files (id or title, year±1)", m.merged_mapped),
         *[(f"only in {k}", v) for k, v in sorted(m.only.items())],
         *[(f"conflicts resolved: {k}", v) for k, v in sorted(m.conflicts.items())],
         ("with a local poster", m.with_poster_file),
         ("with a poster URL", m.with_poster_url),
     ]], ["merge", "count"]))
+    for s in report.sources:
+        if s.unknown_genres:
+            print(f"{s.source}: genres kept outside the shared vocabulary: "
+                  + ", ".join(f"{g} ({n})" for g, n in sorted(s.unknown_genres.items())))
     reasons = {f"{s.source}: {r}": n for s in report.sources for r, n in s.reasons.items()}
     if reasons:
         print()
@@ -87,6 +101,7 @@ def register(sub) -> None:
         epilog="example: reelvec catalog --data ../shared/data --out .reelvec/catalog.jsonl",
     )
     c.add_argument("--data", help="data folder (default: $REELVEC_DATA or ../shared/data)")
+    add_mapped(c)
     c.add_argument("--out", default=".reelvec/catalog.jsonl", help="catalog file to write (default: %(default)s)")
     add_output(c)
     c.set_defaults(func=cmd_catalog)

@@ -4,7 +4,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from reelvec.cli.common import EXAMPLES, add_encoders, add_output, add_scope, add_store, table
+from reelvec.cli.common import (
+    EXAMPLES,
+    add_encoders,
+    add_mapped,
+    add_output,
+    add_scope,
+    add_store,
+    data_or_none,
+    mapped_sources,
+    table,
+)
 from reelvec.cli.model import _config, add_training_options
 from reelvec.errors import ReelvecError
 
@@ -13,7 +23,8 @@ def _build_config(args):
     from reelvec import app
 
     return app.BuildConfig(
-        data=app.data_dir(args.data), home=Path(args.store), qdrant_url=args.qdrant_url, api_key=args.api_key,
+        data=data_or_none(args), mapped=mapped_sources(args), home=Path(args.store), qdrant_url=args.qdrant_url,
+        api_key=args.api_key,
         scope=args.scope, retrain=args.retrain, gate=getattr(args, "gate", None) is not None, fusion=_config(args),
         text_precision=args.text_precision, text_max_tokens=args.text_max_tokens,
         image_precision=args.image_precision, shards=args.shards,
@@ -115,6 +126,7 @@ def cmd_export(args) -> int:
 
 def add_build_options(p) -> None:
     add_store(p)
+    add_mapped(p)
     add_scope(p)
     add_encoders(p)
     add_training_options(p)
@@ -132,6 +144,7 @@ def register(sub) -> None:
         "cache, train the fusion model (or reuse it), and index into a new versioned Qdrant collection that the "
         "alias `movies` is swapped to after verification. A rerun with nothing changed finishes in seconds.",
         epilog="examples:\n  reelvec build --data ../shared/data --store .reelvec\n"
+        "  reelvec build --from movies.csv --map title=name,overview=plot,genres=tags,year=released,id=sku\n"
         "  reelvec build --qdrant-url http://localhost:6333 --shards 2 --replication-factor 2",
         formatter_class=EXAMPLES,
     )

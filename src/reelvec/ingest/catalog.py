@@ -10,7 +10,7 @@ import csv
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,32 +128,36 @@ def read_poster_manifest(folder: Path) -> dict[int, str]:
     return out
 
 
-def build_catalog(data_dir: Path, progress: Callable[[str], None] | None = None) -> tuple[Catalog, CatalogReport]:
-    """Read the sources under `data_dir` (layout of ../shared/data) and merge them.
+def build_catalog(data_dir: Path | None, progress: Callable[[str], None] | None = None,
+                  mapped: Sequence[tuple[Path, dict[str, str]]] = ()) -> tuple[Catalog, CatalogReport]:
+    """Read the sources under `data_dir` (layout of ../shared/data) and any `mapped` files
+    ((path, {field: column}) pairs, `reelvec.ingest.mapped`), and merge them.
 
-    Any subset of TMDB, MovieLens and Wikipedia will do: a missing one is reported in
-    `report.absent` (and logged), and only a folder with none of them is an error. Bad rows are
-    quarantined in the report.
+    Any subset of TMDB, MovieLens, Wikipedia and mapped files will do: a missing built-in source
+    is reported in `report.absent` (and logged), and only no source at all is an error. Bad rows
+    are quarantined in the report.
     """
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
+    from reelvec.ingest.mapped import read_mapped
+
+    if data_dir is not None and not Path(data_dir).is_dir():
         raise IngestError(f"data folder {data_dir} does not exist; pass --data or set REELVEC_DATA")
     t0 = time.perf_counter()
     step = progress or (lambda _name: None)
     report = CatalogReport()
-
-    present = {"tmdb": (data_dir / TMDB_CSV).is_file(),
-               "movielens": (data_dir / MOVIELENS_DIR / "movies.csv").is_file(),
-               "wikipedia": any((data_dir / WIKIPEDIA_DIR).glob("*.json"))}
+    d = Path(data_dir) if data_dir is not None else None
+    present = {"tmdb": bool(d and (d / TMDB_CSV).is_file()),
+               "movielens": bool(d and (d / MOVIELENS_DIR / "movies.csv").is_file()),
+               "wikipedia": bool(d and any((d / WIKIPEDIA_DIR).glob("*.json")))}
     report.absent = [name for name, ok in present.items() if not ok]
-    if not any(present.values()):
+    if not any(present.values()) and not mapped:
         raise IngestError(f"no source in {data_dir}: expected {TMDB_CSV}, {MOVIELENS_DIR}/movies.csv or "
-                          f"{WIKIPEDIA_DIR}/*.json (see the README's data sources)")
+                          f"{WIKIPEDIA_DIR}/*.json (see the README's data sources), or a file of your own "
+                          "with --from FILE --map title=COLUMN,...")
     for name in report.absent:
         logger.info("source %s: absent from %s", name, data_dir)
-    readers = {"tmdb": lambda: read_tmdb(data_dir / TMDB_CSV),
-               "movielens": lambda: read_movielens(data_dir / MOVIELENS_DIR),
-               "wikipedia": lambda: read_wikipedia(data_dir / WIKIPEDIA_DIR)}
+    readers = {"tmdb": lambda: read_tmdb(d / TMDB_CSV),
+               "movielens": lambda: read_movielens(d / MOVIELENS_DIR),
+               "wikipedia": lambda: read_wikipedia(d / WIKIPEDIA_DIR)}
     found: dict[str, list] = {}
     for name, read in readers.items():
         step(name)
@@ -162,11 +166,21 @@ def build_catalog(data_dir: Path, progress: Callable[[str], None] | None = None)
             found[name], rej, rep = read()
             report.sources.append(rep)
             report.rejections += rej
+    own: list[Movie] = []
+    for path, mapping in mapped:
+        step(f"mapped:{Path(path).name}")
+        ms, rej, rep = read_mapped(Path(path), mapping)
+        own += ms
+        report.sources.append(rep)
+        report.rejections += rej
+        if rep.unknown_genres:
+            logger.info("%s: genres outside the shared vocabulary, kept: %s", Path(path).name,
+                        ", ".join(f"{g} ({n})" for g, n in sorted(rep.unknown_genres.items())))
     tmdb, ml, wiki = found["tmdb"], found["movielens"], found["wikipedia"]
 
     step("merge")
-    posters = read_poster_manifest(data_dir / POSTERS_DIR)
-    movies, report.merge = merge_sources(tmdb, ml, wiki, posters)
+    posters = read_poster_manifest(d / POSTERS_DIR) if d is not None else {}
+    movies, report.merge = merge_sources(tmdb, ml, wiki, posters, mapped=own)
     report.seconds = time.perf_counter() - t0
     return Catalog(movies), report
 

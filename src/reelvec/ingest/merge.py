@@ -27,9 +27,9 @@ import dataclasses
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from reelvec.ingest.movie import MOVIELENS, POSTERS, TMDB, WIKIPEDIA, Movie, normalise_title
+from reelvec.ingest.movie import MAPPED, MOVIELENS, POSTERS, TMDB, WIKIPEDIA, Movie, normalise_title
 
-PRIORITY = {TMDB: 0, MOVIELENS: 1, WIKIPEDIA: 2}
+PRIORITY = {MAPPED: -1, TMDB: 0, MOVIELENS: 1, WIKIPEDIA: 2}  # your own file wins where it says something
 MERGED_FIELDS = tuple(
     f.name for f in dataclasses.fields(Movie) if f.name not in ("key", "sources", "provenance")
 )
@@ -42,6 +42,7 @@ class MergeReport:
     merged_tmdb_movielens: int = 0
     merged_movielens_by_title: int = 0  # MovieLens rows without a TMDB link, joined on (title, year±1)
     merged_wikipedia: int = 0
+    merged_mapped: int = 0  # rows of one's own files joined to a movie of another source (key or title+year)
     only: Counter = field(default_factory=Counter)  # movies known to one source only, by source
     by_sources: Counter = field(default_factory=Counter)  # "tmdb+movielens+wikipedia" -> n
     conflicts: Counter = field(default_factory=Counter)  # field -> number of disagreements
@@ -54,6 +55,7 @@ class MergeReport:
             "merged_tmdb_movielens": self.merged_tmdb_movielens,
             "merged_movielens_by_title": self.merged_movielens_by_title,
             "merged_wikipedia": self.merged_wikipedia,
+            "merged_mapped": self.merged_mapped,
             "only_in_one_source": dict(self.only),
             "by_sources": dict(self.by_sources),
             "conflicts_resolved": dict(self.conflicts),
@@ -114,8 +116,10 @@ def merge_sources(
     movielens: list[Movie],
     wikipedia: list[Movie],
     posters: dict[int, str] | None = None,
+    mapped: list[Movie] | None = None,
 ) -> tuple[list[Movie], MergeReport]:
-    """Pure merge of three sources' movies plus a tmdb_id -> local poster path map."""
+    """Pure merge of three sources' movies, movies from mapped files of one's own (joined by key,
+    i.e. TMDB id, else by title and year ±1 like Wikipedia) and a tmdb_id -> local poster map."""
     report = MergeReport()
     by_key: dict[str, Movie] = {m.key: m for m in tmdb}
     tmdb_by_title: dict[str, list[str]] = defaultdict(list)
@@ -162,6 +166,22 @@ def merge_sources(
         wiki_taken.add(best)
         by_key[best] = combine(by_key[best], w, report)
         report.merged_wikipedia += 1
+
+    for m in mapped or ():
+        if m.key in by_key:
+            by_key[m.key] = combine(by_key[m.key], m, report)
+            report.merged_mapped += 1
+            continue
+        match = None
+        if m.year is not None:
+            cands = [key for key in index.get(normalise_title(m.title), ())
+                     if by_key[key].year is not None and abs(by_key[key].year - m.year) <= 1]
+            match = min(cands, key=lambda key: abs(by_key[key].year - m.year)) if cands else None
+        if match is not None and MAPPED not in by_key[match].sources:
+            by_key[match] = combine(by_key[match], m, report)
+            report.merged_mapped += 1
+        else:
+            by_key.setdefault(m.key, m)
 
     out = []
     for m in by_key.values():

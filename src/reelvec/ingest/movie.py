@@ -16,6 +16,7 @@ TMDB = "tmdb"
 MOVIELENS = "movielens"
 WIKIPEDIA = "wikipedia"
 POSTERS = "posters"
+MAPPED = "mapped"  # a file of one's own, columns mapped with --map (reelvec.ingest.mapped)
 
 # Canonical genre names: other sources' spellings map onto TMDB's vocabulary so that a filter
 # on "Science Fiction" also finds MovieLens "Sci-Fi" and Wikipedia "Science fiction".
@@ -148,6 +149,6 @@ class Movie:
 # Which movies a job covers; the CLI's --scope. Here (not in catalog.py) so that building the
 # argument parser imports nothing heavy.
 SCOPES = {
-    "linked": lambda m: m.tmdb_id is not None or m.movielens_id is not None,
+    "linked": lambda m: m.tmdb_id is not None or m.movielens_id is not None or MAPPED in m.sources,
     "all": lambda m: True,
 }

@@ -163,11 +163,11 @@ def load_ratings(path: Path, links: dict[int, tuple[str | None, int | None]] | N
     return out
 
 
-def load_ratings_table(data_dir: Path) -> pd.DataFrame:
+def load_ratings_table(data_dir: Path | None) -> pd.DataFrame:
     """ratings.csv of a data folder with each rating's tmdb_id (through links.csv); an empty table
-    when the folder has no MovieLens ratings (training then uses content positives only)."""
-    ml = Path(data_dir) / "movielens"
-    if not (ml / "ratings.csv").is_file():
+    when there is no folder or it has no MovieLens ratings (training then uses content positives only)."""
+    ml = Path(data_dir) / "movielens" if data_dir is not None else None
+    if ml is None or not (ml / "ratings.csv").is_file():
         empty = pd.DataFrame({"userId": pd.Series(dtype=np.int64), "movieId": pd.Series(dtype=np.int64),
                               "rating": pd.Series(dtype=np.float32), "timestamp": pd.Series(dtype=np.int64),
                               "tmdb_id": pd.Series(dtype="Int64")})

@@ -35,6 +35,7 @@ class SourceReport:
     quarantined: int = 0
     duplicates_merged: int = 0  # identical repeats, folded into the first (counted in accepted)
     reasons: Counter = field(default_factory=Counter)
+    unknown_genres: dict = field(default_factory=dict)  # genre -> rows (kept, outside the shared vocabulary)
 
     def reject(self, rejections: list[Rejection], where: str, reason: str, raw: str) -> None:
         self.quarantined += 1
