@@ -20,7 +20,7 @@ from reelvec.errors import IngestError
 from reelvec.ingest.movie import KNOWN_GENRES, MAPPED, Movie, canonical_genres, normalise_title
 from reelvec.ingest.prep import clean
 from reelvec.ingest.quarantine import Rejection, SourceReport
-from reelvec.ingest.tmdb import MAX_FIELD
+from reelvec.ingest.tmdb import MAX_FIELD, RowError, parse_number
 
 TEXT_FIELDS = ("title", "original_title", "overview", "plot", "tagline", "director", "original_language", "poster",
                "imdb_id", "homepage", "release_date")
@@ -30,10 +30,6 @@ FLOAT_FIELDS = ("runtime", "popularity", "vote_average", "budget", "revenue")
 FIELDS = ("id",) + TEXT_FIELDS + LIST_FIELDS + INT_FIELDS + FLOAT_FIELDS
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _YEAR = re.compile(r"(1[89]\d\d|20\d\d)")
-
-
-class RowError(ValueError):
-    pass
 
 
 def parse_map(spec: str | dict | None) -> dict[str, str]:
@@ -127,21 +123,7 @@ def _list(v, field: str) -> tuple[str, ...]:
 
 
 def _num(v, field: str, whole: bool):
-    if not _present(v):
-        return None
-    try:
-        f = float(str(v).strip())
-    except ValueError as exc:
-        raise RowError(f"non-numeric {field}: {str(v)[:40]!r}") from exc
-    if math.isnan(f) or math.isinf(f):
-        raise RowError(f"non-numeric {field}: {str(v)[:40]!r}")
-    if f < 0:
-        raise RowError(f"negative {field}: {str(v)[:40]!r}")
-    if whole:
-        if f != int(f):
-            raise RowError(f"{field} is not a whole number: {str(v)[:40]!r}")
-        return int(f)
-    return f
+    return parse_number(v, field, whole) if _present(v) else None
 
 
 def parse_row(row: dict, mapping: dict[str, str], stem: str) -> Movie:

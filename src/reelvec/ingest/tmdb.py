@@ -44,8 +44,9 @@ def _has_bad_encoding(text: str) -> bool:
     return any("\udc80" <= ch <= "\udcff" for ch in text)
 
 
-def _number(row: dict, col: str):
-    raw = (row.get(col) or "").strip()
+def parse_number(raw, col: str, whole: bool) -> int | float | None:
+    """A non-negative finite number from text ('' -> None); RowError names the column otherwise."""
+    raw = str(raw if raw is not None else "").strip()
     if not raw:
         return None
     try:
@@ -56,11 +57,15 @@ def _number(row: dict, col: str):
         raise RowError(f"non-numeric {col}: {raw[:40]!r}")
     if v < 0:
         raise RowError(f"negative {col}: {raw[:40]!r}")
-    if NUMERIC[col] is int:
+    if whole:
         if v != int(v):
             raise RowError(f"{col} is not a whole number: {raw[:40]!r}")
         return int(v)
     return v
+
+
+def _number(row: dict, col: str):
+    return parse_number(row.get(col), col, NUMERIC[col] is int)
 
 
 def parse_tmdb_row(row: dict) -> Movie:
