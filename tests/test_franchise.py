@@ -118,12 +118,31 @@ def test_blend_formula_terms_and_validation():
         Blend.from_dict({"fused": 1, "typo": 2})
 
 
+def test_missing_poster_counts_as_a_typical_one():
+    b = Blend(fused=1.0, image=0.5, image_fill=0.6)
+    assert b.score(0.5, 0.0, float("nan"), 0.0, 0.0, 0.0) == pytest.approx(0.5 + 0.3)
+    assert b.score(0.5, 0.0, 0.8, 0.0, 0.0, 0.0) == pytest.approx(0.5 + 0.4)
+
+
+def test_title_continuing_the_query_scores_prefix():
+    from reelvec.ingest.franchise import PREFIX
+
+    ts = TitleSimilarity(["The Matrix", "The Matrix Reloaded", "Beyond the Matrix"])
+    s = ts.scores(0)
+    assert s[1] == pytest.approx(PREFIX) and s[2] < PREFIX and ts.scores(1)[0] < PREFIX  # one way only
+
+
 def test_placed_by_labels():
     assert placed_by({"fused": 0.9, "text": 0.2, "title": 0.0, "genre": 0.3}) == LABELS["fused"]
     assert placed_by({"fused": 0.3, "title": 0.6}) == "same franchise"
     assert placed_by({"text": 0.5, "fused": 0.1}) == "similar plot"
     assert placed_by({"people": 0.2, "fused": 0.0}) == "same director or cast"
     assert placed_by({"genre": 0.3}) == "same genre" and placed_by({}) == ""
+    # against what the signal typically gives: a high fused cosine everyone has does not stand out
+    typical = {"fused": 0.85, "title": 0.0, "people": 0.0, "text": 0.3}
+    assert placed_by({"fused": 0.9, "title": 0.4, "text": 0.3}, typical) == "same franchise"
+    assert placed_by({"fused": 0.95, "people": 0.05, "text": 0.3}, typical) == "liked by the same people"
+    assert placed_by({"fused": 0.8, "text": 0.2, "genre": 0.1}, typical) == "same genre"
 
 
 def test_modes_saved_with_a_model_override_the_built_in_ones():

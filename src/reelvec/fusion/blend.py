@@ -39,6 +39,9 @@ class Blend:
     title_floor: float = 0.5
     genre: float = 0.0
     people: float = 0.0
+    # the poster cosine assumed when either film has no poster: the mean between random posters
+    # (0.61 on ../shared/data), so a film without one is neither helped nor hurt
+    image_fill: float = 0.6
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -59,9 +62,12 @@ class Blend:
         return np.clip((np.asarray(sim, np.float64) - self.title_floor) / (1.0 - self.title_floor), 0.0, 1.0)
 
     def terms(self, fused, text, image, title_sim, shares_genre, shares_people) -> dict[str, np.ndarray]:
-        """Each signal's weighted contribution (arrays of one shape; a missing cosine is 0)."""
+        """Each signal's weighted contribution (arrays of one shape). A missing poster cosine is NaN
+        and counts as `image_fill`; the other cosines are 0 when missing."""
+        image = np.asarray(image, np.float64)
+        image = np.where(np.isnan(image), self.image_fill, image)
         return {"fused": self.fused * np.asarray(fused, np.float64), "text": self.text * np.asarray(text, np.float64),
-                "image": self.image * np.asarray(image, np.float64), "title": self.title * self.title_term(title_sim),
+                "image": self.image * image, "title": self.title * self.title_term(title_sim),
                 "genre": self.genre * np.asarray(shares_genre, np.float64),
                 "people": self.people * np.asarray(shares_people, np.float64)}
 
@@ -80,13 +86,18 @@ class Blend:
         return cls(**d)
 
 
-def placed_by(terms: dict[str, float]) -> str:
-    """The signal that contributed most to a hit's score, in words. Genre is a tie-breaker, not a
-    reason (most hits share one), so it names a hit only when nothing else contributed."""
-    ranked = sorted(((v, k) for k, v in terms.items() if v > 0 and k != "genre"), reverse=True)
-    if ranked:
+def placed_by(terms: dict[str, float], typical: dict[str, float] | None = None) -> str:
+    """The signal that did most to place a hit, in words: the largest contribution above what the
+    signal typically gives the candidates (`typical`, e.g. their median; 0 when not given).
+    Genre is a tie-breaker, not a reason (most hits share one): it names a hit only when nothing
+    else stands out."""
+    typical = typical or {}
+    ranked = sorted(((v - typical.get(k, 0.0), k) for k, v in terms.items() if v > 0 and k != "genre"), reverse=True)
+    if ranked and ranked[0][0] > 0:
         return LABELS[ranked[0][1]]
-    return LABELS["genre"] if terms.get("genre", 0) > 0 else ""
+    if ranked and not typical:
+        return LABELS[ranked[0][1]]
+    return LABELS["genre"] if terms.get("genre", 0) > 0 else (LABELS[ranked[0][1]] if ranked else "")
 
 
 # The presets. "similar" holds the blend `reelvec eval` chose on validation splits (bench/RESULTS.md

@@ -49,6 +49,7 @@ class Signals:
     fused: np.ndarray
     text: np.ndarray
     image: np.ndarray  # zero rows where a movie has no poster
+    has_image: np.ndarray
     titles: TitleSimilarity
     genres: sp.csr_matrix
     people: sp.csr_matrix
@@ -56,7 +57,8 @@ class Signals:
     @classmethod
     def of(cls, movies, fused: np.ndarray, text: np.ndarray, image: np.ndarray, has_image: np.ndarray) -> Signals:
         img = np.where(np.asarray(has_image, bool)[:, None], np.nan_to_num(image, nan=0.0), 0.0)
-        return cls(_unit(fused), _unit(text), _unit(img), TitleSimilarity([m.title for m in movies]),
+        return cls(_unit(fused), _unit(text), _unit(img), np.asarray(has_image, bool),
+                   TitleSimilarity([m.title for m in movies]),
                    _incidence([set(m.genres) for m in movies]), _incidence(people_sets(movies)))
 
     def with_fused(self, fused: np.ndarray) -> Signals:
@@ -69,7 +71,8 @@ class Signals:
             return {n: np.zeros((0, len(self.fused)), np.float32) for n in ("fused", "text", "image", "title", "genre",
                                                                                 "people")}
         return {"fused": self.fused[rows] @ self.fused.T, "text": self.text[rows] @ self.text.T,
-                "image": self.image[rows] @ self.image.T,
+                "image": np.where(self.has_image[rows][:, None] & self.has_image[None, :],
+                                  self.image[rows] @ self.image.T, np.nan).astype(np.float32),
                 "title": np.stack([self.titles.scores(int(r)) for r in rows]).astype(np.float32),
                 "genre": ((self.genres[rows] @ self.genres.T).toarray() > 0).astype(np.float32),
                 "people": ((self.people[rows] @ self.people.T).toarray() > 0).astype(np.float32)}

@@ -174,16 +174,22 @@ def title_tokens(title: str) -> list[str]:
     return out
 
 
+PREFIX = 0.85  # similarity of a title that continues the query's whole title
+
+
 class TitleSimilarity:
     """IDF-weighted word overlap between titles, the larger of two cosines: over whole titles and
     over their heads (the title before a subtitle, sequel number removed), so "Independence Day"
-    and "Independence Day: Resurgence" score 1.0 and "Love Actually" / "Love Story" little.
+    and "Independence Day: Resurgence" score 1.0 and "Love Actually" / "Love Story" little. A
+    title that continues the query's whole title ("The Matrix" -> "The Matrix Reloaded") scores
+    at least `PREFIX`: sequels named by a new word rather than a number.
 
     numpy only (it runs in the serving install); `scores(row)` is one query against every title."""
 
     def __init__(self, titles: Sequence[str]):
         self.n = len(titles)
-        full = [sorted(set(title_tokens(t))) for t in titles]
+        self._seq = [title_tokens(t) for t in titles]
+        full = [sorted(set(s)) for s in self._seq]
         head = [sorted(set(title_tokens(title_parts(t).stem))) for t in titles]
         df: dict[str, int] = defaultdict(int)
         for toks in full:
@@ -215,4 +221,11 @@ class TitleSimilarity:
         """Similarity of title `row` to every title, in [0, 1] (0 for titles sharing no word)."""
         if not self._full[0][row] and not self._head[0][row]:
             return np.zeros(self.n, np.float64)
-        return np.maximum(self._cos(self._full, row, self.idf, self.n), self._cos(self._head, row, self.idf, self.n))
+        out = np.maximum(self._cos(self._full, row, self.idf, self.n), self._cos(self._head, row, self.idf, self.n))
+        q = self._seq[row]
+        if q:
+            for c in self._full[2].get(q[0], ()):
+                seq = self._seq[c]
+                if len(seq) > len(q) and seq[:len(q)] == q:
+                    out[c] = max(out[c], PREFIX)
+        return out

@@ -98,8 +98,8 @@ def _unit(v) -> np.ndarray:
 
 
 def _cosines(q, vectors: Sequence) -> np.ndarray:
-    """Cosine of `q` with each vector; 0 where either is missing."""
-    out = np.zeros(len(vectors))
+    """Cosine of `q` with each vector; NaN where either is missing."""
+    out = np.full(len(vectors), np.nan)
     have = [i for i, v in enumerate(vectors) if v is not None and len(v)]
     if q is None or not len(q) or not have:
         return out
@@ -410,11 +410,17 @@ class Engine:
         gather = getattr(self.store, "vectors_of", None)  # a published copy: one gather per vector
         if gather is not None:
             found = [Found(i, 0.0, {}) for i in cand_ids]
-            cos = {n: (gather(self.collection, cand_ids, n) @ _unit(q.vec[n]) if n in q.vec and getattr(blend, n)
-                       else np.zeros(len(cand_ids))) for n in VECTOR_NAMES}
+            cos = {}
+            for n in VECTOR_NAMES:
+                if n in q.vec and getattr(blend, n):
+                    M = gather(self.collection, cand_ids, n)
+                    cos[n] = np.where(M.any(axis=1), M @ _unit(q.vec[n]), np.nan)  # zero row: no such vector
+                else:
+                    cos[n] = np.full(len(cand_ids), np.nan)
         else:
             found = self.store.retrieve(self.collection, cand_ids, with_vectors=True, with_payload=False)
             cos = {n: _cosines(q.vec.get(n), [f.vec.get(n) for f in found]) for n in VECTOR_NAMES}
+        cos = {n: (c if n == "image" else np.nan_to_num(c, nan=0.0)) for n, c in cos.items()}  # see Blend.terms
         title = np.array([tsim_row[row_of[f.id]] if tsim_row is not None and f.id in row_of else 0.0 for f in found])
         zero = np.zeros(len(found))
         base = blend.terms(cos["fused"], cos["text"], cos["image"], title, zero, zero)
@@ -437,9 +443,10 @@ class Engine:
         score: np.ndarray = np.sum(list(terms.values()), axis=0)
         order = sorted(read, key=lambda i: (-score[i], found[i].id))[:k]
         hits = self._hits([Found(found[i].id, float(score[i]), {}, None) for i in order], q)
+        typical = {n: float(np.median(t[read])) for n, t in terms.items()}
         out = []
         for i, h in zip(order, hits):
-            why = placed_by({n: float(t[i]) for n, t in terms.items()})
+            why = placed_by({n: float(t[i]) for n, t in terms.items()}, typical)
             if why == LABELS["title"] and not h.explanation.same_franchise:
                 why = "similar title"
             out.append(dataclasses.replace(h, explanation=dataclasses.replace(h.explanation, placed_by=why or None)))
