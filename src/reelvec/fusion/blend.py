@@ -39,8 +39,9 @@ class Blend:
     title_floor: float = 0.5
     genre: float = 0.0
     people: float = 0.0
-    # the poster cosine assumed when either film has no poster: the mean between random posters
-    # (0.61 on ../shared/data), so a film without one is neither helped nor hurt
+    # the poster cosine assumed when either film has no poster: 0.6 ~ the mean between random
+    # posters (0.61 on ../shared/data) neither helps nor hurts a film without one; 0 favours films
+    # with posters, which are the better known ones (what validation chose for "similar")
     image_fill: float = 0.6
 
     def __post_init__(self):
@@ -103,9 +104,11 @@ def placed_by(terms: dict[str, float], typical: dict[str, float] | None = None) 
 # The presets. "similar" holds the blend `reelvec eval` chose on validation splits (bench/RESULTS.md
 # shows the search); a build saves these with its model and the engine reads them from there.
 MODES: dict[str, Blend] = {
-    "similar": Blend(fused=1.0, text=0.4, image=0.5, title=0.6, title_floor=0.7, genre=0.1, people=0.1),
+    "similar": Blend(fused=1.0, text=0.4, image=0.5, title=0.6, title_floor=0.7, genre=0.1, people=0.05,
+                     image_fill=0.0),
     "also-liked": Blend(fused=1.0),
-    "content": Blend(fused=0.0, text=0.2, image=0.0, title=1.5, title_floor=0.7, genre=0.3, people=0.1),
+    "content": Blend(fused=0.0, text=0.4, image=0.3, title=1.0, title_floor=0.7, genre=0.3, people=0.2,
+                     image_fill=0.6),
 }
 DEFAULT_MODE = "similar"
 

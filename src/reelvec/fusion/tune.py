@@ -89,7 +89,8 @@ def blend_scorer(blend: Blend, signals: Signals) -> Callable[[np.ndarray], np.nd
 
 
 SPACE = {"text": [0.2, 0.4, 0.6, 0.8, 1.0], "image": [0.0, 0.1, 0.2, 0.3, 0.5], "title": [0.3, 0.6, 1.0, 1.5],
-         "title_floor": [0.3, 0.5, 0.6, 0.7], "genre": [0.1, 0.2, 0.3], "people": [0.0, 0.05, 0.1, 0.2]}
+         "title_floor": [0.3, 0.5, 0.6, 0.7], "genre": [0.1, 0.2, 0.3], "people": [0.0, 0.05, 0.1, 0.2],
+         "image_fill": [0.0, 0.3, 0.6]}
 GOALS = {"FranchiseR@10": 0.95, "GenreP@10": 0.95}
 
 
