@@ -411,8 +411,8 @@ class Engine:
         if gather is not None:
             found = [Found(i, 0.0, {}) for i in cand_ids]
             cos = {}
-            for n in VECTOR_NAMES:
-                if n in q.vec and getattr(blend, n):
+            for n in VECTOR_NAMES:  # all three, also for the explanations
+                if n in q.vec:
                     M = gather(self.collection, cand_ids, n)
                     cos[n] = np.where(M.any(axis=1), M @ _unit(q.vec[n]), np.nan)  # zero row: no such vector
                 else:
@@ -420,6 +420,7 @@ class Engine:
         else:
             found = self.store.retrieve(self.collection, cand_ids, with_vectors=True, with_payload=False)
             cos = {n: _cosines(q.vec.get(n), [f.vec.get(n) for f in found]) for n in VECTOR_NAMES}
+        raw = cos
         cos = {n: (c if n == "image" else np.nan_to_num(c, nan=0.0)) for n, c in cos.items()}  # see Blend.terms
         title = np.array([tsim_row[row_of[f.id]] if tsim_row is not None and f.id in row_of else 0.0 for f in found])
         zero = np.zeros(len(found))
@@ -442,7 +443,9 @@ class Engine:
         terms = blend.terms(cos["fused"], cos["text"], cos["image"], title, genre, people)
         score: np.ndarray = np.sum(list(terms.values()), axis=0)
         order = sorted(read, key=lambda i: (-score[i], found[i].id))[:k]
-        hits = self._hits([Found(found[i].id, float(score[i]), {}, None) for i in order], q)
+        shown = {found[i].id: {n: (None if np.isnan(raw[n][i]) else float(raw[n][i])) for n in VECTOR_NAMES}
+                 for i in order}
+        hits = self._hits([Found(found[i].id, float(score[i]), {}, None) for i in order], q, shown)
         typical = {n: float(np.median(t[read])) for n, t in terms.items()}
         out = []
         for i, h in zip(order, hits):
@@ -670,13 +673,19 @@ class Engine:
                 for h in self._hits(top, Found("", 0.0, {}, {}))]
 
     # ------------------------------------------------------------------------- explanations
-    def _hits(self, found: Sequence[Found], query: Found) -> list[Hit]:
+    def _hits(self, found: Sequence[Found], query: Found,
+              cosines: dict[str, dict[str, float | None]] | None = None) -> list[Hit]:
+        """Hits with explanations; `cosines` (id -> vector name -> cosine) saves reading vectors back."""
         if not found:
             return []
+        cosines = cosines or {}
         full = {f.id: f for f in found if f.vectors is not None}  # vectors already read (weighted search)
-        missing = [f.id for f in found if f.vectors is None]
+        missing = [f.id for f in found if f.vectors is None and f.id not in cosines]
         if missing:
             full.update((f.id, f) for f in self.store.retrieve(self.collection, missing, with_vectors=True))
+        bare = [f.id for f in found if f.id in cosines and not f.payload]
+        if bare:
+            full.update((f.id, f) for f in self.store.retrieve(self.collection, bare))
         qp = query.payload
         qv = {n: np.asarray(v, np.float32) for n, v in (query.vectors or {}).items()}
         qd, qf = qp.get("director"), qp.get("franchise")
@@ -685,9 +694,10 @@ class Engine:
         for f in found:
             rec = full.get(f.id, f)
             p, v = rec.payload, rec.vectors or {}
+            known = cosines.get(f.id)
+            cos = known if known is not None else {n: _cos(qv.get(n), v.get(n)) for n in VECTOR_NAMES}
             expl = Explanation(
-                fused=_cos(qv.get("fused"), v.get("fused")), text=_cos(qv.get("text"), v.get("text")),
-                image=_cos(qv.get("image"), v.get("image")),
+                fused=cos.get("fused"), text=cos.get("text"), image=cos.get("image"),
                 shared_genres=tuple(g for g in p.get("genres", []) if g in q_genres),
                 shared_keywords=tuple(x for x in p.get("keywords", []) if x in q_keywords),
                 shared_cast=tuple(x for x in p.get("cast", []) if x in q_cast),
