@@ -34,7 +34,8 @@ def add_scope(p) -> None:
     from reelvec.ingest.movie import SCOPES
 
     p.add_argument("--scope", default="linked", choices=sorted(SCOPES),
-                   help="which movies: linked = with a TMDB/MovieLens id (default), all = also Wikipedia-only films")
+                   help="which movies: linked = with a TMDB/MovieLens id or from a --from file (default), all = also "
+                   "Wikipedia-only films")
 
 
 def add_encoders(p) -> None:
