@@ -81,14 +81,13 @@ def mapped_sources(args) -> tuple:
 
 
 def data_or_none(args):
-    """--data, else $REELVEC_DATA / ../shared/data, except with --from alone: then no data folder."""
-    import os
-
+    """--data, else $REELVEC_DATA / ../shared/data; but --from without --data reads only the files
+    (so a catalogue of one's own is not mixed with whatever $REELVEC_DATA points at)."""
     from reelvec import app
 
     if args.data or not getattr(args, "from_files", None):
         return app.data_dir(args.data)
-    return app.data_dir() if os.environ.get("REELVEC_DATA") else None
+    return None
 
 
 def add_store(p, data: bool = True) -> None:
