@@ -65,6 +65,13 @@ def publish(root: str | Path, collection: str, vectors: dict[str, int], points: 
             for n, d in vectors.items():
                 v = f.vec.get(n)
                 mats[n].append(np.asarray(v, np.float32) if v is not None and len(v) == d else None)
+    from reelvec.ingest.franchise import title_words
+
+    # title words for `similar`'s title signal, tokenised once here rather than by every reader
+    # (space-joined: strings load faster than nested lists)
+    words = [title_words(t or "") for t in cols["title"]]
+    cols["title_words"] = [" ".join(w) for w, _ in words]
+    cols["head_words"] = [" ".join(h) for _, h in words]
     for n, d in vectors.items():
         has = np.array([v is not None for v in mats[n]], bool)
         m = np.zeros((len(ids), d), np.float32)

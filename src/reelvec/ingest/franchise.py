@@ -177,6 +177,11 @@ def title_tokens(title: str) -> list[str]:
 PREFIX = 0.85  # similarity of a title that continues the query's whole title
 
 
+def title_words(title: str) -> tuple[list[str], list[str]]:
+    """(words of the whole title, words of its head): what `TitleSimilarity` compares."""
+    return title_tokens(title), title_tokens(title_parts(title).stem)
+
+
 class TitleSimilarity:
     """IDF-weighted word overlap between titles, the larger of two cosines: over whole titles and
     over their heads (the title before a subtitle, sequel number removed), so "Independence Day"
@@ -186,11 +191,13 @@ class TitleSimilarity:
 
     numpy only (it runs in the serving install); `scores(row)` is one query against every title."""
 
-    def __init__(self, titles: Sequence[str]):
+    def __init__(self, titles: Sequence[str], words: Sequence[tuple[Sequence[str], Sequence[str]]] | None = None):
+        """`words`: `title_words` of each title, when already known (a published copy keeps them)."""
         self.n = len(titles)
-        self._seq = [title_tokens(t) for t in titles]
+        words = words if words is not None else [title_words(t) for t in titles]
+        self._seq = [list(w) for w, _ in words]
         full = [sorted(set(s)) for s in self._seq]
-        head = [sorted(set(title_tokens(title_parts(t).stem))) for t in titles]
+        head = [sorted(set(h)) for _, h in words]
         df: dict[str, int] = defaultdict(int)
         for toks in full:
             for w in toks:

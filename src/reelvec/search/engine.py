@@ -377,8 +377,14 @@ class Engine:
         titles = self.titles
         if self._tsim is None or self._tsim[0] is not titles:
             ids = [e.point_id for e in titles.entries]
-            self._tsim = (titles, TitleSimilarity([e.title for e in titles.entries]), {i: r for r, i in enumerate(ids)},
-                          ids)
+            words = None
+            columns = getattr(self.store, "columns", None)
+            if columns is not None:  # a published copy keeps the title words (same order as its titles)
+                c = columns(self.collection)
+                if c.get("title_words") is not None and list(c["ids"]) == ids:
+                    words = [(w.split(), h.split()) for w, h in zip(c["title_words"], c["head_words"])]
+            self._tsim = (titles, TitleSimilarity([e.title for e in titles.entries], words),
+                          {i: r for r, i in enumerate(ids)}, ids)
         return self._tsim[1], self._tsim[2], self._tsim[3]
 
     def _blended(self, q: Found, blend: Blend, k: int, flt: SearchFilter) -> list[Hit]:
