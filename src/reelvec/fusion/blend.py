@@ -63,11 +63,12 @@ class Blend:
         return np.clip((np.asarray(sim, np.float64) - self.title_floor) / (1.0 - self.title_floor), 0.0, 1.0)
 
     def terms(self, fused, text, image, title_sim, shares_genre, shares_people) -> dict[str, np.ndarray]:
-        """Each signal's weighted contribution (arrays of one shape). A missing poster cosine is NaN
-        and counts as `image_fill`; the other cosines are 0 when missing."""
+        """Each signal's weighted contribution (arrays of one shape). A missing cosine is NaN: a
+        missing poster counts as `image_fill`, a missing fused or text vector as 0."""
         image = np.asarray(image, np.float64)
         image = np.where(np.isnan(image), self.image_fill, image)
-        return {"fused": self.fused * np.asarray(fused, np.float64), "text": self.text * np.asarray(text, np.float64),
+        fused, text = (np.nan_to_num(np.asarray(x, np.float64), nan=0.0) for x in (fused, text))
+        return {"fused": self.fused * fused, "text": self.text * text,
                 "image": self.image * image, "title": self.title * self.title_term(title_sim),
                 "genre": self.genre * np.asarray(shares_genre, np.float64),
                 "people": self.people * np.asarray(shares_people, np.float64)}
@@ -85,6 +86,15 @@ class Blend:
         if unknown:
             raise SearchError(f"unknown blend field(s) {sorted(unknown)}; known: {', '.join(sorted(known))}")
         return cls(**d)
+
+
+LEAD_CAST = 3  # actors that count for "same director or cast"
+
+
+def lead_people(director: str | None, cast) -> frozenset[str]:
+    """The director and the leading actors: what the `people` signal compares (in evaluation and
+    in the engine alike)."""
+    return frozenset(([director] if director else []) + list(cast or ())[:LEAD_CAST])
 
 
 def placed_by(terms: dict[str, float], typical: dict[str, float] | None = None) -> str:

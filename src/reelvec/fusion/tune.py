@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from reelvec.fusion import metrics as M
-from reelvec.fusion.blend import Blend
+from reelvec.fusion.blend import Blend, lead_people
 from reelvec.fusion.evaluate import _rank, franchise_recall
 from reelvec.ingest.franchise import TitleSimilarity
 
@@ -25,8 +25,8 @@ logger = logging.getLogger(__name__)
 
 
 def people_sets(movies) -> list[frozenset]:
-    """Director and the three leading actors of each movie (what "same director or cast" reads)."""
-    return [frozenset(([m.director] if m.director else []) + list(m.cast[:3])) for m in movies]
+    """Director and leading actors of each movie (what "same director or cast" reads)."""
+    return [lead_people(m.director, m.cast) for m in movies]
 
 
 def _unit(E: np.ndarray) -> np.ndarray:

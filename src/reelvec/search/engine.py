@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from reelvec.errors import SearchError, StoreError, UnknownMovieError
-from reelvec.fusion.blend import LABELS, Blend, blends_from, placed_by, resolve_mode
+from reelvec.fusion.blend import LABELS, Blend, blends_from, lead_people, placed_by, resolve_mode
 from reelvec.index.base import ALIAS, Found, QuerySpec, SearchFilter, point_id
 from reelvec.ingest.franchise import TitleSimilarity
 from reelvec.search.titles import TitleEntry, TitleIndex
@@ -86,10 +86,10 @@ class Hit:
                 "why": str(self.explanation), "explanation": self.explanation.to_dict()}
 
 
-def _people(payload: dict) -> set[str]:
-    """Director and lead cast, as `reelvec.fusion.tune.people_sets` reads them for evaluation."""
-    d = payload.get("director")
-    return ({d} if d else set()) | set((payload.get("cast") or [])[:3])
+def _bonuses(q_genres: set, q_people: frozenset, fields: dict) -> tuple[bool, bool]:
+    """(shares a genre, shares the director or a lead actor) with a candidate's payload fields."""
+    return (bool(q_genres & set(fields.get("genres") or ())),
+            bool(q_people & lead_people(fields.get("director"), fields.get("cast"))))
 
 
 def _unit(v) -> np.ndarray:
@@ -426,8 +426,6 @@ class Engine:
         else:
             found = self.store.retrieve(self.collection, cand_ids, with_vectors=True, with_payload=False)
             cos = {n: _cosines(q.vec.get(n), [f.vec.get(n) for f in found]) for n in VECTOR_NAMES}
-        raw = cos
-        cos = {n: (c if n == "image" else np.nan_to_num(c, nan=0.0)) for n, c in cos.items()}  # see Blend.terms
         title = np.array([tsim_row[row_of[f.id]] if tsim_row is not None and f.id in row_of else 0.0 for f in found])
         zero = np.zeros(len(found))
         base = blend.terms(cos["fused"], cos["text"], cos["image"], title, zero, zero)
@@ -435,21 +433,21 @@ class Engine:
         # genre and people come from payloads: a published copy keeps them as columns; otherwise
         # read payloads best-bound first until no unread candidate could still reach the top k
         # (its bound: its partial score plus both bonuses)
-        q_genres, q_people = set(q.payload.get("genres", [])), _people(q.payload)
+        q_genres, q_people = set(q.payload.get("genres") or ()), lead_people(q.payload.get("director"),
+                                                                             q.payload.get("cast"))
         genre, people = zero.copy(), zero.copy()
         fields = getattr(self.store, "fields_of", None)
         cols = fields(self.collection, cand_ids, ("genres", "director", "cast")) if fields else None
         if cols is not None:
             for i, f in enumerate(cols):
-                genre[i] = bool(q_genres & set(f.get("genres") or ()))
-                people[i] = bool(q_people & _people(f))
+                genre[i], people[i] = _bonuses(q_genres, q_people, f)
             read = list(range(len(found)))
         else:
             read = self._read_bonuses(found, partial, blend, k, q_genres, q_people, genre, people)
         terms = blend.terms(cos["fused"], cos["text"], cos["image"], title, genre, people)
         score: np.ndarray = np.sum(list(terms.values()), axis=0)
         order = sorted(read, key=lambda i: (-score[i], found[i].id))[:k]
-        shown = {found[i].id: {n: (None if np.isnan(raw[n][i]) else float(raw[n][i])) for n in VECTOR_NAMES}
+        shown = {found[i].id: {n: (None if np.isnan(cos[n][i]) else float(cos[n][i])) for n in VECTOR_NAMES}
                  for i in order}
         hits = self._hits([Found(found[i].id, float(score[i]), {}, None) for i in order], q, shown)
         typical = {n: float(np.median(t[read])) for n, t in terms.items()}
@@ -462,7 +460,7 @@ class Engine:
         return out
 
     def _read_bonuses(self, found: list[Found], partial: np.ndarray, blend: Blend, k: int, q_genres: set,
-                      q_people: set, genre: np.ndarray, people: np.ndarray) -> list[int]:
+                      q_people: frozenset, genre: np.ndarray, people: np.ndarray) -> list[int]:
         """Fill the genre/people bonuses from payloads, best partial score first, stopping once the
         k-th best full score beats every unread candidate's bound; returns the rows read."""
         bound = np.argsort(-partial, kind="stable")
@@ -471,8 +469,7 @@ class Engine:
         for s in range(0, len(bound), 2 * k):
             batch = bound[s:s + 2 * k]
             for i, f in zip(batch, self.store.retrieve(self.collection, [found[i].id for i in batch])):
-                genre[i] = bool(q_genres & set(f.payload.get("genres", [])))
-                people[i] = bool(q_people & _people(f.payload))
+                genre[i], people[i] = _bonuses(q_genres, q_people, f.payload)
                 read.append(int(i))
             r = np.array(read)
             full = partial[r] + blend.genre * genre[r] + blend.people * people[r]
