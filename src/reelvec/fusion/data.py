@@ -63,17 +63,22 @@ def co_liked(likes: sp.csr_matrix, min_common: int = 3, top: int = 20, measure: 
     return out
 
 
+def incidence(sets: Sequence) -> sp.csr_matrix:
+    """rows x items 0/1 matrix of which items each row's set holds (items numbered as first seen)."""
+    vocab: dict = {}
+    rows, cols = [], []
+    for r, items in enumerate(sets):
+        for x in items:
+            rows.append(r)
+            cols.append(vocab.setdefault(x, len(vocab)))
+    return sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(sets), max(len(vocab), 1)))
+
+
 def content_neighbours(movies: Sequence[Movie], top: int = 10, min_score: float = 0.08, chunk: int = 2048) -> Neighbours:
     """Movies sharing content tags (cosine over tag sets) and at least one genre."""
-    vocab: dict[str, int] = {}
-    rows, cols = [], []
-    for r, m in enumerate(movies):
-        for t in set(movie_tags(m)):
-            rows.append(r)
-            cols.append(vocab.setdefault(t, len(vocab)))
-    if not vocab:
+    T = incidence([set(movie_tags(m)) for m in movies])
+    if T.nnz == 0:
         return {}
-    T = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(movies), len(vocab)))
     df = np.asarray(T.sum(0)).ravel()
     T = T.multiply(1.0 / np.sqrt(df)).tocsr()  # rare tags count more
     norm = np.sqrt(np.asarray(T.multiply(T).sum(1)).ravel())

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 from reelvec.fusion import metrics as M
 from reelvec.fusion.blend import Blend, lead_people
+from reelvec.fusion.data import incidence
 from reelvec.fusion.evaluate import _rank, franchise_recall
 from reelvec.ingest.franchise import TitleSimilarity
 
@@ -32,16 +33,6 @@ def people_sets(movies) -> list[frozenset]:
 def _unit(E: np.ndarray) -> np.ndarray:
     E = np.nan_to_num(np.asarray(E, np.float32), nan=0.0)
     return E / np.maximum(np.linalg.norm(E, axis=1, keepdims=True), 1e-9)
-
-
-def _incidence(sets: Sequence) -> sp.csr_matrix:
-    vocab: dict = {}
-    rows, cols = [], []
-    for r, s in enumerate(sets):
-        for x in s:
-            rows.append(r)
-            cols.append(vocab.setdefault(x, len(vocab)))
-    return sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(sets), max(len(vocab), 1)))
 
 
 @dataclass
@@ -59,7 +50,7 @@ class Signals:
         img = np.where(np.asarray(has_image, bool)[:, None], np.nan_to_num(image, nan=0.0), 0.0)
         return cls(_unit(fused), _unit(text), _unit(img), np.asarray(has_image, bool),
                    TitleSimilarity([m.title for m in movies]),
-                   _incidence([set(m.genres) for m in movies]), _incidence(people_sets(movies)))
+                   incidence([set(m.genres) for m in movies]), incidence(people_sets(movies)))
 
     def with_fused(self, fused: np.ndarray) -> Signals:
         return dataclasses.replace(self, fused=_unit(fused))
