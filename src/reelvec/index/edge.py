@@ -150,10 +150,21 @@ class EdgeStore:
         pts = [q.Point(p.id, {n: as_list(v) for n, v in p.vectors.items()}, p.payload) for p in points]
         if pts:
             self._shard(collection).update(q.UpdateOperation.upsert_points(pts))
+            self._patch_published(collection, upserts=[Found(p.id, 1.0, p.payload, p.vectors) for p in points])
 
     def delete(self, collection: str, ids: Sequence[str]) -> None:
         if ids:
             self._shard(collection).update(_edge().UpdateOperation.delete_points(list(ids)))
+            self._patch_published(collection, deletes=list(ids))
+
+    def _patch_published(self, collection: str, upserts=(), deletes=()) -> None:
+        """A published collection (the live one, or one kept for rollback) gets the same edit, so
+        readers see it; a collection being bulk-loaded has no copy yet and costs one stat."""
+        from reelvec.index.published import patch, published_dir
+
+        if (published_dir(self.root, collection) / "meta.json").exists():
+            self._shard(collection).flush()  # the shard holds the edit before readers are shown it
+            patch(self.root, collection, upserts, deletes)
 
     def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False,
                  with_payload: bool = True) -> list[Found]:
