@@ -123,7 +123,7 @@ def test_a_mapped_file_alone_builds_end_to_end(tmp_path, capsys):
 def test_cli_pairs_from_and_map(tmp_path, capsys):
     src = write_csv(tmp_path / "shop.csv", ROWS)
     assert main(["catalog", "--from", str(src), "--out", str(tmp_path / "c.jsonl")]) == 2  # a usage error
-    assert "needs --map" in capsys.readouterr().err
+    assert "must name the title column of shop.csv" in capsys.readouterr().err
     assert main(["catalog", "--from", str(src), "--from", str(src), "--map", "title=name", "--map", "title=name",
                  "--map", "title=name", "--out", str(tmp_path / "c.jsonl")]) == 2
     assert "one --map per file" in capsys.readouterr().err

@@ -107,6 +107,7 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
     from reelvec.index.build import catalog_digest, make_points, vector_dims
     from reelvec.index.jobs import index_points
     from reelvec.ingest.catalog import Catalog, build_catalog, select_movies, write_catalog
+    from reelvec.ingest.edits import EditLog, apply_edits
     from reelvec.ingest.movielens import load_ratings_table
 
     t0 = time.perf_counter()
@@ -131,6 +132,11 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
             atomic_write_text(sig_path, signature)
             rep.stages["catalog"] = {"reused": False, "movies": len(catalog), "quarantined": crep.quarantined}
         movies = select_movies(catalog, cfg.scope)
+        edits = EditLog(home.edits).read()
+        if edits:  # live edits (`reelvec add` / `delete`) outlive rebuilds
+            movies = apply_edits(movies, edits)
+            rep.stages["catalog"].update(edits=len(edits), movies=len(movies))
+            logger.info("catalog: applied %d live edit(s) from %s", len(edits), home.edits)
     ratings_cache: list = []
 
     def ratings():  # read once, only by the stages that need it

@@ -9,6 +9,7 @@
     store/                                       embedded Qdrant Edge store (unless a server is used)
     jobs/                                        index job ledger and alias history
     posters/                                     `reelvec fetch-posters` cache + ledger.sqlite
+    edits.jsonl                                  live edits (`reelvec add` / `delete`), applied by every build
     manifest.json                                what `reelvec.open(home)` needs (written by builds)
 
 The manifest records every path relative to the home, so the search layer reads it without
@@ -84,6 +85,10 @@ class Home:
         return self.root / "posters"
 
     @property
+    def edits(self) -> Path:
+        return self.root / "edits.jsonl"
+
+    @property
     def manifest_path(self) -> Path:
         return self.root / "manifest.json"
 
@@ -106,7 +111,7 @@ class Home:
         return atomic_write_json(self.manifest_path, {
             "store": None if qdrant_url else rel(self.store), "qdrant_url": qdrant_url, "model": rel(self.model),
             "sequence": rel(self.sequence), "catalog": rel(self.catalog), "features": rel(self.features_dir),
-            "encoders": rel(self.artifacts), "jobs": rel(self.jobs), "scope": scope,
+            "encoders": rel(self.artifacts), "jobs": rel(self.jobs), "edits": rel(self.edits), "scope": scope,
             "text_max_tokens": text_max_tokens})
 
     # ------------------------------------------------------------------------------ the store

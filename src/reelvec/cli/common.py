@@ -71,8 +71,8 @@ def mapped_sources(args) -> tuple:
     files, maps = list(getattr(args, "from_files", []) or []), list(getattr(args, "maps", []) or [])
     if maps and not files:
         raise ReelvecError("--map describes the columns of a --from FILE; give the file too")
-    if files and not maps:
-        raise ReelvecError("--from FILE needs --map title=COLUMN,... (which column holds the title, the plot, ...)")
+    if files and not maps:  # columns named like reelvec's fields need no map
+        maps = [""]
     if len(maps) not in (1, len(files)):
         raise ReelvecError(f"{len(files)} --from files but {len(maps)} --map specs: give one --map per file, or one "
                            "for all")

@@ -1,4 +1,4 @@
-"""CLI: `build`, `reindex`, `rollback`, `snapshot`, `restore`."""
+"""CLI: `build`, `reindex`, `rollback`, `snapshot`, `restore`, `info`, `add`, `delete`, `export`."""
 from __future__ import annotations
 
 import json
@@ -124,6 +124,36 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_add(args) -> int:
+    from reelvec import app
+    from reelvec.app.edit import add
+    from reelvec.ingest.mapped import parse_map
+
+    res = add(app.Home.at(args.store), Path(args.file), parse_map(args.map), args.qdrant_url, args.api_key,
+              fetch=not args.no_fetch, progress=not args.quiet and not args.json)
+    if args.json:
+        print(json.dumps(res.summary()))
+        return 0
+    for key, title, year in res.written:
+        print(f"{key}\t{title}" + (f" ({year})" if year else ""))
+    print(f"\nwrote {len(res.written)} movie(s) ({len(res.written) - res.replaced} new, {res.replaced} replaced) in "
+          f"{res.seconds:.2f} s" + (f"; skipped {len(res.rejected)} bad row(s):" if res.rejected else ""))
+    for where, reason in res.rejected:
+        print(f"  {where}: {reason}")
+    if res.posters:
+        print("posters: " + ", ".join(f"{k} {v}" for k, v in res.posters.items()))
+    return 0
+
+
+def cmd_delete(args) -> int:
+    from reelvec import app
+    from reelvec.app.edit import delete
+
+    keys = delete(app.Home.at(args.store), args.movies, args.qdrant_url, args.api_key)
+    print(json.dumps({"deleted": keys}) if args.json else "\n".join(f"deleted {k}" for k in keys))
+    return 0
+
+
 def add_build_options(p) -> None:
     add_store(p)
     add_mapped(p)
@@ -191,6 +221,35 @@ def register(sub) -> None:
     add_store(inf, data=False)
     inf.add_argument("--json", action="store_true", help="print it as JSON")
     inf.set_defaults(func=cmd_info)
+
+    ad = sub.add_parser(
+        "add", help="add or replace movies in the live index from a CSV/TSV/JSONL/Parquet file",
+        description="Encode the file's movies as a build would and write them to the live collection: open readers "
+        "(notebooks, `reelvec serve`) see them within a second, and every later build keeps them (edits.jsonl in "
+        "the home). Columns named like reelvec's fields (title, overview, genres, year, director, cast, keywords, "
+        "poster, id, tmdb_id, ...) need no --map. A row whose id (or tmdb_id, or title + year) is already indexed "
+        "replaces that movie whole. Bad rows are skipped and listed with their row number. Poster URLs are fetched "
+        "through the guarded fetcher into the home's poster cache; a local poster path is used as is.",
+        epilog="examples:\n  reelvec add new_releases.jsonl\n"
+        "  reelvec add shop.csv --map title=name,overview=plot,genres=tags,year=released,id=sku",
+        formatter_class=EXAMPLES)
+    ad.add_argument("file", help="the movies: .csv, .tsv, .jsonl (one JSON object per line) or .parquet")
+    ad.add_argument("--map", metavar="FIELD=COLUMN,...", help="columns named otherwise, e.g. title=name,overview=plot")
+    ad.add_argument("--no-fetch", action="store_true", help="do not download poster URLs (index without them)")
+    add_store(ad, data=False)
+    add_output(ad, "the keys written and the counts")
+    ad.set_defaults(func=cmd_add)
+
+    de = sub.add_parser(
+        "delete", help="delete movies from the live index (and from every later build)",
+        description="Delete movies given by TMDB id, key (e.g. own:sku-1, printed by `reelvec add`) or exact title "
+        "(add the year when two films share it). All or nothing: one unknown movie deletes none. A fuzzy title "
+        "never deletes. The deletion is kept in the home's edits.jsonl, so rebuilds do not bring the movie back.",
+        epilog="examples:\n  reelvec delete own:sku-1\n  reelvec delete 603 'Dune (1984)'", formatter_class=EXAMPLES)
+    de.add_argument("movies", nargs="+", help="TMDB ids, keys or exact titles")
+    add_store(de, data=False)
+    de.add_argument("--json", action="store_true", help="print the deleted keys as JSON")
+    de.set_defaults(func=cmd_delete)
 
     ex = sub.add_parser("export", help="copy the live embedded collection to a Qdrant server (then browse it)",
                         description="Copy the live collection (points, vectors, payload indexes) to a Qdrant server "

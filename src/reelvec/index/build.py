@@ -23,11 +23,14 @@ def catalog_digest(movies: Sequence, features) -> str:
     return h.hexdigest()[:16]
 
 
-def make_points(movies: Sequence, features, fused: np.ndarray, model_version: str) -> list[PointData]:
+def make_points(movies: Sequence, features, fused: np.ndarray, model_version: str,
+                franchise: dict[int, str] | None = None) -> list[PointData]:
+    """Points of `movies` (rows of `fused`); `franchise` (row -> stem) defaults to the franchises
+    found among `movies` themselves."""
     from reelvec.ingest.franchise import franchise_of
 
     idx = features.index()
-    franchise = franchise_of(movies)
+    franchise = franchise_of(movies) if franchise is None else franchise
     out = []
     for r, (m, z) in enumerate(zip(movies, fused)):
         i = idx[m.key]

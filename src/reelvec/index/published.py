@@ -356,6 +356,13 @@ class PublishedStore:
             c = self._copies[name] = _Copy(folder)
         return c
 
+    def refresh(self, collection: str) -> None:
+        """Read `collection`'s newest generation on the next call (a writer in this process just
+        published one)."""
+        c = self._copies.pop(collection, None)
+        if c is not None:
+            c.close()
+
     def generation(self, collection: str) -> int:
         """The generation of `collection`'s copy this store reads (a live edit adds one)."""
         return self._copy(collection).generation

@@ -1,6 +1,9 @@
 """A catalogue of one's own: any CSV / TSV / Parquet / JSONL file whose columns are mapped onto
 reelvec's fields, e.g. ``--map title=name,overview=plot,genres=tags,year=released,poster=image_url,id=sku``.
 
+Columns already named like reelvec's fields (``title``, ``overview``, ``genres``, ``year``, ...) are
+used as they are, so a file in reelvec's own terms needs no ``--map``.
+
 List fields (genres, keywords, cast, companies, countries) may hold JSON lists or ``|`` / ``,``
 separated strings. Genres are mapped onto the shared vocabulary ("Sci-Fi" -> "Science
 Fiction"); unknown ones are kept and counted in the report. A row with no title, a non-numeric
@@ -57,9 +60,10 @@ def parse_map(spec: str | dict | None) -> dict[str, str]:
     return out
 
 
-def read_table(path: Path):
-    """The file as a pandas DataFrame of strings (Parquet/JSONL keep their own types)."""
-    import pandas as pd
+def read_table(path: Path) -> tuple[list[str], list[dict]]:
+    """(column names, rows as dicts) of the file. CSV/TSV cells are strings; JSONL and Parquet
+    keep their own types. Only Parquet needs pandas/pyarrow (the `[build]` extra)."""
+    import csv
 
     path = Path(path)
     kind = FORMATS.get(path.suffix.lower())
@@ -67,17 +71,49 @@ def read_table(path: Path):
         raise IngestError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(sorted(FORMATS))}")
     try:
         if kind in ("csv", "tsv"):
-            return pd.read_csv(path, sep="," if kind == "csv" else "\t", dtype=str, keep_default_na=False,
-                               encoding="utf-8-sig")
+            csv.field_size_limit(MAX_FIELD * 4)
+            with open(path, encoding="utf-8-sig", newline="") as fh:
+                reader = csv.DictReader(fh, delimiter="," if kind == "csv" else "\t")
+                rows = [r for r in reader]
+                return [c for c in (reader.fieldnames or []) if c is not None], rows
         if kind == "parquet":
-            return pd.read_parquet(path)
-        return pd.read_json(path, lines=True, dtype=False)
+            import pandas as pd
+
+            df = pd.read_parquet(path)
+            return [str(c) for c in df.columns], df.to_dict("records")
+        rows, columns = [], {}
+        with open(path, encoding="utf-8-sig") as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except ValueError as exc:
+                    raise IngestError(f"{path.name}:{n} is not a JSON object ({exc}); fix or remove that line") from exc
+                if not isinstance(row, dict):
+                    raise IngestError(f"{path.name}:{n} is a JSON {type(row).__name__}, not an object; one movie "
+                                      "per line, e.g. {{\"title\": \"...\", \"year\": 2024}}")
+                rows.append(row)
+                columns.update(dict.fromkeys(row))
+        return list(columns), rows
     except FileNotFoundError as exc:
         raise IngestError(f"no such file {path}") from exc
     except ImportError as exc:
         raise IngestError(f"{path}: reading {kind} needs {exc.name}; pip install 'reelvec[build]'") from exc
-    except Exception as exc:  # pandas raises many kinds for a malformed file
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise IngestError(f"cannot read {path} as {kind}: {exc}") from exc
+    except Exception as exc:  # pyarrow raises many kinds for a malformed file
+        if isinstance(exc, IngestError):
+            raise
+        raise IngestError(f"cannot read {path} as {kind}: {exc}") from exc
+
+
+def with_own_names(mapping: dict[str, str], columns) -> dict[str, str]:
+    """`mapping` plus every column already named like a reelvec field (``title``, ``overview``,
+    ``genres``, ...) that the mapping does not place elsewhere: a file in reelvec's own terms
+    needs no --map at all."""
+    used = set(mapping.values())
+    return mapping | {c: c for c in columns if c in FIELDS and c not in mapping and c not in used}
 
 
 def _present(v) -> bool:
@@ -164,22 +200,25 @@ def parse_row(row: dict, mapping: dict[str, str], stem: str) -> Movie:
     return movie
 
 
-def read_mapped(path: Path, mapping: dict[str, str]) -> tuple[list[Movie], list[Rejection], SourceReport]:
-    """Read a mapped file; identical repeats of an id are folded, conflicting ones quarantined."""
+def read_mapped(path: Path, mapping: dict[str, str], stem: str | None = None
+                ) -> tuple[list[Movie], list[Rejection], SourceReport]:
+    """Read a mapped file; identical repeats of an id are folded, conflicting ones quarantined.
+    Keys are made with `stem` (default: from the file's name)."""
     path = Path(path)
+    columns, rows = read_table(path)
+    mapping = with_own_names(mapping, columns)
     if "title" not in mapping:
-        raise IngestError(f"--map must name the title column of {path.name}, e.g. --map title=name")
-    df = read_table(path)
-    missing = sorted(set(mapping.values()) - set(map(str, df.columns)))
+        raise IngestError(f"--map must name the title column of {path.name}, e.g. --map title=name (it has: "
+                          f"{', '.join(map(str, columns[:30]))})")
+    missing = sorted(set(mapping.values()) - set(map(str, columns)))
     if missing:
         raise IngestError(f"{path.name} has no column(s) {', '.join(missing)} (it has: "
-                          f"{', '.join(map(str, df.columns[:30]))}); fix --map")
+                          f"{', '.join(map(str, columns[:30]))}); fix --map")
     report = SourceReport(f"{MAPPED}:{path.name}")
     rejections: list[Rejection] = []
     seen: dict[str, Movie] = {}
-    stem = re.sub(r"[^0-9a-z]+", "-", path.stem.lower()).strip("-") or MAPPED
-    cols = list(set(mapping.values()))
-    for i, row in enumerate(df[cols].to_dict("records")):
+    stem = stem or re.sub(r"[^0-9a-z]+", "-", path.stem.lower()).strip("-") or MAPPED
+    for i, row in enumerate(rows):
         report.rows_read += 1
         where = f"{path.name}:{i + 2 if FORMATS[path.suffix.lower()] in ('csv', 'tsv') else i + 1}"
         raw = json.dumps(row, ensure_ascii=False, default=str)

@@ -10,7 +10,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,14 +143,19 @@ class Engine:
     """
 
     def __init__(self, store, alias: str = ALIAS, encoders_dir: str | None = None, model_dir: str | None = None,
-                 text_max_tokens: int | None = None, jobs_dir: str | None = None):
+                 text_max_tokens: int | None = None, jobs_dir: str | None = None,
+                 writer: Callable[[], tuple[Any, bool]] | None = None, edits: str | Path | None = None):
         self.store = store
+        self._writer = writer  # live edits: () -> (a writable VectorStore, close it afterwards?)
+        self._edits = Path(edits) if edits else None  # the home's edit log, which later builds apply
+        self._fusion = None
         self._model_dir = model_dir
         self._seq = None
         self.alias = alias
         self._collection: str | None = None
         self._checked = 0.0
         self._titles: TitleIndex | None = None
+        self._titles_gen: int | None = None
         self._vocab: tuple[str, dict[str, set[str]]] | None = None
         self._text = self._image = None
         self._blends: dict[str, Blend] | None = None
@@ -172,6 +177,10 @@ class Engine:
             if c != self._collection:
                 self._check_complete(c)
                 self._collection, self._titles = c, None
+            else:
+                generation = getattr(self.store, "generation", None)  # a published copy a live edit changed
+                if generation is not None and self._titles is not None and generation(c) != self._titles_gen:
+                    self._titles = self._vocab = None
             self._checked = now
         return self._collection  # type: ignore[return-value]
 
@@ -202,10 +211,13 @@ class Engine:
                 entries = [TitleEntry(f.id, f.payload.get("title", ""), f.payload.get("year"), f.payload.get("tmdb_id"),
                                       int(f.payload.get("vote_count") or 0)) for f in self.store.scroll(coll, batch=2000)]
             self._titles = TitleIndex(entries)
+            generation = getattr(self.store, "generation", None)
+            self._titles_gen = generation(coll) if generation is not None else None
         return self._titles
 
     def get_movie_index(self, movie: int | str) -> str:
-        """The point id of a movie given by TMDB id or title (fuzzy, year-aware: ``"Dune (1984)"``).
+        """The point id of a movie given by TMDB id, key (``own:sku-1``) or title (fuzzy, year-aware:
+        ``"Dune (1984)"``).
 
         Raises:
             UnknownMovieError: no such movie, or an ambiguous title (the message lists candidates).
@@ -221,7 +233,7 @@ class Engine:
             raise SearchError(f"expected a TMDB id or a title, got {type(movie).__name__}")
         if len(movie) > MAX_TITLE:
             raise SearchError(f"a title of {len(movie)} characters is not a title (limit {MAX_TITLE})")
-        return self.titles.lookup(movie).point_id
+        return self._key_point(movie) or self.titles.lookup(movie).point_id
 
     def movie(self, movie: int | str) -> dict:
         """The stored payload of one movie (title, year, genres, cast, director, ids, ...).
@@ -589,6 +601,212 @@ class Engine:
                                     [r.vec["fused"] for r in neg], "fused", k, flt)
         return self._hits(hits, pos[0])
 
+    # ---------------------------------------------------------------------------- live edits
+    def _fusion_runtime(self):
+        if self._fusion is None:
+            if self._model_dir is None:
+                raise SearchError("this engine has no fusion model (it was opened on a bare store folder or a URL "
+                                  "alone); open the home folder a build wrote, e.g. reelvec.open('.reelvec')")
+            from reelvec.fusion.runtime import FusionRuntime
+
+            self._fusion = FusionRuntime.load(self._model_dir)
+        return self._fusion
+
+    def _movie_vectors(self, movies: Sequence, posters=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(text, image, has_image, fused) of movies, computed as a build does."""
+        from reelvec.ingest.prep import build_description
+        from reelvec.search.live import image_rows, poster_file, weights_digest
+
+        rt = self._fusion_runtime()
+        if weights_digest(self.text_encoder.version) != weights_digest(rt.text_version):
+            raise SearchError(f"the text encoder here ({self.text_encoder.version}) is not the one the fusion model was "
+                              f"trained on ({rt.text_version}); run `reelvec build` to rebuild with it")
+        text = self.text_encoder.encode([build_description(m) for m in movies])
+        paths = [poster_file(m, posters) for m in movies]
+        if any(p is not None for p in paths):
+            if weights_digest(self.image_encoder.version) != weights_digest(rt.image_version):
+                raise SearchError(f"the poster encoder here ({self.image_encoder.version}) is not the one the fusion "
+                                  f"model was trained on ({rt.image_version}); run `reelvec build` to rebuild with it")
+            image, has = image_rows(paths, self.image_encoder)
+        else:
+            image = np.full((len(movies), rt.state["proj.image.0.weight"].shape[1]), np.nan, np.float32)
+            has = np.zeros(len(movies), bool)
+        return text, image, has, rt.embed_movies(movies, text, image, has)
+
+    def embed(self, item, vector: str = "fused") -> np.ndarray:
+        """The vector reelvec would store or search with, without writing anything.
+
+        Args:
+            item: a movie (a `Movie`, or a dict of reelvec fields with at least ``title``), a text
+                (``str``), an image (a `pathlib.Path` or the file's bytes), or a list of one kind
+                (then the result has one row per item).
+            vector: ``"fused"`` (movies and texts; a text counts as a movie with only that title),
+                ``"text"`` or ``"image"`` (an image, or a movie's poster).
+
+        Returns:
+            A float32 vector (a 2-D array for a list); unit length, except the image vector of a
+            movie without a usable poster, which is NaN.
+
+        Raises:
+            SearchError: an unknown vector name, a mix of kinds, or an item it cannot embed.
+        """
+        from reelvec.ingest.images import BadImageError, load_poster
+        from reelvec.search.live import as_movies
+
+        if vector not in VECTOR_NAMES:
+            raise SearchError(f"unknown vector {vector!r}; vectors are {', '.join(VECTOR_NAMES)}")
+        many = isinstance(item, list)
+        items = item if many else [item]
+        if not items:
+            raise SearchError("nothing to embed: an empty list")
+        kind = lambda x: "image" if isinstance(x, (bytes, Path)) else "text" if isinstance(x, str) else "movie"
+        kinds = {kind(x) for x in items}
+        if len(kinds) > 1:
+            raise SearchError(f"embed takes one kind of item at a time, got {', '.join(sorted(kinds))}")
+        (what,) = kinds
+        if what == "image":
+            if vector != "image":
+                raise SearchError(f"an image has only an image vector (asked for {vector!r}); embed a movie with "
+                                  "that poster for a fused vector")
+            try:
+                out = self.image_encoder.encode([load_poster(x) for x in items])
+            except BadImageError as exc:
+                raise SearchError(f"cannot embed image: {exc}") from exc
+        elif what == "text" and vector == "text":
+            if not all(x.strip() for x in items):
+                raise SearchError("cannot embed an empty text")
+            out = self.text_encoder.encode([x.strip() for x in items])
+        else:
+            movies = as_movies([{"title": x} for x in items] if what == "text" else items, unique=False)
+            text, image, _, fused = self._movie_vectors(movies)
+            out = {"fused": fused, "text": text, "image": image}[vector]
+        out = np.asarray(out, np.float32)
+        return out if many else out[0]
+
+    def _writable(self) -> tuple[Any, bool]:
+        if self._writer is None:
+            raise SearchError("this engine cannot write: it was opened on a bare store folder; open the home "
+                              "folder a build wrote (reelvec.open('.reelvec')) or a server URL")
+        return self._writer()
+
+    def _after_edit(self, store, collection: str) -> None:
+        """The job ledger learns the new point count (so readers do not take the collection for a
+        damaged one) and this engine's title index and copy are refreshed at once."""
+        if self._jobs_dir is not None:
+            from reelvec.index.jobs import JobLedger
+
+            ledger = JobLedger(self._jobs_dir)
+            st = ledger.load(collection)
+            if st is not None:
+                st.total = store.count(collection)
+                ledger.save(st)
+        refresh = getattr(self.store, "refresh", None)
+        if refresh is not None:
+            refresh(collection)
+        self._titles = self._vocab = self._tsim = None
+
+    def upsert(self, movies, posters: dict[str, str] | None = None) -> list[str]:
+        """Add or replace movies in the live collection, encoded as a build would encode them.
+
+        Args:
+            movies: a movie or a list: `Movie` objects, or dicts of reelvec fields (``title``
+                required; ``id`` or ``tmdb_id`` makes it replaceable later; ``overview``,
+                ``genres``, ``year``, ``director``, ``cast``, ``keywords``, ``poster`` (a local
+                file) ...). A movie with the key of one already indexed replaces it whole.
+            posters: poster URL -> local file, for posters fetched beforehand (`reelvec add` does).
+
+        Returns:
+            The movie keys written (``tmdb:<id>``, or ``own:<id>``, or ``own:<title>:<year>``).
+
+        Every open engine on the same home sees the edit within a second (embedded store: the
+        published copy gains a generation; a server: at once, titles on its next refresh), and
+        the edit is appended to the home's ``edits.jsonl``, which every later `reelvec build` /
+        `reindex` applies, so it survives rebuilds.
+
+        Raises:
+            SearchError: a movie without a title or with a bad field (named), or an engine that
+                cannot write (opened on a bare store folder).
+            StoreError: the store is locked by a running build.
+        """
+        from reelvec.encoders.pipeline import Features
+        from reelvec.index.build import make_points
+        from reelvec.ingest.edits import EditLog
+        from reelvec.search.live import as_movies, franchises_with
+
+        movies = as_movies(movies)
+        if not movies:
+            return []
+        coll = self.collection
+        text, image, has, fused = self._movie_vectors(movies, posters)
+        image_version = self.image_encoder.version if has.any() else ""
+        feats = Features([m.key for m in movies], text, image, has, self.text_encoder.version, image_version)
+        columns = getattr(self.store, "columns", None)
+        franchise = franchises_with(movies, columns(coll) if columns is not None else None)
+        points = make_points(movies, feats, fused, self._fusion_runtime().version, franchise=franchise)
+        store, own = self._writable()
+        try:
+            store.upsert(coll, points)
+            self._after_edit(store, coll)
+        finally:
+            if own:
+                store.close()
+        if self._edits is not None:
+            EditLog(self._edits).append(upserts=movies)
+        logger.info("upserted %d movie(s) into %s", len(movies), coll)
+        return [m.key for m in movies]
+
+    def delete(self, movies) -> list[str]:
+        """Remove movies from the live collection (and from every later build's catalogue).
+
+        Args:
+            movies: a TMDB id, a movie key (``own:sku-1``), an exact title (``"Dune (1984)"``),
+                or a list of them. Titles must match exactly (up to case and punctuation): a
+                fuzzy match never deletes.
+
+        Returns:
+            The keys of the movies deleted.
+
+        Raises:
+            UnknownMovieError: a movie is not in the index, or a title is not exact or ambiguous
+                (nothing is deleted then).
+        """
+        from reelvec.ingest.edits import EditLog
+        from reelvec.ingest.movie import normalise_title
+        from reelvec.search.titles import split_year
+
+        items = [movies] if isinstance(movies, (str, int, np.integer)) else list(movies)
+        pids = []
+        for m in items:
+            pid = self.get_movie_index(m)
+            if isinstance(m, str) and not m.strip().isdigit() and pid != self._key_point(m):
+                got = self.titles.entry(pid)
+                if got is not None and normalise_title(got.title) != normalise_title(split_year(m)[0]):
+                    raise UnknownMovieError(f"{m!r} is not an exact title (closest: {got.title!r}"
+                                            f"{f' ({got.year})' if got.year else ''}); delete takes exact titles, "
+                                            "TMDB ids or keys, so nothing was deleted")
+            pids.append(pid)
+        coll = self.collection
+        keys = [f.payload.get("key", f.id) for f in self.store.retrieve(coll, pids)]
+        store, own = self._writable()
+        try:
+            store.delete(coll, pids)
+            self._after_edit(store, coll)
+        finally:
+            if own:
+                store.close()
+        if self._edits is not None:
+            EditLog(self._edits).append(deletes=keys)
+        logger.info("deleted %d movie(s) from %s", len(keys), coll)
+        return keys
+
+    def _key_point(self, movie: str) -> str | None:
+        """The point id of a movie key (``tmdb:603``, ``own:sku-1``) when such a point exists."""
+        m = movie.strip()
+        if ":" not in m or " " in m.split(":", 1)[0] or not m.split(":", 1)[1]:
+            return None
+        pid = point_id(m)
+        return pid if self.store.retrieve(self.collection, [pid], with_payload=False) else None
+
     # ------------------------------------------------------------------------------- history
     def _sequence_model(self):
         """The watch-history model, or None while there is none (a build trains it after the index
@@ -732,6 +950,7 @@ def open_engine(path: str | Path | None = None, url: str | None = None, api_key:
             written, any number of readers beside one writer, and the engine follows the alias
             when a reindex or rollback moves it.
         url: a Qdrant server URL instead (``http://localhost:6333``); the collection is found by alias.
+            With `path` too, the home's model and encoders come along (live edits need them).
         api_key: the server's API key (default ``$QDRANT_API_KEY``); never written to disk.
         location: qdrant-client's local mode (``":memory:"``), used by tests.
         alias: the collection alias to search (default ``movies``).
@@ -749,11 +968,9 @@ def open_engine(path: str | Path | None = None, url: str | None = None, api_key:
     from reelvec.index.published import PublishedStore
 
     api_key = api_key or os.environ.get("QDRANT_API_KEY")
-    if url or location:
-        return Engine(open_store(url=url, api_key=api_key, location=location), alias)
     home = Path(path or ".reelvec")
     manifest = home / "manifest.json"
-    if manifest.exists():
+    if manifest.exists() and (path is not None or not (url or location)):
         try:
             m = json.loads(manifest.read_text())
             if not isinstance(m, dict):
@@ -762,11 +979,18 @@ def open_engine(path: str | Path | None = None, url: str | None = None, api_key:
             raise SearchError(f"{manifest} is unreadable ({exc}); rerun `reelvec build --store {home}`") from exc
         extra: dict[str, Any] = {"encoders_dir": str(home / m["encoders"]) if m.get("encoders") else None,
                  "model_dir": str(home / m.get("model", "model")), "text_max_tokens": m.get("text_max_tokens"),
-                 "jobs_dir": str(home / m["jobs"]) if m.get("jobs") else None}
-        server = os.environ.get("QDRANT_URL") or m.get("qdrant_url")
-        if server:
-            return Engine(open_store(url=server, api_key=api_key), alias, **extra)
-        return Engine(PublishedStore(home / m.get("store", "store")), alias, **extra)
+                 "jobs_dir": str(home / m["jobs"]) if m.get("jobs") else None,
+                 "edits": home / m.get("edits", "edits.jsonl")}
+        server = url or os.environ.get("QDRANT_URL") or m.get("qdrant_url")
+        if server or location:
+            store = open_store(url=server, api_key=api_key, location=location if not server else None)
+            return Engine(store, alias, writer=lambda: (store, False), **extra)
+        folder = home / m.get("store", "store")
+        # live edits take the embedded store's lock only while they write
+        return Engine(PublishedStore(folder), alias, writer=lambda: (open_store(path=str(folder)), True), **extra)
+    if url or location:  # a path without a build's manifest: the server alone
+        store = open_store(url=url, api_key=api_key, location=location)
+        return Engine(store, alias, writer=lambda: (store, False))
     if (home / "aliases.json").exists() or (home / "collections").is_dir():
         return Engine(PublishedStore(home), alias)
     raise SearchError(f"no reelvec index at {home}: run `reelvec build --store {home}` first")

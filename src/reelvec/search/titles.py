@@ -36,6 +36,13 @@ class TitleIndex:
         for e in entries:
             self.by_norm[normalise_title(e.title)].append(e)
         self.norms = list(self.by_norm)
+        self._by_point: dict[str, TitleEntry] | None = None
+
+    def entry(self, point_id: str) -> TitleEntry | None:
+        """The entry of a point id (None when it has none)."""
+        if self._by_point is None:
+            self._by_point = {e.point_id: e for e in self.entries}
+        return self._by_point.get(point_id)
 
     @staticmethod
     def _label(e: TitleEntry) -> str:

@@ -1,0 +1,190 @@
+"""Live edits: embed, upsert, delete on a built home, on the embedded store (readers of the
+published copy see them) and on the qdrant-client backend; edits survive rebuilds."""
+import json
+
+import numpy as np
+import pytest
+from conftest import copy_home
+from helpers_images import drawn_poster
+
+import reelvec
+from reelvec.app import BuildConfig
+from reelvec.app import build as run_build
+from reelvec.errors import SearchError, UnknownMovieError
+from reelvec.index import PointData
+from reelvec.index.server import ServerStore
+from reelvec.search import Engine
+
+ALIEN_LIKE = {"id": "ship-9", "title": "Void Stalker", "year": 2024, "genres": ["Horror", "Science Fiction"],
+              "keywords": ["alien", "spaceship", "creature"],
+              "overview": "A space crew meets a deadly alien creature aboard their ship, far from home."}
+ROMCOM_LIKE = {"id": "ship-9", "title": "Void Stalker", "year": 2024, "genres": ["Comedy", "Romance"],
+               "keywords": ["paris", "love", "waitress"],
+               "overview": "A shy waitress in Paris falls in love with a charming thief."}
+SCIFI = {"Alien", "Aliens", "The Matrix", "Predator", "Blade Runner", "2001: A Space Odyssey", "Dune"}
+
+
+@pytest.fixture
+def home(built_home, tmp_path):
+    return copy_home(built_home[1], tmp_path / "home")
+
+
+def _client_engine(home):
+    """The same collection in qdrant-client's local mode, with the home's model and encoders."""
+    src = reelvec.open(home)
+    coll = src.collection
+    pts = [PointData(f.id, f.vectors, f.payload) for f in src.store.scroll(coll, with_vectors=True)]
+    dims = src.store.collection_vectors(coll)
+    src.close()
+    store = ServerStore(location=":memory:")
+    store.create_collection(coll, dims)
+    store.upsert(coll, pts)
+    store.set_alias("movies", coll)
+    return Engine(store, model_dir=str(home / "model"), encoders_dir=str(home / "features" / "artifacts"),
+                  writer=lambda: (store, False), edits=home / "edits.jsonl")
+
+
+@pytest.fixture(params=["edge", "client"])
+def engine(request, home):
+    e = reelvec.open(home) if request.param == "edge" else _client_engine(home)
+    yield e
+    e.close()
+
+
+def test_add_update_delete(engine, home):
+    n = engine.store.count(engine.collection)
+    assert engine.upsert(ALIEN_LIKE) == ["own:ship-9"]
+    assert engine.store.count(engine.collection) == n + 1
+    hits = engine.similar("Void Stalker", k=4)
+    assert {h.title for h in hits[:3]} <= SCIFI, [h.title for h in hits]
+    assert engine.movie("own:ship-9")["title"] == "Void Stalker"
+    engine.upsert(ROMCOM_LIKE)  # same id: replaces it
+    assert engine.store.count(engine.collection) == n + 1
+    hits = engine.similar("Void Stalker", k=4)
+    assert not {h.title for h in hits[:3]} & SCIFI, [h.title for h in hits]
+    assert engine.movie("Void Stalker")["genres"] == ["Comedy", "Romance"]
+    assert engine.delete("Void Stalker (2024)") == ["own:ship-9"]
+    assert engine.store.count(engine.collection) == n
+    with pytest.raises(UnknownMovieError):
+        engine.similar("Void Stalker")
+    ops = [json.loads(x)["op"] for x in (home / "edits.jsonl").read_text().splitlines()]
+    assert ops == ["upsert", "upsert", "delete"]
+
+
+def test_delete_needs_an_exact_title(engine):
+    n = engine.store.count(engine.collection)
+    with pytest.raises(UnknownMovieError, match="not an exact title"):
+        engine.delete("Predatr")
+    with pytest.raises(UnknownMovieError):
+        engine.delete(["Alien", "no such film zzz"])  # nothing is deleted when one is unknown
+    assert engine.store.count(engine.collection) == n
+    assert engine.delete(106) == ["tmdb:106"]
+
+
+def test_bad_movies_are_named(engine):
+    with pytest.raises(SearchError, match=r"movie #1 .*no title"):
+        engine.upsert([ALIEN_LIKE, {"title": " ", "year": 2000}])
+    with pytest.raises(SearchError, match="unknown field.*ratingz"):
+        engine.upsert({"title": "X", "ratingz": 5})
+    with pytest.raises(SearchError, match="year"):
+        engine.upsert({"title": "X", "year": "soon"})
+
+
+def test_embed(engine, tmp_path):
+    v = engine.embed(ALIEN_LIKE)
+    assert v.shape == (engine.store.collection_vectors(engine.collection)["fused"],)
+    assert np.linalg.norm(v) == pytest.approx(1.0, abs=1e-5)
+    m = engine.embed([ALIEN_LIKE, ROMCOM_LIKE], vector="text")
+    assert m.shape == (2, 384)
+    assert engine.embed("a heist comedy in paris", vector="text").shape == (384,)
+    assert engine.embed("a heist comedy in paris").shape == v.shape
+    p = tmp_path / "p.png"
+    drawn_poster(seed=0).save(p)
+    assert engine.embed(p, vector="image").shape == (1280,)
+    with pytest.raises(SearchError, match="only an image vector"):
+        engine.embed(p)
+    with pytest.raises(SearchError, match="one kind"):
+        engine.embed(["text", ALIEN_LIKE])
+    with pytest.raises(SearchError, match="unknown vector"):
+        engine.embed("x", vector="sound")
+    engine.upsert(ALIEN_LIKE)  # what upsert stores is what embed computes
+    stored = engine.store.retrieve(engine.collection, [engine.get_movie_index("own:ship-9")], with_vectors=True)[0]
+    for name in ("fused", "text"):
+        s = np.asarray(stored.vec[name], np.float32)
+        assert float(s @ engine.embed(ALIEN_LIKE, vector=name) / np.linalg.norm(s)) > 0.9999
+
+
+def test_add_with_poster(engine, tmp_path):
+    p = tmp_path / "poster.png"
+    drawn_poster(seed=3).save(p)
+    engine.upsert(ALIEN_LIKE | {"poster": str(p)})
+    rec = engine.store.retrieve(engine.collection, [engine.get_movie_index("Void Stalker")], with_vectors=True)[0]
+    assert "image" in rec.vec and rec.payload["poster_is_local"] is True
+
+
+def test_other_readers_see_edits_without_restart(home, monkeypatch):
+    import reelvec.index.published as published
+    import reelvec.search.engine as eng
+    monkeypatch.setattr(published, "REFRESH_SECONDS", 0.0)
+    monkeypatch.setattr(eng, "ALIAS_CHECK_SECONDS", 0.0)
+    reader = reelvec.open(home)
+    assert reader.similar("Alien", k=2)
+    with reelvec.open(home) as writer:
+        writer.upsert(ALIEN_LIKE)
+    assert reader.movie("Void Stalker")["year"] == 2024  # the title index followed the new generation
+    assert "Void Stalker" in {h.title for h in reader.similar("Alien", k=15)}
+    with reelvec.open(home) as writer:
+        writer.delete("own:ship-9")
+    with pytest.raises(UnknownMovieError):
+        reader.movie("Void Stalker")
+    reader.close()
+
+
+def test_edits_survive_a_rebuild(built_home, home):
+    data = built_home[0]
+    with reelvec.open(home) as e:
+        e.upsert(ALIEN_LIKE)
+        e.delete("Predator")
+        n = e.store.count(e.collection)
+    rep = run_build(BuildConfig(data=data, home=home, progress=False))
+    assert rep.stages["catalog"]["edits"] == 2 and rep.stages["index"]["swapped"]
+    with reelvec.open(home) as e:
+        assert e.store.count(e.collection) == n
+        assert e.movie("Void Stalker")["key"] == "own:ship-9"
+        with pytest.raises(UnknownMovieError):
+            e.movie("Predator")
+    rep = run_build(BuildConfig(data=data, home=home, progress=False))  # nothing new: reused
+    assert rep.stages["index"]["reused"]
+
+
+def test_bare_store_engines_cannot_write(home):
+    with reelvec.open(home / "store") as e:
+        with pytest.raises(SearchError, match="cannot write"):
+            e.delete("Alien")
+        with pytest.raises(SearchError, match="no fusion model"):
+            e.upsert(ALIEN_LIKE)
+
+
+def test_cli_add_and_delete(home, tmp_path, capsys):
+    from reelvec.cli import main
+    new = tmp_path / "new.jsonl"
+    new.write_text("\n".join(json.dumps(x) for x in [
+        ALIEN_LIKE, {"id": "ship-10", "title": "Deep Orbit", "year": 2025, "genres": "Science Fiction|Thriller"},
+        {"id": "bad", "year": 2025}, {"title": "Far Future", "year": "someday"}]) + "\n")
+    assert main(["add", str(new), "--store", str(home)]) == 0
+    out = capsys.readouterr().out
+    assert "own:ship-9\tVoid Stalker (2024)" in out and "own:ship-10" in out
+    assert "wrote 2 movie(s) (2 new, 0 replaced)" in out and "new.jsonl:3: no title" in out and "new.jsonl:4" in out
+    shop = tmp_path / "shop.csv"
+    shop.write_text("sku,name,plot,tags,released\nship-9,Void Stalker,A crew hunts a creature.,Horror|Sci-Fi,2024\n")
+    assert main(["add", str(shop), "--map", "id=sku,title=name,overview=plot,genres=tags,year=released",
+                 "--store", str(home), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["written"] == 1 and summary["replaced"] == 1 and summary["keys"] == ["own:ship-9"]
+    assert main(["similar", "Void Stalker", "-k", "3", "--store", str(home)]) == 0
+    assert main(["delete", "own:ship-10", "Void Stalker", "--store", str(home)]) == 0
+    assert capsys.readouterr().out.splitlines()[-2:] == ["deleted own:ship-10", "deleted own:ship-9"]
+    assert main(["delete", "Void Stalker", "--store", str(home)]) == 2
+    assert "Void Stalker" in capsys.readouterr().err
+    assert main(["add", str(tmp_path / "missing.csv"), "--store", str(home)]) == 2
+    assert "no such file" in capsys.readouterr().err
