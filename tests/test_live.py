@@ -188,3 +188,13 @@ def test_cli_add_and_delete(home, tmp_path, capsys):
     assert "Void Stalker" in capsys.readouterr().err
     assert main(["add", str(tmp_path / "missing.csv"), "--store", str(home)]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_editing_holds_one_writer(engine):
+    n = engine.store.count(engine.collection)
+    with engine.editing():
+        engine.upsert(ALIEN_LIKE)
+        engine.upsert(ROMCOM_LIKE | {"id": "ship-10", "title": "Paris Nights"})
+        engine.delete("own:ship-9")
+    assert engine.store.count(engine.collection) == n + 1
+    assert engine.movie("Paris Nights")["key"] == "own:ship-10"

@@ -75,11 +75,12 @@ def add(home: Home, path: Path, mapping: dict[str, str] | None = None, qdrant_ur
                                                         with_payload=False)}
         res.replaced = sum(point_id(m.key) in existing for m in movies)
         bar = tqdm(total=len(movies), desc="add", unit="movie", disable=not progress)
-        for s in range(0, len(movies), BATCH):
-            chunk = movies[s:s + BATCH]
-            engine.upsert(chunk, posters=posters)
-            res.written += [(m.key, m.title, m.year) for m in chunk]
-            bar.update(len(chunk))
+        with engine.editing():  # one lock and one shard load for all batches
+            for s in range(0, len(movies), BATCH):
+                chunk = movies[s:s + BATCH]
+                engine.upsert(chunk, posters=posters)
+                res.written += [(m.key, m.title, m.year) for m in chunk]
+                bar.update(len(chunk))
         bar.close()
     res.seconds = time.perf_counter() - t0
     return res

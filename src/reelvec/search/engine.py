@@ -6,6 +6,7 @@ what the two movies share.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -149,6 +150,7 @@ class Engine:
         self._writer = writer  # live edits: () -> (a writable VectorStore, close it afterwards?)
         self._edits = Path(edits) if edits else None  # the home's edit log, which later builds apply
         self._fusion = None
+        self._held = None  # the writable store `editing()` holds
         self._model_dir = model_dir
         self._seq = None
         self.alias = alias
@@ -683,7 +685,28 @@ class Engine:
         out = np.asarray(out, np.float32)
         return out if many else out[0]
 
+    @contextlib.contextmanager
+    def editing(self):
+        """Hold the store for writing across several `upsert`/`delete` calls: the embedded store's
+        shard is loaded once (about 0.4 s for 11k movies) instead of once per call. Other writers
+        (`reelvec build`, `reelvec add`) wait for the lock meanwhile; readers are never blocked.
+
+            with engine.editing():
+                for batch in batches:
+                    engine.upsert(batch)
+        """
+        store, own = self._writable()
+        self._held = store
+        try:
+            yield self
+        finally:
+            self._held = None
+            if own:
+                store.close()
+
     def _writable(self) -> tuple[Any, bool]:
+        if self._held is not None:
+            return self._held, False
         if self._writer is None:
             raise SearchError("this engine cannot write: it was opened on a bare store folder; open the home "
                               "folder a build wrote (reelvec.open('.reelvec')) or a server URL")
