@@ -186,6 +186,10 @@ def test_cli_add_and_delete(home, tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[-2:] == ["deleted own:ship-10", "deleted own:ship-9"]
     assert main(["delete", "Void Stalker", "--store", str(home)]) == 2
     assert "Void Stalker" in capsys.readouterr().err
+    assert main(["info", "--json", "--store", str(home)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["live_edits"]["upserts"] == 3 and info["live_edits"]["deletes"] == 2
+    assert info["published_generation"] == 3 and info["points"] == 16
     assert main(["add", str(tmp_path / "missing.csv"), "--store", str(home)]) == 2
     assert "no such file" in capsys.readouterr().err
 

@@ -34,8 +34,22 @@ def info(home: Home, url: str | None = None, api_key: str | None = None) -> dict
             "built": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(state.created)) if state else None,
             "verified": bool(state and state.verified),
             "collections": store.collections(),
+            "live_edits": _edits_summary(home),
         }
+    if url is None and hasattr(store, "generation"):
+        out["published_generation"] = store.generation(coll)
     if url is None:
         out["disk_bytes"] = {"store": _disk(home.store), "features": _disk(home.features_dir),
                              "model": _disk(home.model), "catalog": _disk(home.catalog)}
     return out
+
+
+def _edits_summary(home: Home) -> dict:
+    """What edits.jsonl holds: upserts and deletes, and when the last one was made."""
+    from reelvec.ingest.edits import EditLog
+
+    edits = EditLog(home.edits).read()
+    last = max((e.at for e in edits), default=None)
+    return {"upserts": sum(e.op == "upsert" for e in edits), "deletes": sum(e.op == "delete" for e in edits),
+            "last": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(last)) if last else None,
+            "file": str(home.edits)}
