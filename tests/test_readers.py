@@ -217,7 +217,7 @@ def test_history_falls_back_while_there_is_no_sequence_model(home, tmp_path):
 
 NO_TORCH = r"""
 import sys
-BLOCKED = {"torch", "torchvision", "sentence_transformers", "transformers"}
+BLOCKED = {"torch", "torchvision", "sentence_transformers", "transformers", "pandas", "pyarrow"}
 class Block:
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in BLOCKED:
@@ -230,16 +230,24 @@ with reelvec.open(sys.argv[1]) as e:
     assert 11820 in [h.tmdb_id for h in hits], hits
     assert e.search_image(sys.argv[2], k=1)[0].tmdb_id == 348
     assert "recency-weighted" in e.for_history(["Alien", "Aliens", "Predator"], k=2)[0].explanation.note
+    # live edits: encoded and fused without torch (numpy fusion, ONNX encoders)
+    assert e.upsert({"id": "x1", "title": "Void Stalker", "genres": ["Horror", "Science Fiction"],
+                     "overview": "A space crew meets a deadly alien creature aboard their ship.",
+                     "poster": sys.argv[2]}) == ["own:x1"]
+    assert e.similar("Void Stalker", k=3) and e.embed("a heist", vector="text").shape == (384,)
+    assert e.delete("own:x1") == ["own:x1"]
 assert not [m for m in sys.modules if m.split(".")[0] in BLOCKED]
 print("ok")
 """
 
 
 def test_queries_work_without_torch(home, tmp_path):
-    """What a serving install (no torch, no weights packages) can do: similar, text and poster search
-    on the ONNX graphs the build exported, watch histories on the fallback."""
+    """What a serving install (no torch, pandas or weights packages) can do: similar, text and poster
+    search on the ONNX graphs the build exported, watch histories on the fallback, live edits."""
+    import shutil
     data, h = home
-    out = subprocess.run([sys.executable, "-c", NO_TORCH, str(h), str(data / "posters" / "348.jpg")],
+    shutil.copytree(h, tmp_path / "home")  # the edits stay in this copy
+    out = subprocess.run([sys.executable, "-c", NO_TORCH, str(tmp_path / "home"), str(data / "posters" / "348.jpg")],
                          capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
 

@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 _TAG = re.compile(r"<[^>]+>")
 _WS = re.compile(r"\s+")
@@ -103,14 +102,18 @@ NUMERIC_COLUMNS = ("budget", "revenue", "runtime", "popularity", "vote_average",
 ZERO_MEANS_MISSING = ("budget", "revenue", "runtime")
 
 
-def preprocess(df: pd.DataFrame) -> pd.DataFrame:
+def preprocess(df):
     """The seed's table preparation, on a copy of a TMDB-style frame.
 
     - numeric columns coerced (bad text -> NaN);
     - zeros in budget/revenue/runtime are 'unknown': set missing, then filled with the column
       mean, with a ``<col>_imputed`` flag column so nobody mistakes the mean for data;
     - missing homepage -> ''; release_date -> datetime (bad dates -> NaT).
+
+    (pandas is imported here, not at module level: `build_description` runs in the serving install.)
     """
+    import pandas as pd
+
     out = df.copy()
     for col in NUMERIC_COLUMNS:
         if col in out.columns:
