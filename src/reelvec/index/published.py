@@ -56,15 +56,17 @@ def published_dir(root: str | Path, collection: str) -> Path:
 
 
 def _row_columns(payloads: Sequence[dict]) -> dict[str, list]:
-    """The columns of some rows: the filterable fields, and each title's words for `similar`'s
-    title signal (tokenised once here rather than by every reader; space-joined: strings load
-    faster than nested lists)."""
+    """The columns of some rows: the filterable fields, each title's words for `similar`'s title
+    signal and its normalised form for title lookup (computed once here rather than by every
+    reader; words space-joined: strings load faster than nested lists)."""
     from reelvec.ingest.franchise import title_words
+    from reelvec.ingest.movie import normalise_title
 
     cols: dict[str, list] = {c: [p.get(c) for p in payloads] for c in COLUMNS}
     words = [title_words(t or "") for t in cols["title"]]
     cols["title_words"] = [" ".join(w) for w, _ in words]
     cols["head_words"] = [" ".join(h) for _, h in words]
+    cols["norm_title"] = [normalise_title(t or "") for t in cols["title"]]  # the title index's keys
     return cols
 
 
@@ -177,8 +179,11 @@ def patch(root: str | Path, collection: str, upserts: Sequence[Found] = (), dele
         ids, ends, has, payloads = _append_rows(folder, vectors, rows, int(c.offsets[-1]), upserts)
         columns = {"ids": c.ids + ids}
         new_cols = _row_columns(payloads)
+        old_cols = dict(c.cols)
+        if set(new_cols) - set(old_cols):  # a copy published before a title column was kept
+            old_cols = _row_columns([{"title": t} for t in c.cols["title"]]) | old_cols
         for name, values in new_cols.items():
-            columns[name] = list(c.cols.get(name) or [None] * rows) + values
+            columns[name] = list(old_cols[name]) + values
         gen = int(c.meta.get("generation", 0)) + 1
         _write_generation(folder, gen, c.meta, np.concatenate([c.offsets, np.array(ends, np.int64)]),
                           {n: np.concatenate([c.has[n], np.array(has[n], bool)]) for n in vectors},

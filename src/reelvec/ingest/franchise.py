@@ -14,7 +14,6 @@ so tuning never sees a test franchise). Pure functions, no I/O.
 """
 from __future__ import annotations
 
-import math
 import re
 import zlib
 from collections import defaultdict
@@ -196,42 +195,48 @@ class TitleSimilarity:
         self.n = len(titles)
         words = words if words is not None else [title_words(t) for t in titles]
         self._seq = [list(w) for w, _ in words]
-        full = [sorted(set(s)) for s in self._seq]
-        head = [sorted(set(h)) for _, h in words]
-        df: dict[str, int] = defaultdict(int)
-        for toks in full:
-            for w in toks:
-                df[w] += 1
-        self.idf = {w: math.log((1 + self.n) / (1 + c)) + 1.0 for w, c in df.items()}
-        self._full = self._postings(full)
-        self._head = self._postings(head)
+        full = [set(s) for s in self._seq]
+        head = [set(h) for _, h in words]
+        # arrays, not dicts of lists: a cold `reelvec similar` builds this for 11k titles
+        vocab = {w: i for i, w in enumerate({w for d in full for w in d} | {w for d in head for w in d})}
+        self._vocab = vocab
+        self._full = self._postings(full, vocab)
+        df = np.bincount(self._full[1], minlength=len(vocab))
+        self._idf2 = np.where(df > 0, np.log((1 + self.n) / (1 + df)) + 1.0, 1.0) ** 2  # squared IDF per word id
+        self._full = self._with_norms(self._full)
+        self._head = self._with_norms(self._postings(head, vocab))
 
-    def _postings(self, docs: list[list[str]]):
-        idf = self.idf
-        norms = np.array([math.sqrt(sum(idf.get(w, 1.0) ** 2 for w in d)) for d in docs], np.float64)
-        post: dict[str, list[int]] = defaultdict(list)
-        for r, d in enumerate(docs):
-            for w in d:
-                post[w].append(r)
-        return docs, np.maximum(norms, 1e-12), {w: np.array(rs, np.int64) for w, rs in post.items()}
+    def _postings(self, docs: list[set[str]], vocab: dict[str, int]):
+        """(row of each (row, word) pair, word id of each pair)."""
+        lens = np.fromiter((len(d) for d in docs), np.int64, len(docs))
+        ids = np.fromiter((vocab[w] for d in docs for w in d), np.int64, int(lens.sum()))
+        return np.repeat(np.arange(len(docs), dtype=np.int64), lens), ids
 
-    @staticmethod
-    def _cos(index, row: int, idf: dict[str, float], n: int) -> np.ndarray:
-        docs, norms, post = index
-        out = np.zeros(n, np.float64)
-        for w in docs[row]:
-            rs = post[w]
-            out[rs] += idf.get(w, 1.0) ** 2
+    def _with_norms(self, pairs):
+        """-> (row pointer, word ids by row, norms, word pointer, rows by word): both directions."""
+        rows, ids = pairs
+        norms = np.sqrt(np.bincount(rows, weights=self._idf2[ids], minlength=self.n))
+        row_ptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=self.n))])
+        order = np.argsort(ids, kind="stable")
+        word_ptr = np.concatenate([[0], np.cumsum(np.bincount(ids, minlength=len(self._vocab)))])
+        return row_ptr, ids, np.maximum(norms, 1e-12), word_ptr, rows[order]
+
+    def _cos(self, index, row: int) -> np.ndarray:
+        row_ptr, ids, norms, word_ptr, by_word = index
+        out = np.zeros(self.n, np.float64)
+        for w in ids[row_ptr[row]:row_ptr[row + 1]]:
+            out[by_word[word_ptr[w]:word_ptr[w + 1]]] += self._idf2[w]
         return out / (norms[row] * norms)
 
     def scores(self, row: int) -> np.ndarray:
         """Similarity of title `row` to every title, in [0, 1] (0 for titles sharing no word)."""
-        if not self._full[0][row] and not self._head[0][row]:
+        if self._full[0][row] == self._full[0][row + 1] and self._head[0][row] == self._head[0][row + 1]:
             return np.zeros(self.n, np.float64)
-        out = np.maximum(self._cos(self._full, row, self.idf, self.n), self._cos(self._head, row, self.idf, self.n))
+        out = np.maximum(self._cos(self._full, row), self._cos(self._head, row))
         q = self._seq[row]
         if q:
-            for c in self._full[2].get(q[0], ()):
+            w = self._vocab[q[0]]
+            for c in self._full[4][self._full[3][w]:self._full[3][w + 1]]:
                 seq = self._seq[c]
                 if len(seq) > len(q) and seq[:len(q)] == q:
                     out[c] = max(out[c], PREFIX)
