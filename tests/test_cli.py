@@ -191,3 +191,20 @@ def test_import_graph_flows_one_way():
                 if there and there != here and there not in ALLOWED[here] | {"errors", "fsutil"}:
                     bad.append(f"{rel}: imports {name}")
     assert not bad, "\n".join(bad)
+
+
+def test_command_table_matches_the_modules():
+    """`reelvec COMMAND` imports only the module `COMMANDS` names: it must be the one registering it."""
+    import argparse
+    import importlib
+
+    from reelvec.cli import COMMANDS, MODULES, build_parser
+    seen = {}
+    for name in MODULES:
+        sub = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(f"reelvec.cli.{name}").register(sub)
+        seen.update(dict.fromkeys(sub.choices, name))
+    assert seen == COMMANDS
+    assert set(build_parser(["similar", "Alien"])._subparsers._group_actions[0].choices) == {
+        c for c, m in COMMANDS.items() if m == "query"}
+    assert set(build_parser(["--help"])._subparsers._group_actions[0].choices) == set(COMMANDS)
