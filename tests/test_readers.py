@@ -198,6 +198,59 @@ def test_readers_keep_answering_while_a_writer_reindexes(home, tmp_path):
         assert len(set(seen)) == 2
 
 
+EDIT_READER = r"""
+import json, os, sys, time, reelvec
+home, out, mode, stop = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+log = []
+engine = reelvec.open(home) if mode == "long" else None
+t0 = time.time()
+while time.time() - t0 < 60 and not (os.path.exists(stop) and len(log) > 20):
+    e = engine or reelvec.open(home)
+    try:
+        n = sum(1 for h in e.similar("Alien", k=40) if h.key.startswith("own:live-"))
+        log.append([e.store.count(e.collection), n])
+    except Exception as exc:
+        log.append(["ERROR", repr(exc)])
+    finally:
+        if engine is None:
+            e.close()
+time.sleep(1.2)  # past the alias/generation re-check
+e = engine or reelvec.open(home)
+log.append(["END", e.store.count(e.collection), e.movie("Live Alien 7")["key"]])
+json.dump(log, open(out, "w"))
+"""
+
+
+def test_readers_keep_answering_during_live_edits(home, tmp_path):
+    """Two reader processes (one long-lived engine, one opening per query) query without a pause
+    while this process adds 10 movies one by one and deletes 2: no errors, and both end up
+    seeing the edits."""
+    import reelvec
+    _, h = home
+    script = tmp_path / "edit_reader.py"
+    script.write_text(EDIT_READER)
+    stop = tmp_path / "stop"
+    readers = [subprocess.Popen([sys.executable, str(script), str(h), str(tmp_path / f"e{m}.json"), m, str(stop)])
+               for m in ("long", "per-query")]
+    time.sleep(3)
+    with reelvec.open(h) as e:
+        n = e.store.count(e.collection)
+        for i in range(10):
+            e.upsert({"id": f"live-{i}", "title": f"Live Alien {i}", "year": 2030, "genres": ["Horror", "Science Fiction"],
+                      "keywords": ["alien", "spaceship"], "overview": "A space crew meets a deadly alien creature."})
+        e.delete(["own:live-0", "own:live-1"])
+    stop.write_text("")
+    for p in readers:
+        assert p.wait(timeout=120) == 0
+    for m in ("long", "per-query"):
+        log = json.loads((tmp_path / f"e{m}.json").read_text())
+        assert not [r for r in log if r[0] == "ERROR"], [r for r in log if r[0] == "ERROR"][:3]
+        assert log[-1] == ["END", n + 8, "own:live-7"]
+        assert {r[0] for r in log[:-1]} >= {n}  # answered before the edits too
+    with reelvec.open(h) as e:  # leave the module's home as it was
+        e.delete([f"own:live-{i}" for i in range(2, 10)])
+
+
 def test_history_falls_back_while_there_is_no_sequence_model(home, tmp_path):
     import shutil
 

@@ -199,11 +199,18 @@ class Engine:
         file and a count), rather than answer from half an index."""
         if self._jobs_dir is None:
             return
-        try:
-            total = json.loads((Path(self._jobs_dir) / f"{collection}.json").read_text()).get("total")
-        except (OSError, ValueError, AttributeError):
-            return  # no ledger entry (a restored snapshot, an old build): nothing to compare with
-        n = self.store.count(collection)
+        for attempt in range(4):  # a live edit publishes its points a moment before it updates the ledger
+            try:
+                total = json.loads((Path(self._jobs_dir) / f"{collection}.json").read_text()).get("total")
+            except (OSError, ValueError, AttributeError):
+                return  # no ledger entry (a restored snapshot, an old build): nothing to compare with
+            refresh = getattr(self.store, "refresh", None)
+            if attempt and refresh is not None:
+                refresh(collection)
+            n = self.store.count(collection)
+            if not isinstance(total, int) or n == total:
+                return
+            time.sleep(0.25)
         if isinstance(total, int) and n != total:
             raise StoreError(f"collection {collection} holds {n} of the {total} points it was verified with; "
                              "run `reelvec build` to index it again")
