@@ -817,7 +817,7 @@ class Engine:
         items = [movies] if isinstance(movies, (str, int, np.integer)) else list(movies)
         pids = []
         for m in items:
-            pid = self.get_movie_index(m)
+            pid = self.get_movie_index(int(m) if isinstance(m, np.integer) else m)
             if isinstance(m, str) and not m.strip().isdigit() and pid != self._key_point(m):
                 got = self.titles.entry(pid)
                 if got is not None and normalise_title(got.title) != normalise_title(split_year(m)[0]):
