@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reelvec.app.home import Home
+from reelvec.encoders.base import BUILD_TEXT_TOKENS
 from reelvec.errors import FusionError
 from reelvec.fsutil import atomic_write_text
 
@@ -41,7 +42,7 @@ class BuildConfig:
     gate: bool = False
     fusion: FusionConfig | None = None  # for (re)training; None = the defaults
     text_precision: str = "auto"
-    text_max_tokens: int | None = None  # truncate descriptions at this many tokens (None: the model's 256)
+    text_max_tokens: int | None = BUILD_TEXT_TOKENS  # truncate descriptions here (None: the model's 256)
     image_precision: str = "auto"
     batch_size: int = 1024
     throttle: float = 0.0  # seconds between index batches (be gentle with a shared server)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reelvec.encoders.base import BUILD_TEXT_TOKENS
+
 if TYPE_CHECKING:
     from reelvec.encoders.pipeline import Features
     from reelvec.ingest.catalog import Catalog, CatalogReport
@@ -67,7 +69,8 @@ class EncodeResult:
 
 def encode(catalog_path: Path, cache_dir: Path, posters: Path | None = None, out: Path | None = None,
            scope: str = "linked", limit: int | None = None, text_precision: str = "auto",
-           image_precision: str = "auto", progress: bool = False, text_max_tokens: int | None = None) -> EncodeResult:
+           image_precision: str = "auto", progress: bool = False,
+           text_max_tokens: int | None = BUILD_TEXT_TOKENS) -> EncodeResult:
     """Text and poster vectors for the catalog through the feature cache in `cache_dir`; unreadable
     posters are listed in ``encode.quarantine.jsonl`` beside the features file."""
     from reelvec.encoders import EncoderSpec, FeatureCache, create

@@ -21,9 +21,16 @@ def info(home: Home, url: str | None = None, api_key: str | None = None) -> dict
     with (reelvec.open(url=url, api_key=key) if url else reelvec.open(home.root)) as engine:
         coll = engine.collection
         store = engine.store
-        first = next(iter(store.scroll(coll, batch=1)), None)
-        payload = first.payload if first else {}
-        fields = sorted({k for f in store.scroll(coll, batch=500) for k in f.payload} if url is None else payload)
+        if url is None:  # every payload's fields, in one pass (a published copy reads them locally)
+            payload, keys = {}, set()
+            for f in store.scroll(coll, batch=500):
+                payload = payload or f.payload
+                keys.update(f.payload)
+            fields = sorted(keys)
+        else:  # a server: one point's fields (reading every payload over the network is not worth it)
+            first = next(iter(store.scroll(coll, batch=1)), None)
+            payload = first.payload if first else {}
+            fields = sorted(payload)
         state = home.ledger().load(coll)
         out = {
             "home": str(home.root), "backend": url or "embedded (Qdrant Edge, published read copies)",

@@ -29,6 +29,12 @@ class EncoderSpec:
     light: bool = False  # query time: no torch import where an equivalent path exists (PIL preprocessing)
 
 
+# Word pieces of a description a build encodes (MiniLM reads up to 256). Chosen by quality
+# (`reelvec eval`, 3 seeds, bench/RESULTS.md): at 128 cold-start NDCG@10 and franchise recall stay
+# within the 95% CIs of 256, and text encoding is 1.7x faster (issue 13).
+BUILD_TEXT_TOKENS = 128
+
+
 @runtime_checkable
 class Encoder(Protocol):
     name: str
