@@ -43,8 +43,11 @@ def main() -> None:
     if not args.warm_speed_paths:
         os.environ["REELVEC_CACHE"] = str(Path(tmp) / "cache")
 
+    import sys
+
     from reelvec.app import BuildConfig, build
-    from reelvec.app import build as build_module
+
+    build_module = sys.modules["reelvec.app.build"]  # (reelvec.app.build is also the function's name)
 
     stage = {"name": "start"}
     peaks: dict[str, float] = {}
@@ -69,7 +72,8 @@ def main() -> None:
     rep = build(BuildConfig(data=Path(args.data), home=Path(tmp) / "home", progress=False))
     stop.set()
     t.join()
-    print(json.dumps({"seconds": round(time.perf_counter() - t0, 1), "peak_rss_mb_by_stage": {k: round(v) for k, v in peaks.items()},
+    print(json.dumps({"seconds": round(time.perf_counter() - t0, 1),
+                      "peak_rss_mb_by_stage": {k: round(v) for k, v in peaks.items()},
                       "vmhwm_mb": round(hwm_mb()), "stages": rep.stages}, indent=1, default=str))
 
 
