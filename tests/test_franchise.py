@@ -152,3 +152,19 @@ def test_modes_saved_with_a_model_override_the_built_in_ones():
     assert resolve_mode(None, blends) == blends["similar"]
     with pytest.raises(SearchError, match="unknown mode 'fancy'"):
         resolve_mode("fancy", blends)
+
+
+def test_title_similarity_round_trips_through_arrays():
+    """A published copy saves the built similarity; a reader loading it scores exactly the same."""
+    import numpy as np
+
+    from reelvec.ingest.franchise import TitleSimilarity, title_words
+    titles = ["The Matrix", "The Matrix Reloaded", "Alien", "Aliens", "Alien: Resurrection", "Toy Story",
+              "Toy Story 2", "Love Actually", "Love Story", "", "Independence Day", "Independence Day: Resurgence"]
+    built = TitleSimilarity(titles)
+    arrays = built.to_arrays()
+    np.savez_compressed("/dev/null", **arrays)  # plain arrays: no pickle needed
+    loaded = TitleSimilarity.from_arrays(arrays, [" ".join(title_words(t)[0]) for t in titles])
+    for r in range(len(titles)):
+        assert np.allclose(built.scores(r), loaded.scores(r))
+    assert loaded.scores(0)[1] >= 0.85 and loaded.scores(10)[11] == pytest.approx(1.0)

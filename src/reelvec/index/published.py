@@ -7,9 +7,10 @@ alias to a collection it *publishes* it: ``<store>/published/<collection>/`` hol
 * ``vec-<name>.f32``: the vectors as raw float32 rows (memory-mapped by readers, so any number of
   processes share one copy in the page cache) and ``payload.jsonl``: one JSON payload per row.
   Both are **append-only**: a row, once written, never changes while a reader may map it.
-* ``gen-<g>.npz`` + ``columns-<g>.json``: generation g's view of those rows: payload offsets,
-  which rows have which vector, which rows are dead (deleted or replaced by a later row), the
-  point ids and the filterable fields as columns.
+* ``gen-<g>.npz`` + ``columns-<g>.json`` + ``title-<g>.npz``: generation g's view of those rows:
+  payload offsets, which rows have which vector, which rows are dead (deleted or replaced by a
+  later row), the point ids and the filterable fields as columns, and the title similarity of
+  the live rows (so a cold reader does not build it).
 * ``meta.json``: the current generation and its row count, replaced atomically (``os.replace``).
 
 A reader reads ``meta.json`` and then that generation's files, so it sees one whole generation.
@@ -129,10 +130,17 @@ def _write_generation(folder: Path, gen: int, meta: dict, offsets: np.ndarray, h
     tmp = folder / f".columns-{gen}.tmp.json"
     tmp.write_text(json.dumps(columns, ensure_ascii=False))
     os.replace(tmp, folder / f"columns-{gen}.json")
+    from reelvec.ingest.franchise import TitleSimilarity
+
+    live = np.flatnonzero(~dead)  # what readers' title indexes hold, in their order
+    words = [(columns["title_words"][i].split(), columns["head_words"][i].split()) for i in live]
+    tmp = folder / f".title-{gen}.tmp.npz"
+    np.savez(tmp, **TitleSimilarity([""] * len(live), words).to_arrays())
+    os.replace(tmp, folder / f"title-{gen}.npz")
     tmp = folder / ".meta.tmp.json"
     tmp.write_text(json.dumps(meta | {"format": FORMAT, "generation": gen, "count": len(dead)}))
     os.replace(tmp, folder / "meta.json")
-    for old in (*folder.glob("gen-*.npz"), *folder.glob("columns-*.json")):
+    for old in (*folder.glob("gen-*.npz"), *folder.glob("columns-*.json"), *folder.glob("title-*.npz")):
         g = old.stem.split("-", 1)[1]
         if g.isdigit() and int(g) < gen - 1:
             old.unlink(missing_ok=True)
@@ -213,6 +221,7 @@ class _Copy:
         self._genres: dict[str, np.ndarray] = {}
         self._langs: dict[str, np.ndarray] = {}
         self.live_cols: dict[str, list] | None = None
+        self.title_arrays: dict[str, np.ndarray] | None = None
 
     def _open(self, folder: Path) -> None:
         try:
@@ -367,6 +376,19 @@ class PublishedStore:
         c = self._copies.pop(collection, None)
         if c is not None:
             c.close()
+
+    def title_arrays(self, collection: str) -> dict[str, np.ndarray] | None:
+        """The title similarity of the live rows, as `TitleSimilarity.to_arrays` saved it with this
+        generation (None for a copy published without it)."""
+        c = self._copy(collection)
+        if c.title_arrays is None:
+            try:
+                with np.load(c.folder / f"title-{c.generation}.npz") as z:
+                    c.title_arrays = {k: z[k] for k in z.files}
+            except (OSError, ValueError) as exc:
+                logger.debug("no title arrays in %s (%s)", c.folder, exc)
+                c.title_arrays = {}
+        return c.title_arrays or None
 
     def generation(self, collection: str) -> int:
         """The generation of `collection`'s copy this store reads (a live edit adds one)."""

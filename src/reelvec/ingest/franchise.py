@@ -176,6 +176,19 @@ def title_tokens(title: str) -> list[str]:
 PREFIX = 0.85  # similarity of a title that continues the query's whole title
 
 
+class _Split:
+    """Space-joined word strings, split when a row is read."""
+
+    def __init__(self, joined: Sequence[str]):
+        self.joined = joined
+
+    def __getitem__(self, i: int) -> list[str]:
+        return (self.joined[i] or "").split()
+
+    def __len__(self) -> int:
+        return len(self.joined)
+
+
 def title_words(title: str) -> tuple[list[str], list[str]]:
     """(words of the whole title, words of its head): what `TitleSimilarity` compares."""
     return title_tokens(title), title_tokens(title_parts(title).stem)
@@ -194,7 +207,7 @@ class TitleSimilarity:
         """`words`: `title_words` of each title, when already known (a published copy keeps them)."""
         self.n = len(titles)
         words = words if words is not None else [title_words(t) for t in titles]
-        self._seq = [list(w) for w, _ in words]
+        self._seq: Sequence = [list(w) for w, _ in words]
         full = [set(s) for s in self._seq]
         head = [set(h) for _, h in words]
         # arrays, not dicts of lists: a cold `reelvec similar` builds this for 11k titles
@@ -205,6 +218,30 @@ class TitleSimilarity:
         self._idf2 = np.where(df > 0, np.log((1 + self.n) / (1 + df)) + 1.0, 1.0) ** 2  # squared IDF per word id
         self._full = self._with_norms(self._full)
         self._head = self._with_norms(self._postings(head, vocab))
+
+    PARTS = ("row_ptr", "ids", "norms", "word_ptr", "by_word")
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Everything `scores` needs but the titles' word sequences, as arrays a published copy
+        saves (``np.savez``, no pickle), so a reader skips building them (`from_arrays`)."""
+        vocab = sorted(self._vocab, key=self._vocab.__getitem__)
+        out = {"idf2": self._idf2, "vocab": np.array(vocab, dtype=str) if vocab else np.zeros(0, "U1")}
+        for name, index in (("full", self._full), ("head", self._head)):
+            out.update({f"{name}_{part}": a for part, a in zip(self.PARTS, index)})
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays, title_words: Sequence[str]) -> TitleSimilarity:
+        """The similarity `to_arrays` saved; `title_words`: each title's words, space-joined."""
+        self = cls.__new__(cls)
+        self.n = len(title_words)
+        self._seq = _Split(title_words)
+        self._vocab = {w: i for i, w in enumerate(arrays["vocab"].tolist())}
+        self._idf2 = arrays["idf2"]
+        self._full, self._head = (tuple(arrays[f"{name}_{part}"] for part in cls.PARTS) for name in ("full", "head"))
+        if len(self._full[0]) != self.n + 1:
+            raise ValueError(f"title arrays for {len(self._full[0]) - 1} titles, not {self.n}")
+        return self
 
     def _postings(self, docs: list[set[str]], vocab: dict[str, int]):
         """(row of each (row, word) pair, word id of each pair)."""

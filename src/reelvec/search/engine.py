@@ -409,13 +409,21 @@ class Engine:
         if self._tsim is None or self._tsim[0] is not titles:
             ids = [e.point_id for e in titles.entries]
             words = None
+            tsim = None
             columns = getattr(self.store, "columns", None)
             if columns is not None:  # a published copy keeps the title words (same order as its titles)
                 c = columns(self.collection)
                 if c.get("title_words") is not None and list(c["ids"]) == ids:
-                    words = [(w.split(), h.split()) for w, h in zip(c["title_words"], c["head_words"])]
-            self._tsim = (titles, TitleSimilarity([e.title for e in titles.entries], words),
-                          {i: r for r, i in enumerate(ids)}, ids)
+                    arrays = getattr(self.store, "title_arrays", None)  # and the similarity, built
+                    saved = arrays(self.collection) if arrays is not None else None
+                    try:
+                        tsim = TitleSimilarity.from_arrays(saved, c["title_words"]) if saved else None
+                    except (KeyError, ValueError) as exc:
+                        logger.debug("title arrays unusable (%s); building them", exc)
+                    if tsim is None:
+                        words = [(w.split(), h.split()) for w, h in zip(c["title_words"], c["head_words"])]
+            tsim = tsim or TitleSimilarity([e.title for e in titles.entries], words)
+            self._tsim = (titles, tsim, {i: r for r, i in enumerate(ids)}, ids)
         return self._tsim[1], self._tsim[2], self._tsim[3]
 
     def _blended(self, q: Found, blend: Blend, k: int, flt: SearchFilter) -> list[Hit]:
