@@ -18,18 +18,11 @@ import time
 from pathlib import Path
 
 
-def rss_mb() -> float:
+def status_mb(field: str) -> float:
+    """A memory line of /proc/self/status (VmRSS: now, VmHWM: the peak so far), in MB."""
     with open("/proc/self/status") as fh:
         for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def hwm_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
 
@@ -55,7 +48,7 @@ def main() -> None:
 
     def sample():
         while not stop.is_set():
-            r = rss_mb()
+            r = status_mb("VmRSS")
             peaks[stage["name"]] = max(peaks.get(stage["name"], 0.0), r)
             time.sleep(0.05)
 
@@ -74,7 +67,7 @@ def main() -> None:
     t.join()
     print(json.dumps({"seconds": round(time.perf_counter() - t0, 1),
                       "peak_rss_mb_by_stage": {k: round(v) for k, v in peaks.items()},
-                      "vmhwm_mb": round(hwm_mb()), "stages": rep.stages}, indent=1, default=str))
+                      "vmhwm_mb": round(status_mb("VmHWM")), "stages": rep.stages}, indent=1, default=str))
 
 
 if __name__ == "__main__":

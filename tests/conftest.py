@@ -107,3 +107,21 @@ def copy_home(src: Path, dst: Path) -> Path:
 
     shutil.copytree(src, dst)
     return dst
+
+
+def local_server_copy(home: Path):
+    """(store, collection): the live collection of a built home copied into qdrant-client's local
+    mode (the server backend without a server), alias included."""
+    import reelvec
+    from reelvec.index import PointData
+    from reelvec.index.server import ServerStore
+
+    with reelvec.open(home) as src:
+        coll = src.collection
+        pts = [PointData(f.id, f.vectors, f.payload) for f in src.store.scroll(coll, with_vectors=True)]
+        dims = src.store.collection_vectors(coll)
+    store = ServerStore(location=":memory:")
+    store.create_collection(coll, dims)
+    store.upsert(coll, pts)
+    store.set_alias("movies", coll)
+    return store, coll

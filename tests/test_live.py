@@ -4,15 +4,13 @@ import json
 
 import numpy as np
 import pytest
-from conftest import copy_home
+from conftest import copy_home, local_server_copy
 from helpers_images import drawn_poster
 
 import reelvec
 from reelvec.app import BuildConfig
 from reelvec.app import build as run_build
 from reelvec.errors import SearchError, UnknownMovieError
-from reelvec.index import PointData
-from reelvec.index.server import ServerStore
 from reelvec.search import Engine
 
 ALIEN_LIKE = {"id": "ship-9", "title": "Void Stalker", "year": 2024, "genres": ["Horror", "Science Fiction"],
@@ -31,15 +29,7 @@ def home(built_home, tmp_path):
 
 def _client_engine(home):
     """The same collection in qdrant-client's local mode, with the home's model and encoders."""
-    src = reelvec.open(home)
-    coll = src.collection
-    pts = [PointData(f.id, f.vectors, f.payload) for f in src.store.scroll(coll, with_vectors=True)]
-    dims = src.store.collection_vectors(coll)
-    src.close()
-    store = ServerStore(location=":memory:")
-    store.create_collection(coll, dims)
-    store.upsert(coll, pts)
-    store.set_alias("movies", coll)
+    store, _ = local_server_copy(home)
     return Engine(store, model_dir=str(home / "model"), encoders_dir=str(home / "features" / "artifacts"),
                   writer=lambda: (store, False), edits=home / "edits.jsonl")
 
@@ -202,3 +192,25 @@ def test_editing_holds_one_writer(engine):
         engine.delete("own:ship-9")
     assert engine.store.count(engine.collection) == n + 1
     assert engine.movie("Paris Nights")["key"] == "own:ship-10"
+
+
+def test_edits_made_during_a_build_reach_the_new_collection(built_home, home, monkeypatch):
+    """An add that lands in the old collection while a build encodes (before it takes the lock)
+    is replayed into the collection the build swaps in."""
+    import reelvec.encoders.pipeline as pipeline
+    data = built_home[0]
+    with reelvec.open(home) as e:
+        e.upsert(ALIEN_LIKE)  # before the build: merged into its catalogue
+    original = pipeline.encode_catalog
+
+    def encode_while_someone_adds(*args, **kwargs):
+        with reelvec.open(home) as e:
+            e.upsert({"id": "late-1", "title": "Late Arrival", "year": 2026, "genres": ["Comedy"]})
+        return original(*args, **kwargs)
+    monkeypatch.setattr(pipeline, "encode_catalog", encode_while_someone_adds)
+    rep = run_build(BuildConfig(data=data, home=home, progress=False))
+    assert rep.swapped and rep.stages["index"]["edits_replayed"] == 1
+    with reelvec.open(home) as e:
+        assert e.movie("Late Arrival")["key"] == "own:late-1" and e.movie("Void Stalker")["key"] == "own:ship-9"
+    lines = (home / "edits.jsonl").read_text().splitlines()
+    assert len(lines) == 2  # the replay is not logged twice

@@ -2,6 +2,7 @@
 import json
 
 import pytest
+from conftest import local_server_copy
 from datagen import make_dataset
 from helpers_images import drawn_poster, jpeg_bytes
 
@@ -10,8 +11,6 @@ from reelvec.app import BuildConfig
 from reelvec.app import build as run_build
 from reelvec.cli import main
 from reelvec.errors import SearchError, UnknownMovieError
-from reelvec.index import PointData
-from reelvec.index.server import ServerStore
 from reelvec.search import Engine, Recommendation_Search
 
 
@@ -30,16 +29,7 @@ def engine(request, built):
     if request.param == "edge":
         e = reelvec.open(home)
     else:
-        src = reelvec.open(home)
-        coll = src.collection
-        pts = [PointData(f.id, f.vectors, f.payload) for f in src.store.scroll(coll, with_vectors=True)]
-        dims = src.store.collection_vectors(coll)
-        src.close()
-        store = ServerStore(location=":memory:")
-        store.create_collection(coll, dims)
-        store.upsert(coll, pts)
-        store.set_alias("movies", coll)
-        e = Engine(store)
+        e = Engine(local_server_copy(home)[0])
     yield e
     e.close()
 

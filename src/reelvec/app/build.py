@@ -215,6 +215,10 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
                                "message": res.message}
     home.write_manifest(home.qdrant(cfg.qdrant_url)[0], cfg.scope, text_max_tokens=cfg.text_max_tokens)
     # readers can open the home from here on
+    if rep.swapped:  # edits made while this build ran went to the old collection: bring them over
+        later = EditLog(home.edits).read()[len(edits):]
+        if later:
+            rep.stages["index"]["edits_replayed"] = _replay(home, later, cfg)
 
     # sequence model for watch histories (next liked movie), next to the fusion model. After the
     # index: the index is live (and `for_history` falls back to the history's mean) while it trains
@@ -236,6 +240,26 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
 
     rep.seconds = time.perf_counter() - t0
     return rep
+
+
+def _replay(home: Home, edits: list, cfg: BuildConfig) -> int:
+    """Apply edits (appended to the log after the build read it) to the new live collection,
+    without logging them again; returns how many were applied."""
+    from reelvec.errors import UnknownMovieError
+    from reelvec.search.engine import open_engine
+
+    url, key = home.qdrant(cfg.qdrant_url, cfg.api_key)
+    with open_engine(home.root, url=url, api_key=key) as engine, engine.editing():
+        for e in edits:
+            if e.op == "upsert":
+                engine.upsert([e.movie], record=False)
+            else:
+                try:
+                    engine.delete([e.key], record=False)
+                except UnknownMovieError:  # not in the new collection either
+                    pass
+    logger.info("index: replayed %d edit(s) made while the build ran", len(edits))
+    return len(edits)
 
 
 def reindex(cfg: BuildConfig, store=None) -> BuildReport:

@@ -737,6 +737,21 @@ class Engine:
                               "folder a build wrote (reelvec.open('.reelvec')) or a server URL")
         return self._writer()
 
+    def _write(self, collection: str, write: Callable[[Any], None], upserts=(), deletes=()) -> None:
+        """Run `write(store)` on the writable store, then bring the ledger, this engine's caches
+        and the home's edit log up to date."""
+        from reelvec.ingest.edits import EditLog
+
+        store, own = self._writable()
+        try:
+            write(store)
+            self._after_edit(store, collection)
+        finally:
+            if own:
+                store.close()
+        if self._edits is not None:
+            EditLog(self._edits).append(upserts=upserts, deletes=deletes)
+
     def _after_edit(self, store, collection: str) -> None:
         """The job ledger learns the new point count (so readers do not take the collection for a
         damaged one) and this engine's title index and copy are refreshed at once."""
@@ -753,7 +768,7 @@ class Engine:
             refresh(collection)
         self._titles = self._vocab = self._tsim = None
 
-    def upsert(self, movies, posters: dict[str, str] | None = None) -> list[str]:
+    def upsert(self, movies, posters: dict[str, str] | None = None, *, record: bool = True) -> list[str]:
         """Add or replace movies in the live collection, encoded as a build would encode them.
 
         Args:
@@ -762,6 +777,7 @@ class Engine:
                 ``genres``, ``year``, ``director``, ``cast``, ``keywords``, ``poster`` (a local
                 file) ...). A movie with the key of one already indexed replaces it whole.
             posters: poster URL -> local file, for posters fetched beforehand (`reelvec add` does).
+            record: append the edit to the home's ``edits.jsonl`` (False: a build replaying it).
 
         Returns:
             The movie keys written (``tmdb:<id>``, or ``own:<id>``, or ``own:<title>:<year>``).
@@ -778,7 +794,6 @@ class Engine:
         """
         from reelvec.encoders.pipeline import Features
         from reelvec.index.build import make_points
-        from reelvec.ingest.edits import EditLog
         from reelvec.search.live import as_movies, franchises_with
 
         movies = as_movies(movies)
@@ -791,25 +806,18 @@ class Engine:
         columns = getattr(self.store, "columns", None)
         franchise = franchises_with(movies, columns(coll) if columns is not None else None)
         points = make_points(movies, feats, fused, self._fusion_runtime().version, franchise=franchise)
-        store, own = self._writable()
-        try:
-            store.upsert(coll, points)
-            self._after_edit(store, coll)
-        finally:
-            if own:
-                store.close()
-        if self._edits is not None:
-            EditLog(self._edits).append(upserts=movies)
+        self._write(coll, lambda store: store.upsert(coll, points), upserts=movies if record else ())
         logger.info("upserted %d movie(s) into %s", len(movies), coll)
         return [m.key for m in movies]
 
-    def delete(self, movies) -> list[str]:
+    def delete(self, movies, *, record: bool = True) -> list[str]:
         """Remove movies from the live collection (and from every later build's catalogue).
 
         Args:
             movies: a TMDB id, a movie key (``own:sku-1``), an exact title (``"Dune (1984)"``),
                 or a list of them. Titles must match exactly (up to case and punctuation): a
                 fuzzy match never deletes.
+            record: append the edit to the home's ``edits.jsonl`` (False: a build replaying it).
 
         Returns:
             The keys of the movies deleted.
@@ -818,7 +826,6 @@ class Engine:
             UnknownMovieError: a movie is not in the index, or a title is not exact or ambiguous
                 (nothing is deleted then).
         """
-        from reelvec.ingest.edits import EditLog
         from reelvec.ingest.movie import normalise_title
         from reelvec.search.titles import split_year
 
@@ -835,15 +842,7 @@ class Engine:
             pids.append(pid)
         coll = self.collection
         keys = [f.payload.get("key", f.id) for f in self.store.retrieve(coll, pids)]
-        store, own = self._writable()
-        try:
-            store.delete(coll, pids)
-            self._after_edit(store, coll)
-        finally:
-            if own:
-                store.close()
-        if self._edits is not None:
-            EditLog(self._edits).append(deletes=keys)
+        self._write(coll, lambda store: store.delete(coll, pids), deletes=keys if record else ())
         logger.info("deleted %d movie(s) from %s", len(keys), coll)
         return keys
 
