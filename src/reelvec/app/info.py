@@ -22,7 +22,8 @@ def info(home: Home, url: str | None = None, api_key: str | None = None) -> dict
         coll = engine.collection
         store = engine.store
         if url is None:  # every payload's fields, in one pass (a published copy reads them locally)
-            payload, keys = {}, set()
+            payload: dict = {}
+            keys: set[str] = set()
             for f in store.scroll(coll, batch=500):
                 payload = payload or f.payload
                 keys.update(f.payload)
