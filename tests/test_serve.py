@@ -163,3 +163,35 @@ def test_bounded_loopback_load(service):
     for t in threads:
         t.join(timeout=120)
     assert len(codes) == 320 and set(codes) == {200}
+
+
+def test_live_edits_over_http(home, tmp_path):
+    """POST /movies and DELETE /movies/{movie} with --allow-edits (a copy of the home), refused
+    without it; the service's own queries see the edit at once."""
+    from conftest import copy_home
+    copy = copy_home(home[1], tmp_path / "home")
+    p, url = start(copy, "--allow-edits", "--key", "k")
+    try:
+        client = reelvec.connect(url, api_key="k")
+        assert client.upsert({"id": "web-1", "title": "Web Stalker", "year": 2025, "genres": ["Horror"],
+                              "overview": "A space crew meets a deadly alien creature."}) == ["own:web-1"]
+        assert client.movie("Web Stalker")["key"] == "own:web-1"
+        assert client.similar("Web Stalker", k=3)
+        with pytest.raises(SearchError, match="no title"):
+            client.upsert({"id": "x"})
+        assert client.delete("own:web-1") == ["own:web-1"]
+        with pytest.raises(UnknownMovieError):
+            client.movie("Web Stalker")
+        assert http("POST", f"{url}/movies", {"movies": [{"title": "X"}]})[0] == 401  # the key still guards
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+    assert len((copy / "edits.jsonl").read_text().splitlines()) == 2
+
+
+def test_edits_are_refused_unless_allowed(service):
+    status, body, _ = http("POST", f"{service}/movies", {"movies": [{"title": "X"}]})
+    assert status == 403 and "--allow-edits" in body["error"]
+    assert http("DELETE", f"{service}/movies/Alien")[0] == 403
+    with pytest.raises(SearchError, match="read-only"):
+        reelvec.connect(service).delete("Alien")

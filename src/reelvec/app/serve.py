@@ -17,6 +17,8 @@ years, after, before, languages):
     POST /recommend   {"positive": [603, "Alien"], "negative": ["Titanic"], "k": 10, ...}
     POST /next        {"history": ["Alien", ["Aliens", 4.5]], "k": 10, "exclude_seen": true, ...}
     GET  /openapi.json                this API as OpenAPI 3
+    POST /movies      {"movies": [{"id": "sku-1", "title": "...", ...}]}   live add/replace (--allow-edits)
+    DELETE /movies/{movie}            live delete by TMDB id, key or exact title (--allow-edits)
 
 Errors: 400 bad input, 401 missing/wrong API key, 404 unknown movie (with candidates), 413 body
 too large, 429 over the rate limit (with Retry-After), 503 store unavailable. Each body is
@@ -49,6 +51,7 @@ class ServeConfig:
     max_body: int = 8 * 1024 * 1024  # bytes; posters are far smaller
     rate: float = 200.0  # requests per second per client address (token bucket); 0 = no limit
     burst: int = 400
+    allow_edits: bool = False  # POST /movies and DELETE /movies/{movie} (live edits); off by default
 
 
 class RateLimiter:
@@ -230,12 +233,38 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
     async def openapi(request):
         return web.json_response(openapi_spec())
 
+    def editable():
+        if not config.allow_edits:
+            return error(403, "this service is read-only; start it with `reelvec serve --allow-edits` (and an API "
+                              "key) to add or delete movies")
+        return None
+
+    async def add_movies(request):
+        refused = editable()
+        if refused is not None:
+            return refused
+        body = await body_of(request)
+        movies = body.get("movies")
+        if not isinstance(movies, list) or not movies:
+            raise SearchError('give the movies as {"movies": [{"title": ..., ...}, ...]}')
+        keys = await asyncio.get_running_loop().run_in_executor(encoders, lambda: engine.upsert(movies))
+        return web.json_response({"written": keys})
+
+    async def delete_movie(request):
+        refused = editable()
+        if refused is not None:
+            return refused
+        target = _movie_arg(request.match_info["movie"])
+        keys = await asyncio.get_running_loop().run_in_executor(encoders, lambda: engine.delete([target]))
+        return web.json_response({"deleted": keys})
+
     app = web.Application(middlewares=[guard], client_max_size=config.max_body)
     app.add_routes([
         web.get("/health", health), web.get("/info", info), web.get("/movies/{movie}", movie),
         web.get("/similar", similar), web.post("/similar", similar), web.post("/search", search),
         web.get("/search", search), web.post("/search/image", search_image),
         web.post("/recommend", recommend), web.post("/next", next_), web.get("/openapi.json", openapi),
+        web.post("/movies", add_movies), web.delete("/movies/{movie}", delete_movie),
     ])
 
     async def closing(_app):
@@ -308,9 +337,24 @@ def openapi_spec() -> dict:
         "paths": {
             "/health": {"get": {"summary": "liveness", "security": [], "responses": {"200": {"description": "ok"}}}},
             "/info": {"get": {"summary": "collection, points, vectors", "responses": {"200": {"description": "ok"}}}},
-            "/movies/{movie}": {"get": {"summary": "one movie's payload", "parameters": [
-                {"name": "movie", "in": "path", "required": True, "schema": movie}],
-                "responses": {"200": {"description": "the payload"}, "404": {"description": "unknown movie"}}}},
+            "/movies/{movie}": {
+                "get": {"summary": "one movie's payload", "parameters": [
+                    {"name": "movie", "in": "path", "required": True, "schema": movie}],
+                    "responses": {"200": {"description": "the payload"}, "404": {"description": "unknown movie"}}},
+                "delete": {"summary": "delete a movie live (TMDB id, key or exact title; needs --allow-edits)",
+                           "parameters": [{"name": "movie", "in": "path", "required": True, "schema": movie}],
+                           "responses": {"200": {"description": "{\"deleted\": [keys]}"},
+                                         "403": {"description": "edits not allowed"},
+                                         "404": {"description": "unknown movie or not an exact title"}}}},
+            "/movies": {"post": {
+                "summary": "add or replace movies live, encoded as a build would (needs --allow-edits)",
+                "requestBody": {"content": {"application/json": {"schema": {
+                    "type": "object", "required": ["movies"], "properties": {"movies": {
+                        "type": "array", "items": {"type": "object", "required": ["title"],
+                                                   "description": "reelvec fields: id, title, year, overview, "
+                                                                  "genres, keywords, cast, director, tmdb_id, ..."}}}}}}},
+                "responses": {"200": {"description": "{\"written\": [keys]}"}, "400": {"description": "bad movie"},
+                              "403": {"description": "edits not allowed"}}}},
             "/similar": post("movies like a movie", {"movie": movie, "weights": {"type": "object"},
                                                     "mode": {"type": "string",
                                                              "enum": ["similar", "also-liked", "content"]}},

@@ -84,7 +84,11 @@ def cmd_serve(args) -> int:
     from reelvec.app.serve import ServeConfig, serve
 
     cfg = ServeConfig(host=args.host, port=args.port, api_key=args.key or os.environ.get("REELVEC_API_KEY"),
-                      max_body=args.max_body, rate=args.rate, burst=max(1, int(args.rate * 2)))
+                      max_body=args.max_body, rate=args.rate, burst=max(1, int(args.rate * 2)),
+                      allow_edits=args.allow_edits)
+    if cfg.allow_edits and not cfg.api_key and args.host not in ("127.0.0.1", "localhost", "::1"):
+        raise ReelvecError(f"--allow-edits on {args.host} without an API key would let anyone who reaches it edit "
+                           "the index; give --key (or $REELVEC_API_KEY)")
     with _engine(args) as engine:
         _ = engine.collection  # fail now, with the usual message, if there is no index
         try:
@@ -151,6 +155,8 @@ def register(sub) -> None:
     sv.add_argument("--rate", type=float, default=200.0, help="requests/s per client address (default %(default)s; 0 = "
                     "no limit)")
     sv.add_argument("--max-body", type=int, default=8 * 1024 * 1024, help="largest request body in bytes (default 8 MB)")
+    sv.add_argument("--allow-edits", action="store_true", help="enable POST /movies and DELETE /movies/{movie} (live "
+                    "edits, as `reelvec add` / `delete`); off by default, and beyond localhost only with --key")
     sv.add_argument("--quiet", action="store_true", help="warnings only")
     add_store(sv, data=False)
     sv.set_defaults(func=cmd_serve)

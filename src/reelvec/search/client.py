@@ -58,7 +58,7 @@ class Client:
             msg = f"reelvec service {self.url}: {err.get('error')}"
             if exc.code == 404:
                 raise UnknownMovieError(msg, [tuple(c) for c in err.get("candidates", [])]) from exc
-            if exc.code in (400, 413, 429):
+            if exc.code in (400, 403, 413, 429):
                 raise SearchError(msg) from exc
             raise StoreError(f"{msg} (HTTP {exc.code})") from exc
         except (urllib.error.URLError, OSError) as exc:
@@ -95,6 +95,16 @@ class Client:
         items = [list(h) if isinstance(h, tuple) else h for h in history]
         body = {"history": items, "k": k, "exclude_seen": exclude_seen, **filters}
         return [_hit(h) for h in self._call("POST", "/next", body)["hits"]]
+
+    def upsert(self, movies) -> list[str]:
+        """Add or replace movies live (`Engine.upsert`); the service must run with --allow-edits."""
+        movies = [movies] if isinstance(movies, dict) else list(movies)
+        return self._call("POST", "/movies", {"movies": movies})["written"]
+
+    def delete(self, movies) -> list[str]:
+        """Delete movies live (`Engine.delete`: TMDB ids, keys or exact titles); needs --allow-edits."""
+        items = [movies] if isinstance(movies, (str, int)) else list(movies)
+        return [k for m in items for k in self._call("DELETE", "/movies/" + urllib.parse.quote(str(m), safe=""))["deleted"]]
 
     def close(self) -> None:
         """Nothing to release (one connection per request); here for symmetry with `Engine`."""
