@@ -9,7 +9,8 @@ cli      `reelvec similar "The Matrix"` as a fresh process, p50 of 5; baseline: 
 files    store files whose bytes changed after the read-only calls above (goal 0)
 readers  8 reader processes x N `similar` queries each while `reelvec reindex` runs; errors (goal 0)
 serve    `reelvec serve` on 127.0.0.1, 8 concurrent clients (aiohttp), similar k=10: p50/p99 and
-         requests/s; baseline: the same queries on an in-process Engine, one at a time
+         requests/s, for each --workers value and --modes mode; baseline: the same queries on an
+         in-process Engine, one at a time
 """
 from __future__ import annotations
 
@@ -109,7 +110,7 @@ def bench_readers(home: str, data: str, n: int) -> dict:
     return {"reader_errors": errors, "readers_followed_alias": moved, "reindex_s": reindex_s}
 
 
-async def _load(url: str, clients: int, per_client: int, ids: list[int]) -> list[float]:
+async def _load(url: str, clients: int, per_client: int, ids: list[int], mode: str | None = None) -> list[float]:
     import aiohttp
 
     lat: list[float] = []
@@ -118,7 +119,8 @@ async def _load(url: str, clients: int, per_client: int, ids: list[int]) -> list
             for i in range(per_client):
                 t = time.perf_counter()
                 movie = str(ids[(c * per_client + i) % len(ids)])
-                async with s.get(f"{url}/similar", params={"movie": movie, "k": "10"}) as r:
+                params = {"movie": movie, "k": "10"} | ({"mode": mode} if mode else {})
+                async with s.get(f"{url}/similar", params=params) as r:
                     await r.read()
                     assert r.status == 200, r.status
                 lat.append(time.perf_counter() - t)
@@ -126,7 +128,7 @@ async def _load(url: str, clients: int, per_client: int, ids: list[int]) -> list
     return lat
 
 
-def bench_serve(home: str, per_client: int) -> dict:
+def bench_serve(home: str, per_client: int, workers: int = 1, mode: str | None = None) -> dict:
     import numpy as np
 
     import reelvec
@@ -139,24 +141,26 @@ def bench_serve(home: str, per_client: int) -> dict:
         base = []
         for i in ids[:300]:
             t = time.perf_counter()
-            e.similar(i, k=10)
+            e.similar(i, k=10, mode=mode)
             base.append(time.perf_counter() - t)
     p = subprocess.Popen([str(Path(sys.executable).with_name("reelvec")), "serve", "--port", "0", "--rate", "0",
-                          "--store", home, "--quiet"], stdout=subprocess.PIPE, text=True)
+                          "--store", home, "--quiet", "--workers", str(workers)], stdout=subprocess.PIPE, text=True)
     url = p.stdout.readline().split("serving on ")[1].split()[0]
     try:
-        asyncio.run(_load(url, 8, 20, ids[::-1]))  # warm up
+        asyncio.run(_load(url, 8, 20, ids[::-1], mode))  # warm up (every worker)
         t = time.perf_counter()
-        lat = asyncio.run(_load(url, 8, per_client, ids))
+        lat = asyncio.run(_load(url, 8, per_client, ids, mode))
         total = time.perf_counter() - t
     finally:
         p.terminate()
         p.wait()
     ms = np.array(lat) * 1000
-    res = {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)), "rps": len(lat) / total,
-           "engine_p50_ms": float(np.percentile(np.array(base) * 1000, 50))}
-    print(f"serve    8 clients: p50 {res['p50_ms']:.2f} ms p99 {res['p99_ms']:.2f} ms, {res['rps']:.0f} req/s; "
-          f"in-process engine p50 {res['engine_p50_ms']:.2f} ms")
+    tag = f"w{workers}" + (f"_{mode}" if mode else "")
+    res = {f"{tag}_p50_ms": float(np.percentile(ms, 50)), f"{tag}_p99_ms": float(np.percentile(ms, 99)),
+           f"{tag}_rps": len(lat) / total, f"{tag}_engine_p50_ms": float(np.percentile(np.array(base) * 1000, 50))}
+    print(f"serve    8 clients, {workers} worker(s), mode {mode or 'default'}: p50 {res[f'{tag}_p50_ms']:.2f} ms "
+          f"p99 {res[f'{tag}_p99_ms']:.2f} ms, {res[f'{tag}_rps']:.0f} req/s; in-process engine p50 "
+          f"{res[f'{tag}_engine_p50_ms']:.2f} ms")
     return res
 
 
@@ -167,12 +171,18 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=1000, help="queries per reader process (default 1000)")
     ap.add_argument("--requests", type=int, default=250, help="requests per HTTP client (default 250)")
     ap.add_argument("--skip-reindex", action="store_true")
+    ap.add_argument("--serve-only", action="store_true", help="only the service load")
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="`reelvec serve --workers` values to load")
+    ap.add_argument("--modes", nargs="+", default=["similar"], help="`similar` modes to load (default: similar)")
     args = ap.parse_args()
     from reelvec.encoders.hardware import cpu_model
 
     print(f"CPU: {cpu_model()}, {os.cpu_count()} cores")
-    res = bench_files(args.store) | bench_cli(args.store) | bench_serve(args.store, args.requests)
-    if not args.skip_reindex:
+    res = {} if args.serve_only else bench_files(args.store) | bench_cli(args.store)
+    for mode in args.modes:
+        for w in args.workers:
+            res |= bench_serve(args.store, args.requests, w, mode)
+    if not args.skip_reindex and not args.serve_only:
         res |= bench_readers(args.store, args.data, args.queries)
     print(json.dumps(res))
 

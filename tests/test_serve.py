@@ -195,3 +195,23 @@ def test_edits_are_refused_unless_allowed(service):
     assert http("DELETE", f"{service}/movies/Alien")[0] == 403
     with pytest.raises(SearchError, match="read-only"):
         reelvec.connect(service).delete("Alien")
+
+
+def test_workers_share_the_port(home):
+    """--workers 2: two processes answer on one port, and both stop with the first."""
+    import time
+    p, url = start(home[1], "--workers", "2")
+    try:
+        pids, t0 = set(), time.time()
+        while len(pids) < 2 and time.time() - t0 < 20:  # new connections are spread over both sockets
+            pids.add(http("GET", f"{url}/health")[1]["pid"])
+        assert len(pids) == 2
+        assert reelvec.connect(url).similar("Alien", k=3)
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+    time.sleep(2.5)  # the orphaned worker notices within a second
+    for pid in pids - {p.pid}:
+        with pytest.raises(ProcessLookupError):
+            import os
+            os.kill(pid, 0)

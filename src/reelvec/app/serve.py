@@ -52,6 +52,7 @@ class ServeConfig:
     rate: float = 200.0  # requests per second per client address (token bucket); 0 = no limit
     burst: int = 400
     allow_edits: bool = False  # POST /movies and DELETE /movies/{movie} (live edits); off by default
+    workers: int = 1  # processes answering on the same port (SO_REUSEPORT); each has its own limits
 
 
 class RateLimiter:
@@ -170,7 +171,9 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
         return body
 
     async def health(request):
-        return web.json_response({"status": "ok", "collection": engine.collection})
+        import os
+
+        return web.json_response({"status": "ok", "collection": engine.collection, "pid": os.getpid()})
 
     async def info(request):
         coll = engine.collection
@@ -281,21 +284,74 @@ def _movie_arg(value):
 
 
 def serve(engine, config: ServeConfig = ServeConfig(), ready: Callable[[str], None] | None = None) -> None:
-    """Run the service until interrupted. `ready(url)` is called once it listens."""
+    """Run the service until interrupted. `ready(url)` is called once it listens.
+
+    With ``config.workers`` > 1 the process forks that many minus one workers after binding: each
+    answers on the same port through its own SO_REUSEPORT socket (the kernel spreads connections
+    over them), shares the published copy's memory maps, and exits when the first process does.
+    """
+    import os
+    import socket
+
+    sock = socket.socket(socket.AF_INET6 if ":" in config.host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if config.workers > 1:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((config.host, config.port))
+    port = sock.getsockname()[1]
+    import signal
+    import sys
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `kill` stops the workers too (finally below)
+    parent, children = os.getpid(), []  # the workers watch this pid
+    for _ in range(config.workers - 1):
+        pid = os.fork()
+        if pid == 0:  # a worker: its own socket on the same port, its own event loop
+            code = 0
+            try:
+                own = socket.socket(sock.family, socket.SOCK_STREAM)
+                own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                own.bind((config.host, port))
+                sock.close()
+                _run(engine, config, own, None, parent)
+            except BaseException:  # a worker ends here whatever happened (Ctrl-C included)
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+    try:
+        _run(engine, config, sock, ready, None)
+    finally:
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+
+
+def _run(engine, config: ServeConfig, sock, ready: Callable[[str], None] | None, parent: int | None) -> None:
+    """Serve on `sock` until interrupted (a worker: until process `parent` is gone)."""
+    import os
+
     from aiohttp import web
 
     async def main():
         runner = web.AppRunner(make_app(engine, config), access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, config.host, config.port)
+        sock.listen(1024)
+        site = web.SockSite(runner, sock)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        url = f"http://{config.host}:{port}"
-        logger.info("reelvec serving %s on %s", engine.collection, url)
+        url = f"http://{config.host}:{sock.getsockname()[1]}"
+        logger.info("reelvec serving %s on %s (pid %d)", engine.collection, url, os.getpid())
         if ready:
             ready(url)
         try:
-            await asyncio.Event().wait()
+            if parent is None:
+                await asyncio.Event().wait()
+            while os.getppid() == parent:  # orphaned workers stop by themselves
+                await asyncio.sleep(1.0)
         finally:
             await runner.cleanup()
     try:

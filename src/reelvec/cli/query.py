@@ -85,7 +85,9 @@ def cmd_serve(args) -> int:
 
     cfg = ServeConfig(host=args.host, port=args.port, api_key=args.key or os.environ.get("REELVEC_API_KEY"),
                       max_body=args.max_body, rate=args.rate, burst=max(1, int(args.rate * 2)),
-                      allow_edits=args.allow_edits)
+                      allow_edits=args.allow_edits, workers=args.workers)
+    if cfg.workers < 1:
+        raise ReelvecError(f"--workers must be at least 1, got {cfg.workers}")
     if cfg.allow_edits and not cfg.api_key and args.host not in ("127.0.0.1", "localhost", "::1"):
         raise ReelvecError(f"--allow-edits on {args.host} without an API key would let anyone who reaches it edit "
                            "the index; give --key (or $REELVEC_API_KEY)")
@@ -155,6 +157,8 @@ def register(sub) -> None:
     sv.add_argument("--rate", type=float, default=200.0, help="requests/s per client address (default %(default)s; 0 = "
                     "no limit)")
     sv.add_argument("--max-body", type=int, default=8 * 1024 * 1024, help="largest request body in bytes (default 8 MB)")
+    sv.add_argument("--workers", type=int, default=1, help="processes answering on the port (SO_REUSEPORT; default "
+                    "%(default)s). More than the cores you can spare only adds queueing; rate limits are per worker")
     sv.add_argument("--allow-edits", action="store_true", help="enable POST /movies and DELETE /movies/{movie} (live "
                     "edits, as `reelvec add` / `delete`); off by default, and beyond localhost only with --key")
     sv.add_argument("--quiet", action="store_true", help="warnings only")
