@@ -291,17 +291,20 @@ def serve(engine, config: ServeConfig = ServeConfig(), ready: Callable[[str], No
     over them), shares the published copy's memory maps, and exits when the first process does.
     """
     import os
-    import socket
-
-    sock = socket.socket(socket.AF_INET6 if ":" in config.host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if config.workers > 1:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((config.host, config.port))
-    port = sock.getsockname()[1]
     import signal
+    import socket
     import sys
 
+    def listener(port: int):
+        sock = socket.socket(socket.AF_INET6 if ":" in config.host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if config.workers > 1:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((config.host, port))
+        return sock
+
+    sock = listener(config.port)
+    port = sock.getsockname()[1]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `kill` stops the workers too (finally below)
     parent, children = os.getpid(), []  # the workers watch this pid
     for _ in range(config.workers - 1):
@@ -309,12 +312,8 @@ def serve(engine, config: ServeConfig = ServeConfig(), ready: Callable[[str], No
         if pid == 0:  # a worker: its own socket on the same port, its own event loop
             code = 0
             try:
-                own = socket.socket(sock.family, socket.SOCK_STREAM)
-                own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-                own.bind((config.host, port))
                 sock.close()
-                _run(engine, config, own, None, parent)
+                _run(engine, config, listener(port), None, parent)
             except BaseException:  # a worker ends here whatever happened (Ctrl-C included)
                 code = 1
             finally:
@@ -350,8 +349,9 @@ def _run(engine, config: ServeConfig, sock, ready: Callable[[str], None] | None,
         try:
             if parent is None:
                 await asyncio.Event().wait()
-            while os.getppid() == parent:  # orphaned workers stop by themselves
-                await asyncio.sleep(1.0)
+            else:
+                while os.getppid() == parent:  # orphaned workers stop by themselves
+                    await asyncio.sleep(1.0)
         finally:
             await runner.cleanup()
     try:

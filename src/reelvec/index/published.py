@@ -124,14 +124,14 @@ def _write_generation(folder: Path, gen: int, meta: dict, offsets: np.ndarray, h
                       dead: np.ndarray, columns: dict[str, list]) -> None:
     """Generation `gen`'s files, then meta.json pointing at it (the commit), then the generation
     before the previous one is removed (the previous one stays for readers that just read meta)."""
+    from reelvec.ingest.franchise import TitleSimilarity
+
     tmp = folder / f".gen-{gen}.tmp.npz"
     np.savez(tmp, offsets=offsets, dead=dead, **{f"has-{n}": h for n, h in has.items()})
     os.replace(tmp, folder / f"gen-{gen}.npz")
     tmp = folder / f".columns-{gen}.tmp.json"
     tmp.write_text(json.dumps(columns, ensure_ascii=False))
     os.replace(tmp, folder / f"columns-{gen}.json")
-    from reelvec.ingest.franchise import TitleSimilarity
-
     live = np.flatnonzero(~dead)  # what readers' title indexes hold, in their order
     words = [(columns["title_words"][i].split(), columns["head_words"][i].split()) for i in live]
     tmp = folder / f".title-{gen}.tmp.npz"
@@ -186,12 +186,8 @@ def patch(root: str | Path, collection: str, upserts: Sequence[Found] = (), dele
                 dead[r] = True
         ids, ends, has, payloads = _append_rows(folder, vectors, rows, int(c.offsets[-1]), upserts)
         columns = {"ids": c.ids + ids}
-        new_cols = _row_columns(payloads)
-        old_cols = dict(c.cols)
-        if set(new_cols) - set(old_cols):  # a copy published before a title column was kept
-            old_cols = _row_columns([{"title": t} for t in c.cols["title"]]) | old_cols
-        for name, values in new_cols.items():
-            columns[name] = list(old_cols[name]) + values
+        for name, values in _row_columns(payloads).items():
+            columns[name] = c.cols[name] + values
         gen = int(c.meta.get("generation", 0)) + 1
         _write_generation(folder, gen, c.meta, np.concatenate([c.offsets, np.array(ends, np.int64)]),
                           {n: np.concatenate([c.has[n], np.array(has[n], bool)]) for n in vectors},

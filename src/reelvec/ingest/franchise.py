@@ -213,10 +213,10 @@ class TitleSimilarity:
         # arrays, not dicts of lists: a cold `reelvec similar` builds this for 11k titles
         vocab = {w: i for i, w in enumerate({w for d in full for w in d} | {w for d in head for w in d})}
         self._vocab = vocab
-        self._full = self._postings(full, vocab)
-        df = np.bincount(self._full[1], minlength=len(vocab))
+        full_pairs = self._postings(full, vocab)
+        df = np.bincount(full_pairs[1], minlength=len(vocab))
         self._idf2 = np.where(df > 0, np.log((1 + self.n) / (1 + df)) + 1.0, 1.0) ** 2  # squared IDF per word id
-        self._full = self._with_norms(self._full)
+        self._full = self._with_norms(full_pairs)
         self._head = self._with_norms(self._postings(head, vocab))
 
     PARTS = ("row_ptr", "ids", "norms", "word_ptr", "by_word")

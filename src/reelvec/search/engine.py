@@ -224,7 +224,7 @@ class Engine:
                 c = columns(coll)
                 entries = [TitleEntry(pid, t or "", y, tid, int(v or 0)) for pid, t, y, tid, v in
                            zip(c["ids"], c["title"], c["year"], c["tmdb_id"], c["vote_count"])]
-                norms = c.get("norm_title")  # None in copies published before it was kept
+                norms = c["norm_title"]
             else:
                 entries = [TitleEntry(f.id, f.payload.get("title", ""), f.payload.get("year"), f.payload.get("tmdb_id"),
                                       int(f.payload.get("vote_count") or 0)) for f in self.store.scroll(coll, batch=2000)]
@@ -720,35 +720,35 @@ class Engine:
                 for batch in batches:
                     engine.upsert(batch)
         """
-        store, own = self._writable()
+        with self._holding():
+            yield self
+
+    @contextlib.contextmanager
+    def _holding(self):
+        """The writable store, opened (and released afterwards) unless `editing()` holds it already."""
+        if self._held is not None:  # already held (a nested call): the outer one releases it
+            yield self._held
+            return
+        if self._writer is None:
+            raise SearchError("this engine cannot write: it was opened on a bare store folder; open the home "
+                              "folder a build wrote (reelvec.open('.reelvec')) or a server URL")
+        store, own = self._writer()
         self._held = store
         try:
-            yield self
+            yield store
         finally:
             self._held = None
             if own:
                 store.close()
-
-    def _writable(self) -> tuple[Any, bool]:
-        if self._held is not None:
-            return self._held, False
-        if self._writer is None:
-            raise SearchError("this engine cannot write: it was opened on a bare store folder; open the home "
-                              "folder a build wrote (reelvec.open('.reelvec')) or a server URL")
-        return self._writer()
 
     def _write(self, collection: str, write: Callable[[Any], None], upserts=(), deletes=()) -> None:
         """Run `write(store)` on the writable store, then bring the ledger, this engine's caches
         and the home's edit log up to date."""
         from reelvec.ingest.edits import EditLog
 
-        store, own = self._writable()
-        try:
+        with self._holding() as store:
             write(store)
             self._after_edit(store, collection)
-        finally:
-            if own:
-                store.close()
         if self._edits is not None:
             EditLog(self._edits).append(upserts=upserts, deletes=deletes)
 
@@ -833,7 +833,7 @@ class Engine:
         pids = []
         for m in items:
             pid = self.get_movie_index(int(m) if isinstance(m, np.integer) else m)
-            if isinstance(m, str) and not m.strip().isdigit() and pid != self._key_point(m):
+            if isinstance(m, str) and not m.strip().isdigit() and pid != point_id(m.strip()):  # a title, not a key
                 got = self.titles.entry(pid)
                 if got is not None and normalise_title(got.title) != normalise_title(split_year(m)[0]):
                     raise UnknownMovieError(f"{m!r} is not an exact title (closest: {got.title!r}"
