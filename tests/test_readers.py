@@ -153,52 +153,6 @@ def test_read_only_use_changes_no_file(home, tmp_path):
 
 
 READER = r"""
-import json, sys, time, reelvec
-home, out, mode, stop = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-log = []
-engine = reelvec.open(home) if mode == "long" else None
-import os
-t0 = time.time()
-while time.time() - t0 < 60 and not (os.path.exists(stop) and len(log) > 20):
-    e = engine or reelvec.open(home)
-    try:
-        hits = e.similar("Alien", k=5)
-        log.append([e.collection, [h.tmdb_id for h in hits]])
-    except Exception as exc:
-        log.append(["ERROR", repr(exc)])
-    finally:
-        if engine is None:
-            e.close()
-    time.sleep(0.02)
-json.dump(log, open(out, "w"))
-"""
-
-
-def test_readers_keep_answering_while_a_writer_reindexes(home, tmp_path):
-    data, h = home
-    script = tmp_path / "reader.py"
-    script.write_text(READER)
-    stop = tmp_path / "stop"
-    readers = [subprocess.Popen([sys.executable, str(script), str(h), str(tmp_path / f"r{m}.json"), m, str(stop)])
-               for m in ("long", "per-query")]
-    time.sleep(3)
-    from reelvec.app import reindex
-    rep = reindex(BuildConfig(data=data, home=h, progress=False))  # a third process would do the same
-    assert rep.swapped
-    time.sleep(2.5)
-    stop.write_text("")
-    for p in readers:
-        assert p.wait(timeout=90) == 0
-    for m in ("long", "per-query"):
-        log = json.loads((tmp_path / f"r{m}.json").read_text())
-        assert log and not [r for r in log if r[0] == "ERROR"], log[:3]
-        assert len({tuple(r[1]) for r in log}) == 1  # same model, same movies: identical answers throughout
-        seen = [r[0] for r in log]
-        assert seen[-1] == rep.stages["index"]["collection"]  # the long-lived engine followed the alias
-        assert len(set(seen)) == 2
-
-
-EDIT_READER = r"""
 import json, os, sys, time, reelvec
 home, out, mode, stop = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 log = []
@@ -207,18 +161,53 @@ t0 = time.time()
 while time.time() - t0 < 60 and not (os.path.exists(stop) and len(log) > 20):
     e = engine or reelvec.open(home)
     try:
-        n = sum(1 for h in e.similar("Alien", k=40) if h.key.startswith("own:live-"))
-        log.append([e.store.count(e.collection), n])
+        log.append(PROBE)
     except Exception as exc:
         log.append(["ERROR", repr(exc)])
     finally:
         if engine is None:
             e.close()
-time.sleep(1.2)  # past the alias/generation re-check
-e = engine or reelvec.open(home)
-log.append(["END", e.store.count(e.collection), e.movie("Live Alien 7")["key"]])
+    time.sleep(PAUSE)
+END
 json.dump(log, open(out, "w"))
 """
+MODES = ("long", "per-query")  # one long-lived engine; one opened per query
+
+
+def run_readers(h: Path, tmp_path: Path, probe: str, act, pause: float = 0.0, end: str = "", timeout: float = 90):
+    """Two reader processes append `probe` (an expression over the engine `e`) to their logs
+    without stopping while `act()` runs here; then `end` runs in each. Returns (act's result,
+    {mode: log})."""
+    script = tmp_path / "reader.py"
+    script.write_text(READER.replace("PROBE", probe).replace("PAUSE", str(pause)).replace("END", end))
+    stop = tmp_path / "stop"
+    readers = [subprocess.Popen([sys.executable, str(script), str(h), str(tmp_path / f"r{m}.json"), m, str(stop)])
+               for m in MODES]
+    time.sleep(3)
+    result = act()
+    stop.write_text("")
+    for p in readers:
+        assert p.wait(timeout=timeout) == 0
+    return result, {m: json.loads((tmp_path / f"r{m}.json").read_text()) for m in MODES}
+
+
+def test_readers_keep_answering_while_a_writer_reindexes(home, tmp_path):
+    data, h = home
+
+    def reindex_now():
+        from reelvec.app import reindex
+        rep = reindex(BuildConfig(data=data, home=h, progress=False))  # a third process would do the same
+        time.sleep(2.5)
+        return rep
+    rep, logs = run_readers(h, tmp_path, '[e.collection, [h.tmdb_id for h in e.similar("Alien", k=5)]]', reindex_now,
+                            pause=0.02)
+    assert rep.swapped
+    for log in logs.values():
+        assert log and not [r for r in log if r[0] == "ERROR"], log[:3]
+        assert len({tuple(r[1]) for r in log}) == 1  # same model, same movies: identical answers throughout
+        seen = [r[0] for r in log]
+        assert seen[-1] == rep.stages["index"]["collection"]  # the long-lived engine followed the alias
+        assert len(set(seen)) == 2
 
 
 def test_readers_keep_answering_during_live_edits(home, tmp_path):
@@ -227,23 +216,22 @@ def test_readers_keep_answering_during_live_edits(home, tmp_path):
     seeing the edits."""
     import reelvec
     _, h = home
-    script = tmp_path / "edit_reader.py"
-    script.write_text(EDIT_READER)
-    stop = tmp_path / "stop"
-    readers = [subprocess.Popen([sys.executable, str(script), str(h), str(tmp_path / f"e{m}.json"), m, str(stop)])
-               for m in ("long", "per-query")]
-    time.sleep(3)
-    with reelvec.open(h) as e:
-        n = e.store.count(e.collection)
-        for i in range(10):
-            e.upsert({"id": f"live-{i}", "title": f"Live Alien {i}", "year": 2030, "genres": ["Horror", "Science Fiction"],
-                      "keywords": ["alien", "spaceship"], "overview": "A space crew meets a deadly alien creature."})
-        e.delete(["own:live-0", "own:live-1"])
-    stop.write_text("")
-    for p in readers:
-        assert p.wait(timeout=120) == 0
-    for m in ("long", "per-query"):
-        log = json.loads((tmp_path / f"e{m}.json").read_text())
+
+    def edit():
+        with reelvec.open(h) as e:
+            n = e.store.count(e.collection)
+            for i in range(10):
+                e.upsert({"id": f"live-{i}", "title": f"Live Alien {i}", "year": 2030,
+                          "genres": ["Horror", "Science Fiction"], "keywords": ["alien", "spaceship"],
+                          "overview": "A space crew meets a deadly alien creature."})
+            e.delete(["own:live-0", "own:live-1"])
+        return n
+    end = ('time.sleep(1.2)  # past the alias/generation re-check\n'
+           'e = engine or reelvec.open(home)\n'
+           'log.append(["END", e.store.count(e.collection), e.movie("Live Alien 7")["key"]])')
+    probe = '[e.store.count(e.collection), sum(1 for h in e.similar("Alien", k=40) if h.key.startswith("own:live-"))]'
+    n, logs = run_readers(h, tmp_path, probe, edit, end=end, timeout=120)
+    for log in logs.values():
         assert not [r for r in log if r[0] == "ERROR"], [r for r in log if r[0] == "ERROR"][:3]
         assert log[-1] == ["END", n + 8, "own:live-7"]
         assert {r[0] for r in log[:-1]} >= {n}  # answered before the edits too
