@@ -165,6 +165,8 @@ def test_cli_add_and_delete(home, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "own:ship-9\tVoid Stalker (2024)" in out and "own:ship-10" in out
     assert "wrote 2 movie(s) (2 new, 0 replaced)" in out and "new.jsonl:3: no title" in out and "new.jsonl:4" in out
+    kept = [json.loads(x) for x in (home / "add.quarantine.jsonl").read_text().splitlines()]
+    assert [r["where"] for r in kept] == ["new.jsonl:3", "new.jsonl:4"] and '"bad"' in kept[0]["raw"]
     shop = tmp_path / "shop.csv"
     shop.write_text("sku,name,plot,tags,released\nship-9,Void Stalker,A crew hunts a creature.,Horror|Sci-Fi,2024\n")
     assert main(["add", str(shop), "--map", "id=sku,title=name,overview=plot,genres=tags,year=released",

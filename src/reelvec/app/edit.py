@@ -5,7 +5,7 @@ like reelvec's fields need no ``--map``), fetches poster URLs through the guarde
 the home's poster cache, and upserts the movies in batches through `Engine.upsert`: encoded as
 a build would, written to the live collection, visible to open readers within a second and kept
 in ``edits.jsonl`` for every later build. Rows that fail validation are reported with their row
-number and skipped; they never stop the others.
+number, kept with their raw text in ``add.quarantine.jsonl`` and skipped; they never stop the others.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ class AddResult:
     written: list[tuple[str, str, int | None]] = field(default_factory=list)  # (key, title, year)
     replaced: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (file:row, reason)
+    quarantine: str | None = None  # where the skipped rows are kept (home/add.quarantine.jsonl)
     posters: dict = field(default_factory=dict)  # poster fetch outcome counts
     seconds: float = 0.0
 
@@ -33,7 +34,8 @@ class AddResult:
         return {"written": len(self.written), "new": len(self.written) - self.replaced, "replaced": self.replaced,
                 "rejected": len(self.rejected), "seconds": round(self.seconds, 2),
                 "movies_per_second": round(len(self.written) / self.seconds, 1) if self.seconds else None,
-                "keys": [k for k, _, _ in self.written], "rejections": [f"{w}: {r}" for w, r in self.rejected]}
+                "keys": [k for k, _, _ in self.written], "rejections": [f"{w}: {r}" for w, r in self.rejected],
+                "quarantine": self.quarantine}
 
 
 def _engine(home: Home, qdrant_url: str | None, api_key: str | None):
@@ -56,12 +58,15 @@ def add(home: Home, path: Path, mapping: dict[str, str] | None = None, qdrant_ur
     from reelvec.index.base import point_id
     from reelvec.ingest.edits import OWN
     from reelvec.ingest.mapped import read_mapped
+    from reelvec.ingest.quarantine import write_quarantine
 
     t0 = time.perf_counter()
     movies, rejections, _ = read_mapped(Path(path), dict(mapping or {}), stem=OWN)
     res = AddResult(rejected=[(r.where, r.reason) for r in rejections])
     for where, reason in res.rejected:
         logger.warning("skipped %s: %s", where, reason)
+    write_quarantine(home.add_quarantine, rejections)  # this run's skipped rows, raw text included
+    res.quarantine = str(home.add_quarantine) if rejections else None
     posters: dict[str, str] = {}
     urls = [(m.key, m.poster) for m in movies if m.poster and m.poster.startswith(("http://", "https://"))]
     if urls and fetch:

@@ -10,6 +10,7 @@
     jobs/                                        index job ledger and alias history
     posters/                                     `reelvec fetch-posters` cache + ledger.sqlite
     edits.jsonl                                  live edits (`reelvec add` / `delete`), applied by every build
+    add.quarantine.jsonl                         the rows the last `reelvec add` skipped, with reasons
     manifest.json                                what `reelvec.open(home)` needs (written by builds)
 
 The manifest records every path relative to the home, so the search layer reads it without
@@ -87,6 +88,10 @@ class Home:
     @property
     def edits(self) -> Path:
         return self.root / "edits.jsonl"
+
+    @property
+    def add_quarantine(self) -> Path:
+        return self.root / "add.quarantine.jsonl"
 
     @property
     def manifest_path(self) -> Path:

@@ -140,6 +140,8 @@ def cmd_add(args) -> int:
           f"{res.seconds:.2f} s" + (f"; skipped {len(res.rejected)} bad row(s):" if res.rejected else ""))
     for where, reason in res.rejected:
         print(f"  {where}: {reason}")
+    if res.quarantine:
+        print(f"  (kept with their raw text in {res.quarantine})")
     if res.posters:
         print("posters: " + ", ".join(f"{k} {v}" for k, v in res.posters.items()))
     return 0
