@@ -1,5 +1,6 @@
 """Many readers, one writer: published copies answer like Qdrant, readers write nothing, and
 reader processes keep answering (and follow the alias) while another process reindexes."""
+import dataclasses
 import hashlib
 import json
 import subprocess
@@ -14,6 +15,7 @@ from test_index_congruence import FILTERS, VECTORS, make_points
 from reelvec.app import BuildConfig
 from reelvec.errors import StoreError
 from reelvec.index import QuerySpec, SearchFilter
+from reelvec.index.base import PointData, point_id
 from reelvec.index.edge import EdgeStore
 from reelvec.index.published import PublishedStore
 
@@ -122,6 +124,69 @@ def test_a_crashed_edit_leaves_the_last_generation_readable(pair):
     reader = PublishedStore(edge.root)
     assert reader.count("c") == len(pts) and reader.retrieve("c", [pts[2].id])[0].payload == pts[2].payload
     reader.close()
+
+
+def _assert_lists_answer_like_a_scan(pub, points, ks=(1, 3, 8)) -> int:
+    """Every point's `similar`-style query (its own fused vector, itself excluded) answered from
+    the kept neighbour lists equals the scan; returns how many the lists answered."""
+    c = pub._copy("c")
+    answered = 0
+    for p in points:
+        q = np.asarray(p.vectors["fused"], np.float32)
+        for flt in FILTERS[:4]:
+            flt = dataclasses.replace(flt, exclude_ids=(p.id,))
+            for k in ks:
+                near = QuerySpec(q, "fused", k, flt, near_id=p.id)
+                got, want = pub.query("c", near), pub.query("c", dataclasses.replace(near, near_id=None))
+                assert [f.id for f in got] == [f.id for f in want], (p.id, flt, k)
+                assert [f.score for f in got] == pytest.approx([f.score for f in want], abs=1e-6)
+                answered += pub._near(c, near, q / np.linalg.norm(q)) is not None
+    return answered
+
+
+def test_neighbour_lists_answer_like_a_scan_through_edits(tmp_path, monkeypatch):
+    """Each row keeps its nearest fused rows (a `similar` reads them instead of scanning); they
+    give the scan's hits whenever they can answer, and stay exact through upserts, deletes and
+    rows without a fused vector. Lists of 8 over 300 points: full, truncated and merged."""
+    from reelvec.index import published
+
+    monkeypatch.setattr(published, "NEIGHBOURS", 8)
+    monkeypatch.setattr(published, "REFRESH_SECONDS", 0.0)
+    pts = make_points()
+    edge = EdgeStore(tmp_path / "s")
+    edge.create_collection("c", VECTORS)
+    edge.upsert("c", pts)
+    edge.finalize("c")
+    edge.set_alias("movies", "c")
+    pub = PublishedStore(tmp_path / "s")
+    try:
+        assert _assert_lists_answer_like_a_scan(pub, pts[::7]) > 0
+        rng = np.random.default_rng(9)
+        near_some = [dataclasses.replace(pts[i], id=point_id(f"tmdb:new{i}"), vectors=pts[i].vectors | {
+            "fused": pts[i].vectors["fused"] + 0.01 * rng.normal(size=16)}) for i in range(0, 60, 3)]  # joins lists
+        moved = dataclasses.replace(pts[5], vectors=pts[5].vectors | {"fused": rng.normal(size=16)})
+        far = [PointData(point_id(f"tmdb:far{i}"), {"fused": rng.normal(size=16)}, pts[i].payload) for i in range(20)]
+        blind = PointData(point_id("tmdb:blind"), {"text": rng.normal(size=8)}, pts[1].payload)  # no fused vector
+        edge.delete("c", [pts[i].id for i in range(1, 150, 3)])  # holes in many lists
+        edge.upsert("c", [*near_some, *far, moved, blind])
+        gone = {pts[i].id for i in range(1, 150, 3)}
+        live = list({p.id: p for p in [*pts, *near_some, *far, moved] if p.id not in gone}.values())
+        assert pub.generation("c") == 2
+        assert _assert_lists_answer_like_a_scan(pub, live[::4], ks=range(1, 9)) > 0
+        folder = edge.root / "published" / "c"
+        for f in folder.glob("knn-*.npy"):  # a copy published before the lists existed
+            f.unlink()
+        reader = PublishedStore(tmp_path / "s")
+        assert reader._copy("c").neighbours() is None
+        assert _assert_lists_answer_like_a_scan(reader, live[:5], ks=(3,)) == 0  # scans, same answers
+        reader.close()
+        published.publish(edge.root, "c", VECTORS, iter(()))  # a rerun build adds them
+        reader = PublishedStore(tmp_path / "s")
+        assert _assert_lists_answer_like_a_scan(reader, live[::9]) > 0
+        reader.close()
+    finally:
+        pub.close()
+        edge.close()
 
 
 # ----------------------------------------------------------------------------- real processes

@@ -6,6 +6,7 @@ parametrised congruence suite runs the same cases on both.
 """
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ INDEXED_FIELDS = {"genres": "keyword", "year": "integer", "tmdb_id": "integer", 
                   "franchise": "keyword"}
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def point_id(key: str) -> str:
     """uuid5 of the movie key ('tmdb:603' -> the same UUID every time): reruns are idempotent."""
     return str(uuid.uuid5(POINT_NAMESPACE, key))
@@ -74,6 +76,9 @@ class QuerySpec:
     filter: SearchFilter = field(default_factory=SearchFilter)
     with_vectors: bool = False  # return each hit's vectors too (saves a retrieve for explanations)
     with_payload: bool = True  # False: ids and scores only (candidate prefetches), payload {}
+    # the point whose own `using` vector `vector` is: a store that keeps each point's nearest
+    # neighbours may answer from them (the same hits); others ignore it
+    near_id: str | None = None
 
 
 @runtime_checkable

@@ -31,6 +31,7 @@ per-generation files (ids, offsets and columns: about 3 MB for 11k movies).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -41,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reelvec import jsonutil
 from reelvec.errors import StoreError
 from reelvec.index.base import Found, QuerySpec, SearchFilter, filter_clauses
 
@@ -49,6 +51,10 @@ logger = logging.getLogger(__name__)
 FORMAT = 2
 PUBLISHED = "published"
 COLUMNS = ("genres", "year", "original_language", "tmdb_id", "title", "vote_count", "director", "cast")
+KNN_VECTOR = "fused"  # the vector whose nearest neighbours each row keeps (what `similar` starts from)
+NEIGHBOURS = 64  # per row: a blended `similar` of k <= 10 reads 60
+KNN_PARTS = ("rows", "sims", "floor")
+MASKS_KEPT = 256  # filter masks a reader keeps per generation (a few KB each)
 REFRESH_SECONDS = 1.0  # how often a reader looks for a newer generation of a copy it has open
 
 
@@ -120,11 +126,88 @@ def _append_rows(folder: Path, vectors: dict[str, int], rows: int, payload_end: 
     return ids, ends, has, payloads
 
 
+def _rows_of(folder: Path, name: str, dim: int, n: int) -> np.ndarray:
+    """The first `n` rows of vector `name` in `folder`, memory-mapped."""
+    return np.asarray(np.memmap(folder / f"vec-{name}.f32", np.float32, "r", shape=(n, dim))) if n else \
+        np.zeros((0, dim), np.float32)
+
+
+def _neighbours(M: np.ndarray, live: np.ndarray, rows: np.ndarray, k: int,
+                block: int = 512) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The `k` nearest `live` rows of each of `rows` by the unit rows of `M` (itself excluded),
+    best first -> (neighbour rows int32, their cosines float32, each list's floor: the best cosine
+    left out of it, -inf when none was). A row that is not live gets no list (floor +inf)."""
+    idx = np.full((len(rows), k), -1, np.int32)
+    sim = np.full((len(rows), k), -np.inf, np.float32)
+    floor = np.full(len(rows), np.inf, np.float32)
+    cols = np.flatnonzero(live)
+    if not len(cols):
+        return idx, sim, floor
+    pool = M[cols]
+    for s in range(0, len(rows), block):
+        r = rows[s:s + block]
+        S = M[r] @ pool.T
+        at = np.minimum(np.searchsorted(cols, r), len(cols) - 1)
+        mine = cols[at] == r
+        S[np.flatnonzero(mine), at[mine]] = -np.inf  # not its own neighbour
+        m = min(k + 1, S.shape[1])
+        part = (np.argpartition(-S, m - 1, axis=1)[:, :m] if m < S.shape[1]
+                else np.broadcast_to(np.arange(m), (len(r), m)))
+        ps = np.take_along_axis(S, part, axis=1)
+        order = np.lexsort((cols[part], -ps), axis=1)  # best first; ties by row, as a scan orders them
+        part, ps = np.take_along_axis(part, order, axis=1), np.take_along_axis(ps, order, axis=1)
+        n = min(k, m)
+        ok = live[r][:, None] & np.isfinite(ps[:, :n])
+        idx[s:s + len(r), :n] = np.where(ok, cols[part[:, :n]], -1)
+        sim[s:s + len(r), :n] = np.where(ok, ps[:, :n], -np.inf)
+        left = ps[:, k] if m > k else np.full(len(r), -np.inf, np.float32)
+        floor[s:s + len(r)] = np.where(live[r], left, np.inf)
+    return idx, sim, floor
+
+
+def _merge_neighbours(M: np.ndarray, live: np.ndarray, idx: np.ndarray, sim: np.ndarray, floor: np.ndarray,
+                      new: np.ndarray) -> None:
+    """Bring the lists of the old live rows up to date, in place, after rows `new` were added
+    (and others marked dead): dead entries leave; a new row joins a list when it beats that
+    list's floor; a list over its length drops its worst entries and raises its floor to them.
+    What stays is always exactly a list's best live rows."""
+    k = idx.shape[1]
+    gone = (idx >= 0) & ~live[np.maximum(idx, 0)]
+    idx[gone], sim[gone] = -1, -np.inf
+    old = np.flatnonzero(live[:len(idx)])
+    add = new[live[new]]
+    if not len(old) or not len(add):
+        return
+    S = M[old] @ M[add].T
+    join = S > floor[old, None]
+    touched = np.flatnonzero(join.any(axis=1))
+    for t in touched:
+        i = old[t]
+        cand_i = np.concatenate([idx[i], add[join[t]].astype(np.int32)])
+        cand_s = np.concatenate([sim[i], S[t, join[t]]])
+        order = np.lexsort((np.where(cand_i < 0, np.iinfo(np.int32).max, cand_i), -cand_s))
+        cand_i, cand_s = cand_i[order], cand_s[order]
+        if len(cand_i) > k and np.isfinite(cand_s[k]):
+            floor[i] = max(float(floor[i]), float(cand_s[k]))
+        idx[i], sim[i] = cand_i[:k], cand_s[:k]
+
+
+def _save_neighbours(folder: Path, gen: int, lists: tuple[np.ndarray, ...]) -> None:
+    for part, a in zip(KNN_PARTS, lists):
+        tmp = folder / f".knn-{part}-{gen}.tmp.npy"
+        np.save(tmp, a)
+        os.replace(tmp, folder / f"knn-{part}-{gen}.npy")
+
+
 def _write_generation(folder: Path, gen: int, meta: dict, offsets: np.ndarray, has: dict[str, np.ndarray],
-                      dead: np.ndarray, columns: dict[str, list]) -> None:
+                      dead: np.ndarray, columns: dict[str, list],
+                      neighbours: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:
     """Generation `gen`'s files, then meta.json pointing at it (the commit), then the generation
     before the previous one is removed (the previous one stays for readers that just read meta)."""
     from reelvec.ingest.franchise import TitleSimilarity
+
+    if neighbours is not None:
+        _save_neighbours(folder, gen, neighbours)
 
     tmp = folder / f".gen-{gen}.tmp.npz"
     np.savez(tmp, offsets=offsets, dead=dead, **{f"has-{n}": h for n, h in has.items()})
@@ -140,8 +223,9 @@ def _write_generation(folder: Path, gen: int, meta: dict, offsets: np.ndarray, h
     tmp = folder / ".meta.tmp.json"
     tmp.write_text(json.dumps(meta | {"format": FORMAT, "generation": gen, "count": len(dead)}))
     os.replace(tmp, folder / "meta.json")
-    for old in (*folder.glob("gen-*.npz"), *folder.glob("columns-*.json"), *folder.glob("title-*.npz")):
-        g = old.stem.split("-", 1)[1]
+    for old in (*folder.glob("gen-*.npz"), *folder.glob("columns-*.json"), *folder.glob("title-*.npz"),
+                *folder.glob("knn-*.npy")):
+        g = old.stem.rsplit("-", 1)[1]
         if g.isdigit() and int(g) < gen - 1:
             old.unlink(missing_ok=True)
 
@@ -151,17 +235,31 @@ def publish(root: str | Path, collection: str, vectors: dict[str, int], points: 
     target = published_dir(root, collection)
     if (target / "meta.json").exists():
         try:
-            _Copy(target).close()  # intact: nothing to do
-            return target
+            c = _Copy(target)  # intact: nothing to do but the neighbour lists an older reelvec did not write
         except StoreError as exc:
             logger.warning("%s; publishing it again", exc)
+        else:
+            try:
+                d = c.meta["vectors"].get(KNN_VECTOR)
+                if d and c.neighbours() is None:
+                    live = c.has[KNN_VECTOR] & ~c.dead
+                    lists = _neighbours(c.vectors[KNN_VECTOR], live, np.arange(len(c.ids)), NEIGHBOURS)
+                    _save_neighbours(target, c.generation, lists)
+            finally:
+                c.close()
+            return target
     tmp = target.with_name(f".{collection}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     ids, ends, has, payloads = _append_rows(tmp, vectors, 0, 0, points)
     columns = {"ids": ids, **_row_columns(payloads)}
+    has_rows = {n: np.array(h, bool) for n, h in has.items()}
+    neighbours = None
+    if KNN_VECTOR in vectors:
+        M = _rows_of(tmp, KNN_VECTOR, vectors[KNN_VECTOR], len(ids))
+        neighbours = _neighbours(M, has_rows[KNN_VECTOR], np.arange(len(ids)), NEIGHBOURS)
     _write_generation(tmp, 0, {"collection": collection, "vectors": vectors}, np.array([0, *ends], np.int64),
-                      {n: np.array(h, bool) for n, h in has.items()}, np.zeros(len(ids), bool), columns)
+                      has_rows, np.zeros(len(ids), bool), columns, neighbours)
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     logger.info("published %s (%d points) for readers", collection, len(ids))
@@ -189,9 +287,23 @@ def patch(root: str | Path, collection: str, upserts: Sequence[Found] = (), dele
         for name, values in _row_columns(payloads).items():
             columns[name] = c.cols[name] + values
         gen = int(c.meta.get("generation", 0)) + 1
-        _write_generation(folder, gen, c.meta, np.concatenate([c.offsets, np.array(ends, np.int64)]),
-                          {n: np.concatenate([c.has[n], np.array(has[n], bool)]) for n in vectors},
-                          np.concatenate([dead, np.zeros(len(ids), bool)]), columns)
+        all_has = {n: np.concatenate([c.has[n], np.array(has[n], bool)]) for n in vectors}
+        all_dead = np.concatenate([dead, np.zeros(len(ids), bool)])
+        neighbours = None
+        if KNN_VECTOR in vectors:
+            M = _rows_of(folder, KNN_VECTOR, vectors[KNN_VECTOR], len(all_dead))
+            live = all_has[KNN_VECTOR] & ~all_dead
+            new = np.arange(rows, len(all_dead))
+            before = c.neighbours()
+            if before is None:  # a copy published without lists: make them all
+                neighbours = _neighbours(M, live, np.arange(len(all_dead)), NEIGHBOURS)
+            else:
+                old_lists = tuple(np.array(a) for a in before)  # writable copies
+                _merge_neighbours(M, live, *old_lists, new)
+                added = _neighbours(M, live, new, NEIGHBOURS)
+                neighbours = tuple(np.concatenate([a, b]) for a, b in zip(old_lists, added))  # type: ignore[assignment]
+        _write_generation(folder, gen, c.meta, np.concatenate([c.offsets, np.array(ends, np.int64)]), all_has,
+                          all_dead, columns, neighbours)
     finally:
         c.close()
     logger.info("published %s generation %d: %d upserted, %d deleted", collection, gen, len(upserts), len(deletes))
@@ -216,8 +328,10 @@ class _Copy:
         self.year = np.array([y if isinstance(y, int) else -(1 << 30) for y in self.cols["year"]], np.int64)
         self._genres: dict[str, np.ndarray] = {}
         self._langs: dict[str, np.ndarray] = {}
+        self._masks: dict[tuple, np.ndarray] = {}  # by the filter's clauses other than ids
         self.live_cols: dict[str, list] | None = None
         self.title_arrays: dict[str, np.ndarray] | None = None
+        self._neighbours: tuple[np.ndarray, ...] | None | bool = False  # False: not read yet
 
     def _open(self, folder: Path) -> None:
         try:
@@ -228,7 +342,7 @@ class _Copy:
             with np.load(folder / f"gen-{gen}.npz") as z:
                 self.offsets, self.dead = z["offsets"], z["dead"]
                 self.has = {n: z[f"has-{n}"] for n in self.meta["vectors"]}
-            cols = json.loads((folder / f"columns-{gen}.json").read_text())
+            cols = jsonutil.loads((folder / f"columns-{gen}.json").read_bytes())
             n = int(self.meta["count"])
             self.vectors = {}
             for name, d in self.meta["vectors"].items():
@@ -261,7 +375,20 @@ class _Copy:
 
     def payload(self, i: int) -> dict:
         start, end = int(self.offsets[i]), int(self.offsets[i + 1])
-        return json.loads(os.pread(self._payload.fileno(), end - start, start))  # thread-safe: no seek
+        return jsonutil.loads(os.pread(self._payload.fileno(), end - start, start))  # thread-safe: no seek
+
+    def neighbours(self) -> tuple[np.ndarray, ...] | None:
+        """This generation's nearest-neighbour lists of `KNN_VECTOR` (rows, cosines, floors; memory-
+        mapped), or None for a copy published without them."""
+        if self._neighbours is False:
+            try:
+                lists = tuple(np.load(self.folder / f"knn-{part}-{self.generation}.npy", mmap_mode="r")
+                              for part in KNN_PARTS)
+                self._neighbours = lists if all(len(a) == len(self.ids) for a in lists) else None
+            except (OSError, ValueError) as exc:
+                logger.debug("no neighbour lists in %s (%s)", self.folder, exc)
+                self._neighbours = None
+        return self._neighbours  # type: ignore[return-value]
 
     def row_vectors(self, i: int) -> dict:
         """Row i's vectors as float32 arrays (unit length), only those the point has."""
@@ -279,6 +406,27 @@ class _Copy:
         raise StoreError(f"published copies cannot filter on {key!r}")
 
     def mask(self, flt: SearchFilter | None) -> np.ndarray:
+        """The rows that pass `flt`, as a new boolean array. The mask of its payload and vector
+        clauses is kept per filter (this generation never changes); its id clauses are applied
+        to a copy."""
+        flt = flt or SearchFilter()
+        key = (flt.genres_any, flt.genres_all, flt.exclude_genres, flt.year_min, flt.year_max, flt.languages,
+               flt.has_vector)
+        base = self._masks.get(key)
+        if base is None:
+            if len(self._masks) >= MASKS_KEPT:
+                self._masks.clear()
+            base = self._masks[key] = self._clauses_mask(dataclasses.replace(flt, exclude_ids=(), only_ids=None))
+        ok = base.copy()
+        if flt.exclude_ids:
+            ok[[self.row[i] for i in flt.exclude_ids if i in self.row]] = False
+        if flt.only_ids is not None:
+            only = np.zeros(len(self.ids), bool)
+            only[[self.row[i] for i in flt.only_ids if i in self.row]] = True
+            ok &= only
+        return ok
+
+    def _clauses_mask(self, flt: SearchFilter) -> np.ndarray:
         ok = ~self.dead
         clauses = filter_clauses(flt)
         if clauses is None:
@@ -411,8 +559,8 @@ class PublishedStore:
             part = np.argpartition(-s, k - 1)[:k]
             rows, s = rows[part], s[part]
         order = np.lexsort((rows, -s))  # best first; ties by row, stable across calls
-        return [Found(c.ids[int(rows[j])], float(s[j]), c.payload(int(rows[j])) if with_payload else {},
-                      c.row_vectors(int(rows[j])) if with_vectors else None) for j in order]
+        return [Found(c.ids[r], score, c.payload(r) if with_payload else {}, c.row_vectors(r) if with_vectors else None)
+                for r, score in zip(rows[order].tolist(), s[order].tolist())]
 
     def query(self, collection: str, spec: QuerySpec) -> list[Found]:
         c = self._copy(collection)
@@ -420,11 +568,32 @@ class PublishedStore:
             raise StoreError(f"collection {collection} has no vector {spec.using!r}")
         q = np.asarray(spec.vector, np.float32)
         q = q / max(float(np.linalg.norm(q)), 1e-12)
-        rows = np.flatnonzero(c.mask(spec.filter) & c.has[spec.using])
         M = c.vectors[spec.using]
+        near = self._near(c, spec, q)
+        if near is not None:
+            return near
+        rows = np.flatnonzero(c.mask(spec.filter) & c.has[spec.using])
         # a selective filter scores only its rows; otherwise one pass over the whole map is cheaper
         s = M[rows] @ q if len(rows) * 4 < len(M) else (M @ q)[rows]
         return self._top(c, rows, s, spec.k, spec.with_vectors, spec.with_payload)
+
+    def _near(self, c: _Copy, spec: QuerySpec, q: np.ndarray) -> list[Found] | None:
+        """`spec` answered from the kept neighbours of point `spec.near_id`, or None when they
+        cannot answer it exactly. A list holds a point's best live rows, so when at least k of
+        them pass the filter, they are the k best of all rows that pass it; they are scored
+        again here, exactly as a scan scores them."""
+        if spec.near_id is None or spec.using != KNN_VECTOR:
+            return None
+        r = c.row.get(spec.near_id)
+        lists = c.neighbours()
+        if r is None or lists is None or spec.k > lists[0].shape[1]:
+            return None
+        rows = lists[0][r]
+        rows = rows[rows >= 0]
+        rows = rows[c.mask(spec.filter)[rows] & c.has[spec.using][rows]]
+        if len(rows) < spec.k:
+            return None
+        return self._top(c, rows, c.vectors[spec.using][rows] @ q, spec.k, spec.with_vectors, spec.with_payload)
 
     def query_batch(self, collection: str, specs: Sequence[QuerySpec]) -> list[list[Found]]:
         return [self.query(collection, s) for s in specs]
@@ -470,18 +639,24 @@ class PublishedStore:
             c.live_cols = {name: [values[i] for i in live] for name, values in (("ids", c.ids), *c.cols.items())}
         return c.live_cols
 
-    def vectors_of(self, collection: str, ids: Sequence[str], name: str) -> np.ndarray:
-        """Vector `name` of each point in `ids` as one (len(ids), dim) array of unit rows, zero where
-        a point has no such vector (or is unknown): a blended query rescores its candidates with one
-        gather instead of reading each point back."""
+    def vectors_of(self, collection: str, ids: Sequence[str], names: Sequence[str]) -> dict[str, np.ndarray]:
+        """Vectors `names` of each point in `ids`, each as one (len(ids), dim) array of unit rows,
+        zero where a point has no such vector (or is unknown): a blended query rescores its
+        candidates with one gather per vector instead of reading each point back."""
         c = self._copy(collection)
-        if name not in c.vectors:
-            raise StoreError(f"collection {collection} has no vector {name!r}")
-        rows = np.array([c.row.get(i, -1) for i in ids], np.int64)
+        rows = np.fromiter((c.row.get(i, -1) for i in ids), np.int64, len(ids))
         ok = rows >= 0
-        out = np.zeros((len(ids), c.vectors[name].shape[1]), np.float32)
-        out[ok] = c.vectors[name][rows[ok]]
-        out[ok & ~c.has[name][np.maximum(rows, 0)]] = 0.0
+        safe = np.maximum(rows, 0)
+        out = {}
+        for name in names:
+            if name not in c.vectors:
+                raise StoreError(f"collection {collection} has no vector {name!r}")
+            if not len(c.ids):
+                out[name] = np.zeros((len(ids), c.vectors[name].shape[1]), np.float32)
+                continue
+            m = c.vectors[name][safe]
+            m[~(ok & c.has[name][safe])] = 0.0
+            out[name] = m
         return out
 
     def fields_of(self, collection: str, ids: Sequence[str], names: Sequence[str]) -> list[dict] | None:

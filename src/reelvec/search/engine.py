@@ -27,6 +27,7 @@ from reelvec.search.titles import TitleEntry, TitleIndex
 VECTOR_NAMES = ("fused", "text", "image")
 ALIAS_CHECK_SECONDS = 1.0
 FILTER_KEYS = frozenset({"genres", "genres_all", "exclude_genres", "years", "after", "before", "languages"})
+ROW_SETS_KEPT = 100_000  # movies whose genre/people sets a blended `similar` keeps between calls
 BLEND_POOL = 60  # candidates per prefetch of a blended `similar` (6 k when k is larger)
 MAX_TITLE = 300  # characters; a longer "title" is not one (and fuzzy matching it would take seconds)
 HISTORY_DECAY = 0.85  # recency weight per step back in a history (the fallback without a sequence model)
@@ -87,10 +88,10 @@ class Hit:
                 "why": str(self.explanation), "explanation": self.explanation.to_dict()}
 
 
-def _bonuses(q_genres: set, q_people: frozenset, fields: dict) -> tuple[bool, bool]:
-    """(shares a genre, shares the director or a lead actor) with a candidate's payload fields."""
-    return (bool(q_genres & set(fields.get("genres") or ())),
-            bool(q_people & lead_people(fields.get("director"), fields.get("cast"))))
+def _shared_sets(fields: dict) -> tuple[frozenset, frozenset]:
+    """(genres, director and lead actors) of a movie's payload fields: what the genre and people
+    signals of a blend compare."""
+    return frozenset(fields.get("genres") or ()), lead_people(fields.get("director"), fields.get("cast"))
 
 
 def _median(x: np.ndarray) -> float:
@@ -170,6 +171,7 @@ class Engine:
         self._text = self._image = None
         self._blends: dict[str, Blend] | None = None
         self._tsim: tuple | None = None
+        self._row_sets: tuple[tuple, dict[str, tuple[frozenset, frozenset]]] = ((), {})  # see _sets_of
         self._encoders_dir = encoders_dir
         self._text_max_tokens = text_max_tokens  # queries are truncated like the indexed descriptions
         self._jobs_dir = jobs_dir  # the job ledger: how many points the live collection was verified with
@@ -243,7 +245,7 @@ class Engine:
         """
         if isinstance(movie, (int, np.integer)) and not isinstance(movie, bool):
             pid = point_id(f"tmdb:{int(movie)}")
-            if not self.store.retrieve(self.collection, [pid]):
+            if not self.store.retrieve(self.collection, [pid], with_payload=False):
                 raise UnknownMovieError(f"no movie with TMDB id {movie} in the index")
             return pid
         if isinstance(movie, str) and movie.strip().isdigit() and not self._looks_like_title(movie):
@@ -388,7 +390,8 @@ class Engine:
         blend = resolve_mode(mode, self.blends)
         if blend.vectors != ("fused",) or blend.title or blend.genre or blend.people:
             return self._blended(q, blend, k, flt)
-        hits = self.store.query(self.collection, QuerySpec(q.vec["fused"], "fused", k, flt, with_vectors=True))
+        hits = self.store.query(self.collection, QuerySpec(q.vec["fused"], "fused", k, flt, with_vectors=True,
+                                                           near_id=q.id))
         return self._hits(hits, q)
 
     @property
@@ -434,7 +437,7 @@ class Engine:
         # vectors only rescore them (measured on validation: a prefetch per vector finds the same
         # top 10 for franchise pairs and co-liked NDCG, at twice the cost)
         names = sorted((n for n in blend.vectors if n in q.vec), key=lambda n: -getattr(blend, n))[:1]
-        specs = [QuerySpec(q.vec[n], n, pool, flt, with_payload=False) for n in names]
+        specs = [QuerySpec(q.vec[n], n, pool, flt, with_payload=False, near_id=q.id) for n in names]
         cands = {f.id for hits in (self.store.query_batch(self.collection, specs) if specs else []) for f in hits}
         tsim_row, row_of = None, dict[str, int]()
         if blend.title > 0:
@@ -451,54 +454,69 @@ class Engine:
                     cands.update(f.id for f in self.store.query(self.collection, spec))
         if not cands:
             return []
-        cand_ids = sorted(cands)
+        cand_ids = sorted(cands)  # rows below are in id order: ties break by id
         gather = getattr(self.store, "vectors_of", None)  # a published copy: one gather per vector
         if gather is not None:
-            found = [Found(i, 0.0, {}) for i in cand_ids]
-            cos = {}
-            for n in VECTOR_NAMES:  # all three, also for the explanations
-                if n in q.vec:
-                    M = gather(self.collection, cand_ids, n)
-                    cos[n] = np.where(M.any(axis=1), M @ _unit(q.vec[n]), np.nan)  # zero row: no such vector
-                else:
-                    cos[n] = np.full(len(cand_ids), np.nan)
+            mats = gather(self.collection, cand_ids, [n for n in VECTOR_NAMES if n in q.vec])
+            # all three cosines, also for the explanations; a zero row has no such vector
+            cos = {n: np.where(M.any(axis=1), M @ _unit(q.vec[n]), np.nan) for n, M in mats.items()}
         else:
             found = self.store.retrieve(self.collection, cand_ids, with_vectors=True, with_payload=False)
+            cand_ids = [f.id for f in found]
             cos = {n: _cosines(q.vec.get(n), [f.vec.get(n) for f in found]) for n in VECTOR_NAMES}
-        title = np.array([tsim_row[row_of[f.id]] if tsim_row is not None and f.id in row_of else 0.0 for f in found])
-        zero = np.zeros(len(found))
-        base = blend.terms(cos["fused"], cos["text"], cos["image"], title, zero, zero)
-        partial: np.ndarray = np.sum(list(base.values()), axis=0)
+        n_c = len(cand_ids)
+        cos = {n: cos.get(n, np.full(n_c, np.nan)) for n in VECTOR_NAMES}
+        title = np.array([tsim_row[row_of[i]] if tsim_row is not None and i in row_of else 0.0 for i in cand_ids])
         # genre and people come from payloads: a published copy keeps them as columns; otherwise
         # read payloads best-bound first until no unread candidate could still reach the top k
         # (its bound: its partial score plus both bonuses)
-        q_genres, q_people = set(q.payload.get("genres") or ()), lead_people(q.payload.get("director"),
-                                                                             q.payload.get("cast"))
-        genre, people = zero.copy(), zero.copy()
-        fields = getattr(self.store, "fields_of", None)
-        cols = fields(self.collection, cand_ids, ("genres", "director", "cast")) if fields else None
-        if cols is not None:
-            for i, f in enumerate(cols):
-                genre[i], people[i] = _bonuses(q_genres, q_people, f)
-            read = list(range(len(found)))
+        q_genres, q_people = _shared_sets(q.payload)
+        genre, people = np.zeros(n_c), np.zeros(n_c)
+        sets = self._sets_of(cand_ids)
+        if sets is not None:
+            for i, (g, p) in enumerate(sets):
+                genre[i], people[i] = bool(q_genres & g), bool(q_people & p)
+            read = np.arange(n_c)
         else:
-            read = self._read_bonuses(found, partial, blend, k, q_genres, q_people, genre, people)
+            zero = np.zeros(n_c)
+            partial = np.sum(list(blend.terms(cos["fused"], cos["text"], cos["image"], title, zero, zero).values()),
+                             axis=0)
+            read = np.sort(np.array(self._read_bonuses(cand_ids, partial, blend, k, q_genres, q_people, genre, people),
+                                    np.int64))
         terms = blend.terms(cos["fused"], cos["text"], cos["image"], title, genre, people)
         score: np.ndarray = np.sum(list(terms.values()), axis=0)
-        order = sorted(read, key=lambda i: (-score[i], found[i].id))[:k]
-        shown = {found[i].id: {n: (None if np.isnan(cos[n][i]) else float(cos[n][i])) for n in VECTOR_NAMES}
-                 for i in order}
-        hits = self._hits([Found(found[i].id, float(score[i]), {}, None) for i in order], q, shown)
+        order = read[np.argsort(-score[read], kind="stable")][:k]
         typical = {n: _median(t[read]) for n, t in terms.items()}
-        out = []
-        for i, h in zip(order, hits):
-            why = placed_by({n: float(t[i]) for n, t in terms.items()}, typical)
-            if why == LABELS["title"] and not h.explanation.same_franchise:
-                why = "similar title"
-            out.append(dataclasses.replace(h, explanation=dataclasses.replace(h.explanation, placed_by=why or None)))
-        return out
+        shown, why = {}, {}
+        for i in order:
+            pid = cand_ids[i]
+            shown[pid] = {n: (None if np.isnan(cos[n][i]) else float(cos[n][i])) for n in VECTOR_NAMES}
+            why[pid] = placed_by({n: float(t[i]) for n, t in terms.items()}, typical) or None
+        return self._hits([Found(cand_ids[i], float(score[i]), {}, None) for i in order], q, shown, why)
 
-    def _read_bonuses(self, found: list[Found], partial: np.ndarray, blend: Blend, k: int, q_genres: set,
+    def _sets_of(self, ids: Sequence[str]) -> list[tuple[frozenset, frozenset]] | None:
+        """`_shared_sets` of each point from the store's columns (kept per point until the collection
+        or its generation changes); None when the store keeps no such columns."""
+        fields = getattr(self.store, "fields_of", None)
+        if fields is None:
+            return None
+        coll = self.collection
+        generation = getattr(self.store, "generation", None)
+        stamp = (coll, generation(coll) if generation is not None else None)
+        if self._row_sets[0] != stamp:
+            self._row_sets = (stamp, {})
+        cache = self._row_sets[1]
+        missing = [i for i in ids if i not in cache]
+        if missing:
+            cols = fields(coll, missing, ("genres", "director", "cast"))
+            if cols is None:
+                return None
+            if len(cache) > ROW_SETS_KEPT:
+                cache.clear()
+            cache.update((i, _shared_sets(f)) for i, f in zip(missing, cols))
+        return [cache[i] for i in ids]
+
+    def _read_bonuses(self, ids: list[str], partial: np.ndarray, blend: Blend, k: int, q_genres: frozenset,
                       q_people: frozenset, genre: np.ndarray, people: np.ndarray) -> list[int]:
         """Fill the genre/people bonuses from payloads, best partial score first, stopping once the
         k-th best full score beats every unread candidate's bound; returns the rows read."""
@@ -507,8 +525,9 @@ class Engine:
         read: list[int] = []
         for s in range(0, len(bound), 2 * k):
             batch = bound[s:s + 2 * k]
-            for i, f in zip(batch, self.store.retrieve(self.collection, [found[i].id for i in batch])):
-                genre[i], people[i] = _bonuses(q_genres, q_people, f.payload)
+            for i, f in zip(batch, self.store.retrieve(self.collection, [ids[i] for i in batch])):
+                g, people_of = _shared_sets(f.payload)
+                genre[i], people[i] = bool(q_genres & g), bool(q_people & people_of)
                 read.append(int(i))
             r = np.array(read)
             full = partial[r] + blend.genre * genre[r] + blend.people * people[r]
@@ -942,8 +961,10 @@ class Engine:
 
     # ------------------------------------------------------------------------- explanations
     def _hits(self, found: Sequence[Found], query: Found,
-              cosines: dict[str, dict[str, float | None]] | None = None) -> list[Hit]:
-        """Hits with explanations; `cosines` (id -> vector name -> cosine) saves reading vectors back."""
+              cosines: dict[str, dict[str, float | None]] | None = None,
+              placed: dict[str, str | None] | None = None) -> list[Hit]:
+        """Hits with explanations; `cosines` (id -> vector name -> cosine) saves reading vectors
+        back, `placed` (id -> the signal that placed it) fills `placed_by`."""
         if not found:
             return []
         cosines = cosines or {}
@@ -970,7 +991,10 @@ class Engine:
                 shared_keywords=tuple(x for x in p.get("keywords", []) if x in q_keywords),
                 shared_cast=tuple(x for x in p.get("cast", []) if x in q_cast),
                 same_director=qd if qd and qd == p.get("director") else None,
-                same_franchise=qf if qf and qf == p.get("franchise") else None)
+                same_franchise=qf if qf and qf == p.get("franchise") else None,
+                placed_by=placed.get(f.id) if placed else None)
+            if expl.placed_by == LABELS["title"] and not expl.same_franchise:
+                expl = dataclasses.replace(expl, placed_by="similar title")
             out.append(Hit(p.get("tmdb_id"), p.get("title", "?"), p.get("year"), tuple(p.get("genres", [])),
                            float(f.score), expl, p.get("key", ""), p.get("poster")))
         return out
