@@ -197,15 +197,48 @@ def test_edits_are_refused_unless_allowed(service):
         reelvec.connect(service).delete("Alien")
 
 
+def _pids_of_connections(url: str, n: int) -> list[int]:
+    """Open `n` keep-alive connections at once; the pid answering on each."""
+    import socket
+    host, port = url.split("//")[1].split(":")
+    conns = [socket.create_connection((host, int(port)), timeout=10) for _ in range(n)]
+    pids = []
+    try:
+        for c in conns:
+            c.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = b""
+            while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+                data += c.recv(4096)
+            pids.append(json.loads(data.split(b"\r\n\r\n", 1)[1])["pid"])
+    finally:
+        for c in conns:
+            c.close()
+    return pids
+
+
+def test_balance_leaves_a_connection_to_the_least_loaded_live_worker():
+    from reelvec.app.serve import Balance
+    b = Balance(3)
+    b.report(0, 4)
+    b.report(1, 2)
+    b.report(2, 4)
+    assert b.should_wait(0, 4, waited=0.0)  # worker 1 holds fewer: it takes the connection
+    assert not b.should_wait(1, 2, waited=0.0)
+    assert not b.should_wait(0, 4, waited=Balance.GRACE)  # ... unless it is too busy to
+    b.slots[3] = 0.0  # worker 1 silent for long: gone, not counted
+    assert not b.should_wait(0, 4, waited=0.0)
+
+
 def test_workers_share_the_port(home):
-    """--workers 2: two processes answer on one port, and both stop with the first."""
+    """--workers 2: two processes answer on one port, keep-alive connections spread evenly over
+    them (the kernel's SO_REUSEPORT hashing gave one worker 7 of 8), and both stop with the first."""
     import time
     p, url = start(home[1], "--workers", "2")
     try:
-        pids, t0 = set(), time.time()
-        while len(pids) < 2 and time.time() - t0 < 20:  # new connections are spread over both sockets
-            pids.add(http("GET", f"{url}/health")[1]["pid"])
-        assert len(pids) == 2
+        pids = _pids_of_connections(url, 8)
+        counts = sorted(pids.count(x) for x in set(pids))
+        assert len(counts) == 2 and counts[1] - counts[0] <= 2, counts
+        pids = set(pids)
         assert reelvec.connect(url).similar("Alien", k=3)
     finally:
         p.terminate()

@@ -127,11 +127,16 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
     """The aiohttp application over an open `Engine`."""
     from aiohttp import web
 
+    from reelvec.jsonutil import dumps
+
+    def reply(data, status: int = 200, headers: dict | None = None):
+        return web.Response(body=dumps(data), status=status, headers=headers, content_type="application/json")
+
     limiter = RateLimiter(config.rate, config.burst)
     encoders = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelvec-encode")
 
     def error(status: int, message: str, **extra):
-        return web.json_response({"error": message, **extra}, status=status)
+        return reply({"error": message, **extra}, status=status)
 
     @web.middleware
     async def guard(request, handler):
@@ -141,7 +146,7 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
                 return error(401, "missing or wrong API key: send it as X-API-Key or Authorization: Bearer")
         wait = limiter.allow(request.remote or "?")
         if wait:
-            return web.json_response({"error": "rate limit exceeded; slow down"}, status=429,
+            return reply({"error": "rate limit exceeded; slow down"}, status=429,
                                      headers={"Retry-After": str(max(1, round(wait)))})
         try:
             return await handler(request)
@@ -173,15 +178,15 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
     async def health(request):
         import os
 
-        return web.json_response({"status": "ok", "collection": engine.collection, "pid": os.getpid()})
+        return reply({"status": "ok", "collection": engine.collection, "pid": os.getpid()})
 
     async def info(request):
         coll = engine.collection
-        return web.json_response({"collection": coll, "points": engine.store.count(coll),
+        return reply({"collection": coll, "points": engine.store.count(coll),
                                   "vectors": engine.store.collection_vectors(coll)})
 
     async def movie(request):
-        return web.json_response(engine.movie(_movie_arg(request.match_info["movie"])))
+        return reply(engine.movie(_movie_arg(request.match_info["movie"])))
 
     async def similar(request):
         body = await body_of(request)
@@ -191,7 +196,7 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
         mode = body.pop("mode", None)
         if mode is not None and not isinstance(mode, str):
             raise SearchError(f"mode must be one of {', '.join(engine.blends)}, got {mode!r}")
-        return web.json_response(_hits(engine.similar(mv, k=k, weights=weights, mode=mode, **_filters(body))))
+        return reply(_hits(engine.similar(mv, k=k, weights=weights, mode=mode, **_filters(body))))
 
     async def search(request):
         body = await body_of(request)
@@ -201,7 +206,7 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
         flt = _filters(body)
         hits = await asyncio.get_running_loop().run_in_executor(
             encoders, lambda: engine.search_text(text, k=k, **flt))
-        return web.json_response(_hits(hits))
+        return reply(_hits(hits))
 
     async def search_image(request):
         params = _query_params(request.query)
@@ -212,7 +217,7 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
             raise SearchError("send the image bytes as the request body")
         hits = await asyncio.get_running_loop().run_in_executor(
             encoders, lambda: engine.search_image(data, k=k, **flt))
-        return web.json_response(_hits(hits))
+        return reply(_hits(hits))
 
     async def recommend(request):
         body = await body_of(request)
@@ -220,7 +225,7 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
         if not isinstance(pos, list) or not isinstance(neg, list):
             raise SearchError("positive and negative must be lists of titles or TMDB ids")
         k = _k(body.pop("k", 10))
-        return web.json_response(_hits(engine.recommend([_movie_arg(m) for m in pos], [_movie_arg(m) for m in neg],
+        return reply(_hits(engine.recommend([_movie_arg(m) for m in pos], [_movie_arg(m) for m in neg],
                                                         k=k, **_filters(body))))
 
     async def next_(request):
@@ -231,10 +236,10 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
         items = [(_movie_arg(h[0]), float(h[1])) if isinstance(h, list) and len(h) == 2 else _movie_arg(h)
                  for h in history]
         k, seen = _k(body.pop("k", 10)), bool(body.pop("exclude_seen", True))
-        return web.json_response(_hits(engine.for_history(items, k=k, exclude_seen=seen, **_filters(body))))
+        return reply(_hits(engine.for_history(items, k=k, exclude_seen=seen, **_filters(body))))
 
     async def openapi(request):
-        return web.json_response(openapi_spec())
+        return reply(openapi_spec())
 
     def editable():
         if not config.allow_edits:
@@ -251,7 +256,7 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
         if not isinstance(movies, list) or not movies:
             raise SearchError('give the movies as {"movies": [{"title": ..., ...}, ...]}')
         keys = await asyncio.get_running_loop().run_in_executor(encoders, lambda: engine.upsert(movies))
-        return web.json_response({"written": keys})
+        return reply({"written": keys})
 
     async def delete_movie(request):
         refused = editable()
@@ -259,7 +264,7 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
             return refused
         target = _movie_arg(request.match_info["movie"])
         keys = await asyncio.get_running_loop().run_in_executor(encoders, lambda: engine.delete([target]))
-        return web.json_response({"deleted": keys})
+        return reply({"deleted": keys})
 
     app = web.Application(middlewares=[guard], client_max_size=config.max_body)
     app.add_routes([
@@ -286,41 +291,36 @@ def _movie_arg(value):
 def serve(engine, config: ServeConfig = ServeConfig(), ready: Callable[[str], None] | None = None) -> None:
     """Run the service until interrupted. `ready(url)` is called once it listens.
 
-    With ``config.workers`` > 1 the process forks that many minus one workers after binding: each
-    answers on the same port through its own SO_REUSEPORT socket (the kernel spreads connections
-    over them), shares the published copy's memory maps, and exits when the first process does.
+    With ``config.workers`` > 1 the process forks that many minus one workers after binding. All
+    accept on the one listening socket, balanced by `Balance` (the kernel's SO_REUSEPORT hashing
+    put 7 of 8 keep-alive clients on one of two workers), share the published copy's memory
+    maps, and the workers exit when the first process does.
     """
     import os
     import signal
     import socket
     import sys
 
-    def listener(port: int):
-        sock = socket.socket(socket.AF_INET6 if ":" in config.host else socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if config.workers > 1:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind((config.host, port))
-        return sock
-
-    sock = listener(config.port)
-    port = sock.getsockname()[1]
+    sock = socket.socket(socket.AF_INET6 if ":" in config.host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((config.host, config.port))
+    sock.listen(1024)
+    balance = Balance(config.workers) if config.workers > 1 else None
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `kill` stops the workers too (finally below)
     parent, children = os.getpid(), []  # the workers watch this pid
-    for _ in range(config.workers - 1):
+    for slot in range(1, config.workers):
         pid = os.fork()
-        if pid == 0:  # a worker: its own socket on the same port, its own event loop
+        if pid == 0:  # a worker: the same socket, its own event loop
             code = 0
             try:
-                sock.close()
-                _run(engine, config, listener(port), None, parent)
+                _run(engine, config, sock, None, parent, balance, slot)
             except BaseException:  # a worker ends here whatever happened (Ctrl-C included)
                 code = 1
             finally:
                 os._exit(code)
         children.append(pid)
     try:
-        _run(engine, config, sock, ready, None)
+        _run(engine, config, sock, ready, None, balance, 0)
     finally:
         for pid in children:
             try:
@@ -330,8 +330,76 @@ def serve(engine, config: ServeConfig = ServeConfig(), ready: Callable[[str], No
                 pass
 
 
-def _run(engine, config: ServeConfig, sock, ready: Callable[[str], None] | None, parent: int | None) -> None:
-    """Serve on `sock` until interrupted (a worker: until process `parent` is gone)."""
+class Balance:
+    """Spreads connections over worker processes that accept on one shared socket: a worker takes
+    a waiting connection unless another live worker holds fewer open connections, and then only
+    once the connection has waited `GRACE` seconds (that worker is busy). Each worker publishes
+    its count and a heartbeat in a small shared memory map made before the fork."""
+
+    GRACE = 0.02  # s a connection may wait for the least loaded worker
+    BEAT = 0.2  # s between a worker's heartbeats; one silent for 5 beats is ignored
+
+    def __init__(self, workers: int):
+        import mmap
+
+        self.workers = workers
+        self._map = mmap.mmap(-1, 16 * workers)  # anonymous and shared: forked workers see one map
+        self.slots = memoryview(self._map).cast("d")  # (open connections, heartbeat) per worker
+
+    def report(self, slot: int, connections: int) -> None:
+        self.slots[2 * slot], self.slots[2 * slot + 1] = float(connections), time.monotonic()
+
+    def should_wait(self, slot: int, mine: int, waited: float) -> bool:
+        """Leave the waiting connection to a less loaded live worker?"""
+        if waited >= self.GRACE:
+            return False
+        now = time.monotonic()
+        return any(self.slots[2 * o] < mine and now - self.slots[2 * o + 1] < 5 * self.BEAT
+                   for o in range(self.workers) if o != slot)
+
+
+async def _accept_balanced(sock, server, balance: Balance, slot: int) -> None:
+    """Accept connections on the shared `sock` for `server` (aiohttp's protocol factory), leaving
+    each to the least loaded worker (see `Balance`)."""
+    loop = asyncio.get_running_loop()
+
+    async def beat():
+        while True:
+            balance.report(slot, len(server.connections))
+            await asyncio.sleep(balance.BEAT)
+    beating = asyncio.ensure_future(beat())
+
+    async def readable() -> None:
+        fut = loop.create_future()
+
+        def wake() -> None:
+            if not fut.done():
+                fut.set_result(None)
+        loop.add_reader(sock.fileno(), wake)
+        try:
+            await fut
+        finally:
+            loop.remove_reader(sock.fileno())
+    try:
+        while True:
+            await readable()
+            t0 = time.monotonic()
+            while balance.should_wait(slot, len(server.connections), time.monotonic() - t0):
+                await asyncio.sleep(0.001)
+            try:
+                conn, _ = sock.accept()
+            except (BlockingIOError, InterruptedError):
+                continue  # another worker took it
+            conn.setblocking(False)
+            await loop.connect_accepted_socket(server, conn)
+            balance.report(slot, len(server.connections))
+    finally:
+        beating.cancel()
+
+
+def _run(engine, config: ServeConfig, sock, ready: Callable[[str], None] | None, parent: int | None,
+         balance: Balance | None = None, slot: int = 0) -> None:
+    """Serve on the listening `sock` until interrupted (a worker: until process `parent` is gone)."""
     import os
 
     from aiohttp import web
@@ -339,9 +407,13 @@ def _run(engine, config: ServeConfig, sock, ready: Callable[[str], None] | None,
     async def main():
         runner = web.AppRunner(make_app(engine, config), access_log=None)
         await runner.setup()
-        sock.listen(1024)
-        site = web.SockSite(runner, sock)
-        await site.start()
+        if balance is None:
+            site = web.SockSite(runner, sock)
+            await site.start()
+            accepting = None
+        else:
+            sock.setblocking(False)
+            accepting = asyncio.ensure_future(_accept_balanced(sock, runner.server, balance, slot))
         url = f"http://{config.host}:{sock.getsockname()[1]}"
         logger.info("reelvec serving %s on %s (pid %d)", engine.collection, url, os.getpid())
         if ready:
@@ -353,6 +425,8 @@ def _run(engine, config: ServeConfig, sock, ready: Callable[[str], None] | None,
                 while os.getppid() == parent:  # orphaned workers stop by themselves
                     await asyncio.sleep(1.0)
         finally:
+            if accepting is not None:
+                accepting.cancel()
             await runner.cleanup()
     try:
         import uvloop  # a faster event loop where installed (a dependency, so usually)

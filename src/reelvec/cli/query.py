@@ -157,7 +157,8 @@ def register(sub) -> None:
     sv.add_argument("--rate", type=float, default=200.0, help="requests/s per client address (default %(default)s; 0 = "
                     "no limit)")
     sv.add_argument("--max-body", type=int, default=8 * 1024 * 1024, help="largest request body in bytes (default 8 MB)")
-    sv.add_argument("--workers", type=int, default=1, help="processes answering on the port (SO_REUSEPORT; default "
+    sv.add_argument("--workers", type=int, default=1, help="processes answering on the port, each new connection going "
+                    "to the least loaded one (default "
                     "%(default)s). More than the cores you can spare only adds queueing; rate limits are per worker")
     sv.add_argument("--allow-edits", action="store_true", help="enable POST /movies and DELETE /movies/{movie} (live "
                     "edits, as `reelvec add` / `delete`); off by default, and beyond localhost only with --key")

@@ -65,9 +65,10 @@ class Blend:
     def terms(self, fused, text, image, title_sim, shares_genre, shares_people) -> dict[str, np.ndarray]:
         """Each signal's weighted contribution (arrays of one shape). A missing cosine is NaN: a
         missing poster counts as `image_fill`, a missing fused or text vector as 0."""
-        image = np.asarray(image, np.float64)
-        image = np.where(np.isnan(image), self.image_fill, image)
-        fused, text = (np.nan_to_num(np.asarray(x, np.float64), nan=0.0) for x in (fused, text))
+        def filled(x, fill: float) -> np.ndarray:
+            x = np.asarray(x, np.float64)
+            return np.where(np.isnan(x), fill, x)
+        image, fused, text = filled(image, self.image_fill), filled(fused, 0.0), filled(text, 0.0)
         return {"fused": self.fused * fused, "text": self.text * text,
                 "image": self.image * image, "title": self.title * self.title_term(title_sim),
                 "genre": self.genre * np.asarray(shares_genre, np.float64),

@@ -32,6 +32,7 @@ per-generation files (ids, offsets and columns: about 3 MB for 11k movies).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -639,25 +640,27 @@ class PublishedStore:
             c.live_cols = {name: [values[i] for i in live] for name, values in (("ids", c.ids), *c.cols.items())}
         return c.live_cols
 
-    def vectors_of(self, collection: str, ids: Sequence[str], names: Sequence[str]) -> dict[str, np.ndarray]:
+    def vectors_of(self, collection: str, ids: Sequence[str],
+                   names: Sequence[str]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Vectors `names` of each point in `ids`, each as one (len(ids), dim) array of unit rows,
-        zero where a point has no such vector (or is unknown): a blended query rescores its
-        candidates with one gather per vector instead of reading each point back."""
+        and which points have it (a row of zeros where one has not, or is unknown): a blended
+        query rescores its candidates with one gather per vector instead of reading them back."""
         c = self._copy(collection)
-        rows = np.fromiter((c.row.get(i, -1) for i in ids), np.int64, len(ids))
+        rows = np.fromiter(map(c.row.get, ids, itertools.repeat(-1)), np.int64, len(ids))
         ok = rows >= 0
         safe = np.maximum(rows, 0)
-        out = {}
+        out, present = {}, {}
         for name in names:
             if name not in c.vectors:
                 raise StoreError(f"collection {collection} has no vector {name!r}")
+            present[name] = ok & c.has[name][safe] if len(c.ids) else ok
             if not len(c.ids):
                 out[name] = np.zeros((len(ids), c.vectors[name].shape[1]), np.float32)
                 continue
             m = c.vectors[name][safe]
-            m[~(ok & c.has[name][safe])] = 0.0
+            m[~present[name]] = 0.0
             out[name] = m
-        return out
+        return out, present
 
     def fields_of(self, collection: str, ids: Sequence[str], names: Sequence[str]) -> list[dict] | None:
         """Payload fields kept as columns (genres, director, cast, ...) of each point, without

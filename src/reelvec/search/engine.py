@@ -457,9 +457,9 @@ class Engine:
         cand_ids = sorted(cands)  # rows below are in id order: ties break by id
         gather = getattr(self.store, "vectors_of", None)  # a published copy: one gather per vector
         if gather is not None:
-            mats = gather(self.collection, cand_ids, [n for n in VECTOR_NAMES if n in q.vec])
-            # all three cosines, also for the explanations; a zero row has no such vector
-            cos = {n: np.where(M.any(axis=1), M @ _unit(q.vec[n]), np.nan) for n, M in mats.items()}
+            mats, present = gather(self.collection, cand_ids, [n for n in VECTOR_NAMES if n in q.vec])
+            # all three cosines, also for the explanations; NaN where a point has no such vector
+            cos = {n: np.where(present[n], M @ _unit(q.vec[n]), np.nan) for n, M in mats.items()}
         else:
             found = self.store.retrieve(self.collection, cand_ids, with_vectors=True, with_payload=False)
             cand_ids = [f.id for f in found]
@@ -471,13 +471,13 @@ class Engine:
         # read payloads best-bound first until no unread candidate could still reach the top k
         # (its bound: its partial score plus both bonuses)
         q_genres, q_people = _shared_sets(q.payload)
-        genre, people = np.zeros(n_c), np.zeros(n_c)
         sets = self._sets_of(cand_ids)
         if sets is not None:
-            for i, (g, p) in enumerate(sets):
-                genre[i], people[i] = bool(q_genres & g), bool(q_people & p)
+            genre = np.array([bool(q_genres & g) for g, _ in sets], np.float64)
+            people = np.array([bool(q_people & p) for _, p in sets], np.float64)
             read = np.arange(n_c)
         else:
+            genre, people = np.zeros(n_c), np.zeros(n_c)
             zero = np.zeros(n_c)
             partial = np.sum(list(blend.terms(cos["fused"], cos["text"], cos["image"], title, zero, zero).values()),
                              axis=0)
@@ -487,12 +487,12 @@ class Engine:
         score: np.ndarray = np.sum(list(terms.values()), axis=0)
         order = read[np.argsort(-score[read], kind="stable")][:k]
         typical = {n: _median(t[read]) for n, t in terms.items()}
-        shown, why = {}, {}
-        for i in order:
-            pid = cand_ids[i]
-            shown[pid] = {n: (None if np.isnan(cos[n][i]) else float(cos[n][i])) for n in VECTOR_NAMES}
-            why[pid] = placed_by({n: float(t[i]) for n, t in terms.items()}, typical) or None
-        return self._hits([Found(cand_ids[i], float(score[i]), {}, None) for i in order], q, shown, why)
+        ids = [cand_ids[i] for i in order]
+        cos_of = {n: [None if x != x else x for x in c[order].tolist()] for n, c in cos.items()}  # NaN -> None
+        term_of = {n: t[order].tolist() for n, t in terms.items()}
+        shown = {pid: {n: cos_of[n][j] for n in VECTOR_NAMES} for j, pid in enumerate(ids)}
+        why = {pid: placed_by({n: term_of[n][j] for n in terms}, typical) or None for j, pid in enumerate(ids)}
+        return self._hits([Found(pid, s, {}, None) for pid, s in zip(ids, score[order].tolist())], q, shown, why)
 
     def _sets_of(self, ids: Sequence[str]) -> list[tuple[frozenset, frozenset]] | None:
         """`_shared_sets` of each point from the store's columns (kept per point until the collection
