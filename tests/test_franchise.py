@@ -168,3 +168,24 @@ def test_title_similarity_round_trips_through_arrays():
     for r in range(len(titles)):
         assert np.allclose(built.scores(r), loaded.scores(r))
     assert loaded.scores(0)[1] >= 0.85 and loaded.scores(10)[11] == pytest.approx(1.0)
+
+
+def test_similar_rows_are_the_nonzero_scores_exactly():
+    """`similar_rows` (plain Python over shared words, what a query uses) gives the very numbers
+    of `scores` (numpy over every title), built or loaded from arrays."""
+    import numpy as np
+
+    from reelvec.ingest.franchise import TitleSimilarity, title_words
+    titles = ["The Matrix", "The Matrix Reloaded", "Beyond the Matrix", "Alien", "Aliens", "Alien: Resurrection",
+              "Love Actually", "Love Story", "", "Man of Steel", "The Man Who Knew Too Much", "Iron Man 2", "Iron Man",
+              "Independence Day", "Independence Day: Resurgence", "Day of the Dead", "Night of the Living Dead"]
+    built = TitleSimilarity(titles)
+    loaded = TitleSimilarity.from_arrays(built.to_arrays(), [" ".join(title_words(t)[0]) for t in titles])
+    for ts in (built, loaded):
+        for r in range(len(titles)):
+            dense = np.zeros(len(titles))
+            for c, v in ts.similar_rows(r).items():
+                dense[c] = v
+            assert np.array_equal(dense, ts.scores(r)), titles[r]
+            assert all(v > 0 for v in ts.similar_rows(r).values())
+    assert built.similar_rows(0)[1] >= 0.85 and 8 not in built.similar_rows(0)

@@ -218,6 +218,7 @@ class TitleSimilarity:
         self._idf2 = np.where(df > 0, np.log((1 + self.n) / (1 + df)) + 1.0, 1.0) ** 2  # squared IDF per word id
         self._full = self._with_norms(full_pairs)
         self._head = self._with_norms(self._postings(head, vocab))
+        self._lists: list[tuple] | None = None  # the postings as Python lists, for similar_rows
 
     PARTS = ("row_ptr", "ids", "norms", "word_ptr", "by_word")
 
@@ -239,6 +240,7 @@ class TitleSimilarity:
         self._vocab = {w: i for i, w in enumerate(arrays["vocab"].tolist())}
         self._idf2 = arrays["idf2"]
         self._full, self._head = (tuple(arrays[f"{name}_{part}"] for part in cls.PARTS) for name in ("full", "head"))
+        self._lists = None
         if len(self._full[0]) != self.n + 1:
             raise ValueError(f"title arrays for {len(self._full[0]) - 1} titles, not {self.n}")
         return self
@@ -264,6 +266,37 @@ class TitleSimilarity:
         for w in ids[row_ptr[row]:row_ptr[row + 1]]:
             out[by_word[word_ptr[w]:word_ptr[w + 1]]] += self._idf2[w]
         return out / (norms[row] * norms)
+
+    def similar_rows(self, row: int) -> dict[int, float]:
+        """{row: similarity} of the titles with a similarity above 0 to title `row`: `scores`
+        without its zeros, the same numbers (added and divided in the same order), in plain
+        Python over the few titles that share a word (59 on average of 11k) instead of numpy
+        passes over all of them."""
+        if self._lists is None:
+            self._lists = [tuple(a.tolist() for a in index) for index in (self._full, self._head)]
+            self._idf2_list = self._idf2.tolist()
+        idf2 = self._idf2_list
+        best: dict[int, float] = {}
+        for row_ptr, ids, norms, word_ptr, by_word in self._lists:
+            acc: dict[int, float] = {}
+            for w in ids[row_ptr[row]:row_ptr[row + 1]]:
+                weight = idf2[w]
+                for c in by_word[word_ptr[w]:word_ptr[w + 1]]:
+                    acc[c] = acc.get(c, 0.0) + weight
+            own = norms[row]
+            for c, dot in acc.items():
+                sim = dot / (own * norms[c])
+                if sim > best.get(c, 0.0):
+                    best[c] = sim
+        q = self._seq[row]
+        if q:
+            row_ptr, ids, norms, word_ptr, by_word = self._lists[0]
+            w = self._vocab[q[0]]
+            for c in by_word[word_ptr[w]:word_ptr[w + 1]]:
+                seq = self._seq[c]
+                if len(seq) > len(q) and seq[:len(q)] == q and best.get(c, 0.0) < PREFIX:
+                    best[c] = PREFIX
+        return best
 
     def scores(self, row: int) -> np.ndarray:
         """Similarity of title `row` to every title, in [0, 1] (0 for titles sharing no word)."""

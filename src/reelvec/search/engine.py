@@ -217,6 +217,19 @@ class Engine:
             raise StoreError(f"collection {collection} holds {n} of the {total} points it was verified with; "
                              "run `reelvec build` to index it again")
 
+    def warm(self) -> None:
+        """Load now what the first queries would load: the alias, the title index and title
+        similarity, the `similar` presets, the filter vocabulary and, on published copies, each
+        movie's genre and people sets. A service calls it once before it answers (and before
+        it forks workers, which then share these pages); encoders still load on first use."""
+        coll = self.collection
+        _ = self.blends
+        self._title_similarity()
+        self.vocabulary()
+        columns = getattr(self.store, "columns", None)
+        if columns is not None:
+            self._sets_of(columns(coll)["ids"])
+
     @property
     def titles(self) -> TitleIndex:
         coll = self.collection
@@ -439,14 +452,14 @@ class Engine:
         names = sorted((n for n in blend.vectors if n in q.vec), key=lambda n: -getattr(blend, n))[:1]
         specs = [QuerySpec(q.vec[n], n, pool, flt, with_payload=False, near_id=q.id) for n in names]
         cands = {f.id for hits in (self.store.query_batch(self.collection, specs) if specs else []) for f in hits}
-        tsim_row, row_of = None, dict[str, int]()
+        similar_titles, row_of = dict[int, float](), dict[str, int]()
         if blend.title > 0:
             tsim, row_of, ids = self._title_similarity()
             r = row_of.get(q.id)
             if r is not None:
-                tsim_row = tsim.scores(r)
-                above = np.flatnonzero(tsim_row > blend.title_floor)
-                above = above[np.argsort(-tsim_row[above], kind="stable")][:pool]
+                similar_titles = tsim.similar_rows(r)
+                above = sorted((c for c, v in similar_titles.items() if v > blend.title_floor),
+                               key=lambda c: (-similar_titles[c], c))[:pool]
                 extra = tuple(ids[i] for i in above if ids[i] not in cands and ids[i] != q.id)
                 if extra:
                     spec = QuerySpec(q.vec["fused"], "fused", len(extra), dataclasses.replace(flt, only_ids=extra),
@@ -466,7 +479,7 @@ class Engine:
             cos = {n: _cosines(q.vec.get(n), [f.vec.get(n) for f in found]) for n in VECTOR_NAMES}
         n_c = len(cand_ids)
         cos = {n: cos.get(n, np.full(n_c, np.nan)) for n in VECTOR_NAMES}
-        title = np.array([tsim_row[row_of[i]] if tsim_row is not None and i in row_of else 0.0 for i in cand_ids])
+        title = np.array([similar_titles.get(row_of.get(i, -1), 0.0) for i in cand_ids])
         # genre and people come from payloads: a published copy keeps them as columns; otherwise
         # read payloads best-bound first until no unread candidate could still reach the top k
         # (its bound: its partial score plus both bonuses)
