@@ -311,7 +311,8 @@ def serve(engine, config: ServeConfig = ServeConfig(), ready: Callable[[str], No
     sock.bind((config.host, config.port))
     sock.listen(1024)
     balance = Balance(config.workers) if config.workers > 1 else None
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `kill` stops the workers too (finally below)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # until the event loop handles it; `kill` stops the
+    # workers too (finally below)
     parent, children = os.getpid(), []  # the workers watch this pid
     for slot in range(1, config.workers):
         pid = os.fork()
@@ -404,8 +405,11 @@ async def _accept_balanced(sock, server, balance: Balance, slot: int) -> None:
 
 def _run(engine, config: ServeConfig, sock, ready: Callable[[str], None] | None, parent: int | None,
          balance: Balance | None = None, slot: int = 0) -> None:
-    """Serve on the listening `sock` until interrupted (a worker: until process `parent` is gone)."""
+    """Serve on the listening `sock` until interrupted or sent SIGTERM (a worker: also once process
+    `parent` is gone)."""
+    import contextlib
     import os
+    import signal
 
     from aiohttp import web
 
@@ -423,12 +427,15 @@ def _run(engine, config: ServeConfig, sock, ready: Callable[[str], None] | None,
         logger.info("reelvec serving %s on %s (pid %d)", engine.collection, url, os.getpid())
         if ready:
             ready(url)
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)  # between requests, not inside one
         try:
             if parent is None:
-                await asyncio.Event().wait()
+                await stop.wait()
             else:
-                while os.getppid() == parent:  # orphaned workers stop by themselves
-                    await asyncio.sleep(1.0)
+                while os.getppid() == parent and not stop.is_set():  # orphaned workers stop by themselves
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 1.0)
         finally:
             if accepting is not None:
                 accepting.cancel()
