@@ -173,15 +173,20 @@ def test_live_edits_over_http(home, tmp_path):
     p, url = start(copy, "--allow-edits", "--key", "k")
     try:
         client = reelvec.connect(url, api_key="k")
+        everyone = [h.title for h in client.similar("Alien", k=30)]
+        assert [h.title for h in client.similar("Alien", k=30)] == everyone  # the second from the cache
+        assert client.info()["cache"]["hits"] >= 1
         assert client.upsert({"id": "web-1", "title": "Web Stalker", "year": 2025, "genres": ["Horror"],
                               "overview": "A space crew meets a deadly alien creature."}) == ["own:web-1"]
         assert client.movie("Web Stalker")["key"] == "own:web-1"
         assert client.similar("Web Stalker", k=3)
+        assert "Web Stalker" in [h.title for h in client.similar("Alien", k=30)]  # the edit retired the cached answer
         with pytest.raises(SearchError, match="no title"):
             client.upsert({"id": "x"})
         assert client.delete("own:web-1") == ["own:web-1"]
         with pytest.raises(UnknownMovieError):
             client.movie("Web Stalker")
+        assert [h.title for h in client.similar("Alien", k=30)] == everyone
         assert http("POST", f"{url}/movies", {"movies": [{"title": "X"}]})[0] == 401  # the key still guards
     finally:
         p.terminate()

@@ -52,7 +52,8 @@ class ServeConfig:
     rate: float = 200.0  # requests per second per client address (token bucket); 0 = no limit
     burst: int = 400
     allow_edits: bool = False  # POST /movies and DELETE /movies/{movie} (live edits); off by default
-    workers: int = 1  # processes answering on the same port (SO_REUSEPORT); each has its own limits
+    workers: int = 1  # processes answering on the same port; each has its own limits and cache
+    cache: int = 4096  # answers kept per worker (LRU, by request and data generation); 0 = none
 
 
 class RateLimiter:
@@ -74,6 +75,36 @@ class RateLimiter:
             return 0.0
         self.buckets[who] = (tokens, now)
         return (1.0 - tokens) / self.rate
+
+
+class AnswerCache:
+    """Finished answers of read-only queries (their JSON bodies), by request and by the state of
+    the data they were computed from: the collection the alias points at and its generation, so
+    a reindex, a rollback or a live edit retires every older answer at once. Least recently
+    used answers leave first. Without a generation to key on (a Qdrant server, which other
+    processes may edit) nothing is kept."""
+
+    def __init__(self, entries: int):
+        from collections import OrderedDict
+
+        self.entries = entries
+        self._answers: OrderedDict = OrderedDict()
+        self.hits = self.misses = 0
+
+    def get(self, key) -> bytes | None:
+        body = self._answers.get(key)
+        if body is None:
+            self.misses += 1
+            return None
+        self._answers.move_to_end(key)
+        self.hits += 1
+        return body
+
+    def put(self, key, body: bytes) -> None:
+        self._answers[key] = body
+        self._answers.move_to_end(key)
+        while len(self._answers) > self.entries:
+            self._answers.popitem(last=False)
 
 
 def _hits(hits) -> dict:
@@ -134,6 +165,26 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
 
     limiter = RateLimiter(config.rate, config.burst)
     encoders = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelvec-encode")
+    generation = getattr(engine.store, "generation", None)
+    cache = AnswerCache(config.cache) if config.cache > 0 and generation is not None else None
+
+    def cached(handler):
+        """`handler`'s 200 answers kept in `cache` (the request's method, path, query and body, and
+        the data's collection and generation, are the key)."""
+        if cache is None or generation is None:
+            return handler
+
+        async def answer(request):
+            coll = engine.collection
+            key = (request.method, request.path, request.query_string, await request.read(), coll, generation(coll))
+            body = cache.get(key)
+            if body is not None:
+                return web.Response(body=body, content_type="application/json")
+            response = await handler(request)
+            if response.status == 200 and isinstance(response.body, bytes):
+                cache.put(key, response.body)
+            return response
+        return answer
 
     def error(status: int, message: str, **extra):
         return reply({"error": message, **extra}, status=status)
@@ -183,7 +234,9 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
     async def info(request):
         coll = engine.collection
         return reply({"collection": coll, "points": engine.store.count(coll),
-                                  "vectors": engine.store.collection_vectors(coll)})
+                      "vectors": engine.store.collection_vectors(coll),
+                      "cache": None if cache is None else {"entries": len(cache._answers), "limit": cache.entries,
+                                                           "hits": cache.hits, "misses": cache.misses}})
 
     async def movie(request):
         return reply(engine.movie(_movie_arg(request.match_info["movie"])))
@@ -268,10 +321,10 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
 
     app = web.Application(middlewares=[guard], client_max_size=config.max_body)
     app.add_routes([
-        web.get("/health", health), web.get("/info", info), web.get("/movies/{movie}", movie),
-        web.get("/similar", similar), web.post("/similar", similar), web.post("/search", search),
-        web.get("/search", search), web.post("/search/image", search_image),
-        web.post("/recommend", recommend), web.post("/next", next_), web.get("/openapi.json", openapi),
+        web.get("/health", health), web.get("/info", info), web.get("/movies/{movie}", cached(movie)),
+        web.get("/similar", cached(similar)), web.post("/similar", cached(similar)), web.post("/search", cached(search)),
+        web.get("/search", cached(search)), web.post("/search/image", search_image),
+        web.post("/recommend", cached(recommend)), web.post("/next", cached(next_)), web.get("/openapi.json", openapi),
         web.post("/movies", add_movies), web.delete("/movies/{movie}", delete_movie),
     ])
 
@@ -355,6 +408,11 @@ class Balance:
     def report(self, slot: int, connections: int) -> None:
         self.slots[2 * slot], self.slots[2 * slot + 1] = float(connections), time.monotonic()
 
+    def live(self) -> int:
+        """How many workers have reported lately."""
+        now = time.monotonic()
+        return sum(now - self.slots[2 * o + 1] < 5 * self.BEAT for o in range(self.workers))
+
     def should_wait(self, slot: int, mine: int, waited: float) -> bool:
         """Leave the waiting connection to a less loaded live worker?"""
         if waited >= self.GRACE:
@@ -425,6 +483,10 @@ def _run(engine, config: ServeConfig, sock, ready: Callable[[str], None] | None,
             accepting = asyncio.ensure_future(_accept_balanced(sock, runner.server, balance, slot))
         url = f"http://{config.host}:{sock.getsockname()[1]}"
         logger.info("reelvec serving %s on %s (pid %d)", engine.collection, url, os.getpid())
+        if balance is not None and parent is None:  # ready when every worker accepts (or 10 s)
+            t0 = time.monotonic()
+            while balance.live() < balance.workers and time.monotonic() - t0 < 10:
+                await asyncio.sleep(0.01)
         if ready:
             ready(url)
         stop = asyncio.Event()

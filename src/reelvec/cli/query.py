@@ -85,7 +85,9 @@ def cmd_serve(args) -> int:
 
     cfg = ServeConfig(host=args.host, port=args.port, api_key=args.key or os.environ.get("REELVEC_API_KEY"),
                       max_body=args.max_body, rate=args.rate, burst=max(1, int(args.rate * 2)),
-                      allow_edits=args.allow_edits, workers=args.workers)
+                      allow_edits=args.allow_edits, workers=args.workers, cache=args.cache)
+    if cfg.cache < 0:
+        raise ReelvecError(f"--cache must be 0 (none) or more answers, got {cfg.cache}")
     if cfg.workers < 1:
         raise ReelvecError(f"--workers must be at least 1, got {cfg.workers}")
     if cfg.allow_edits and not cfg.api_key and args.host not in ("127.0.0.1", "localhost", "::1"):
@@ -160,6 +162,8 @@ def register(sub) -> None:
     sv.add_argument("--workers", type=int, default=1, help="processes answering on the port, each new connection going "
                     "to the least loaded one (default "
                     "%(default)s). More than the cores you can spare only adds queueing; rate limits are per worker")
+    sv.add_argument("--cache", type=int, default=4096, help="answers each worker keeps for repeated queries (default "
+                    "%(default)s; 0 = none); a reindex, rollback or live edit retires them all")
     sv.add_argument("--allow-edits", action="store_true", help="enable POST /movies and DELETE /movies/{movie} (live "
                     "edits, as `reelvec add` / `delete`); off by default, and beyond localhost only with --key")
     sv.add_argument("--quiet", action="store_true", help="warnings only")
