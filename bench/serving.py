@@ -8,9 +8,10 @@ cli      `reelvec similar "The Matrix"` as a fresh process, p50 of 5; baseline: 
          scrolled from all points: what every call did before published copies)
 files    store files whose bytes changed after the read-only calls above (goal 0)
 readers  8 reader processes x N `similar` queries each while `reelvec reindex` runs; errors (goal 0)
-serve    `reelvec serve` on 127.0.0.1, 8 concurrent keep-alive clients, similar k=10 over 2,000
-         different movies (none asked twice): p50/p99 and requests/s, for each --workers value and
-         --modes mode; baseline: the same queries on an in-process Engine, one at a time
+serve    `reelvec serve` on 127.0.0.1, 8 concurrent keep-alive clients, similar k=10, 2,000 requests:
+         p50/p99 and requests/s, for each --workers value, --modes mode and --traffic (distinct: 2,000
+         different movies, so no cached answer is reused; popular: Zipf-like repeats); baseline:
+         the same queries on an in-process Engine, one at a time
 """
 from __future__ import annotations
 
@@ -139,7 +140,8 @@ async def _load(url: str, clients: int, per_client: int, ids: list[int], mode: s
     return lat
 
 
-def bench_serve(home: str, per_client: int, workers: int = 1, mode: str | None = None) -> dict:
+def bench_serve(home: str, per_client: int, workers: int = 1, mode: str | None = None,
+                traffic: str = "distinct") -> dict:
     import numpy as np
 
     import reelvec
@@ -150,6 +152,9 @@ def bench_serve(home: str, per_client: int, workers: int = 1, mode: str | None =
         all_ids = sorted({x.tmdb_id for x in e.titles.entries if x.tmdb_id})
         ids = [int(i) for i in rng.choice(all_ids, size=min(n + 160, len(all_ids)), replace=False)]
         ids, warm = ids[:n], ids[n:] or ids[:160]
+        if traffic == "popular":  # n requests over the same n movies, the r-th most popular asked ~1/r as often
+            p = 1.0 / np.arange(1, n + 1)
+            ids = [ids[int(i)] for i in rng.choice(n, size=n, p=p / p.sum())]
         e.warm()  # as `reelvec serve` does before it answers
         base = []
         for i in ids[:300]:
@@ -168,10 +173,12 @@ def bench_serve(home: str, per_client: int, workers: int = 1, mode: str | None =
         p.terminate()
         p.wait()
     ms = np.array(lat) * 1000
-    tag = f"w{workers}" + (f"_{mode}" if mode else "")
+    tag = f"w{workers}" + (f"_{mode}" if mode else "") + ("" if traffic == "distinct" else f"_{traffic}")
     res = {f"{tag}_p50_ms": float(np.percentile(ms, 50)), f"{tag}_p99_ms": float(np.percentile(ms, 99)),
            f"{tag}_rps": len(lat) / total, f"{tag}_engine_p50_ms": float(np.percentile(np.array(base) * 1000, 50))}
-    print(f"serve    8 clients, {workers} worker(s), mode {mode or 'default'}: p50 {res[f'{tag}_p50_ms']:.2f} ms "
+    res[f"{tag}_movies"] = len(set(ids))
+    print(f"serve    8 clients, {workers} worker(s), mode {mode or 'default'}, {traffic} traffic ({len(set(ids))} "
+          f"movies in {len(ids)} requests): p50 {res[f'{tag}_p50_ms']:.2f} ms "
           f"p99 {res[f'{tag}_p99_ms']:.2f} ms, {res[f'{tag}_rps']:.0f} req/s; in-process engine p50 "
           f"{res[f'{tag}_engine_p50_ms']:.2f} ms")
     return res
@@ -187,14 +194,18 @@ def main() -> None:
     ap.add_argument("--serve-only", action="store_true", help="only the service load")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="`reelvec serve --workers` values to load")
     ap.add_argument("--modes", nargs="+", default=["similar"], help="`similar` modes to load (default: similar)")
+    ap.add_argument("--traffic", nargs="+", default=["distinct"], choices=["distinct", "popular"],
+                    help="distinct: every request a different movie (no answer is reused); popular: the same number "
+                         "of requests over as many movies, the r-th most popular asked ~1/r as often")
     args = ap.parse_args()
     from reelvec.encoders.hardware import cpu_model
 
     print(f"CPU: {cpu_model()}, {os.cpu_count()} cores")
     res = {} if args.serve_only else bench_files(args.store) | bench_cli(args.store)
-    for mode in args.modes:
-        for w in args.workers:
-            res |= bench_serve(args.store, args.requests, w, mode)
+    for traffic in args.traffic:
+        for mode in args.modes:
+            for w in args.workers:
+                res |= bench_serve(args.store, args.requests, w, mode, traffic)
     if not args.skip_reindex and not args.serve_only:
         res |= bench_readers(args.store, args.data, args.queries)
     print(json.dumps(res))

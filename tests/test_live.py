@@ -216,3 +216,36 @@ def test_edits_made_during_a_build_reach_the_new_collection(built_home, home, mo
         assert e.movie("Late Arrival")["key"] == "own:late-1" and e.movie("Void Stalker")["key"] == "own:ship-9"
     lines = (home / "edits.jsonl").read_text().splitlines()
     assert len(lines) == 2  # the replay is not logged twice
+
+
+def _similar(engine, movie, **kw):
+    return [(h.key, h.score, h.explanation) for h in engine.similar(movie, **kw)]
+
+
+def test_precomputed_answers_equal_computed_ones(home, monkeypatch):
+    """The build keeps every movie's default `similar` (k <= 10) with the published copy; a query
+    reads it and gets exactly what computing gives (hits, scores, explanations). Filters, a
+    larger k, another mode, another preset or a live edit (a new generation) compute instead."""
+    import reelvec.index.published as published
+    import reelvec.search.engine as eng
+    from reelvec.fusion.blend import Blend
+    monkeypatch.setattr(published, "REFRESH_SECONDS", 0.0)
+    monkeypatch.setattr(eng, "ALIAS_CHECK_SECONDS", 0.0)
+    kept, computed = reelvec.open(home), reelvec.open(home)
+    computed.store.answer = lambda collection, pid: None  # this reader never reads them
+    assert kept.has_similar_answers()
+    movies = [e.tmdb_id for e in kept.titles.entries]
+    assert all(kept.store.answer(kept.collection, e.point_id) for e in kept.titles.entries)
+    for m in movies:
+        for kw in ({"k": 1}, {"k": 4}, {}, {"k": 15}, {"k": 5, "genres": ["Drama"]}, {"mode": "content"}):
+            assert _similar(kept, m, **kw) == _similar(computed, m, **kw), (m, kw)
+    kept.upsert(ALIEN_LIKE)  # a new generation: its answers would be stale
+    assert not kept.has_similar_answers()
+    assert "Void Stalker" in {h.title for h in kept.similar("Alien")}
+    for m in movies[:6]:
+        assert _similar(kept, m) == _similar(computed, m)
+    other = reelvec.open(home)
+    other._blends = {**other.blends, "similar": Blend(fused=1.0, text=0.5, title=0.6, title_floor=0.7)}
+    assert not other.has_similar_answers()  # answers of another preset are not used
+    for e in (kept, computed, other):
+        e.close()

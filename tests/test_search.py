@@ -38,6 +38,9 @@ def test_build_report(built):
     _, _, rep = built
     assert rep.stages["index"]["points"] == 16 and rep.stages["index"]["swapped"]
     assert rep.stages["encode"]["image_computed"] == 8
+    assert rep.stages["answers"]["movies"] == 16 and rep.stages["answers"]["kept"]  # default similar, precomputed
+    rerun = run_build(BuildConfig(data=built[0], home=built[1], progress=False))
+    assert rerun.stages["answers"]["reused"] is True
 
 
 def test_similar_by_id_and_title(engine):

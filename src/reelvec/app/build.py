@@ -220,6 +220,9 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
         if later:
             rep.stages["index"]["edits_replayed"] = _replay(home, later, cfg)
 
+    with _Stage(rep, "answers"):
+        rep.stages["answers"] = _precompute_answers(home, cfg)
+
     # sequence model for watch histories (next liked movie), next to the fusion model. After the
     # index: the index is live (and `for_history` falls back to the history's mean) while it trains
     with _Stage(rep, "sequence"):
@@ -240,6 +243,30 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
 
     rep.seconds = time.perf_counter() - t0
     return rep
+
+
+def _precompute_answers(home: Home, cfg: BuildConfig) -> dict:
+    """Every movie's default `similar` (k <= 10, no filters), kept with the published copy so
+    that a query, a CLI call or the service reads it instead of computing it (until a live
+    edit starts a new generation). Embedded stores only; a rerun over the same generation
+    reuses what is there."""
+    from reelvec.index.published import save_answers
+    from reelvec.search.engine import open_engine
+
+    url, key = home.qdrant(cfg.qdrant_url, cfg.api_key)
+    if url:
+        return {"skipped": "a Qdrant server: nothing is published"}
+    t = time.perf_counter()
+    with open_engine(home.root) as engine:
+        if engine.has_similar_answers():
+            return {"reused": True}
+        got = engine.similar_answers(progress=cfg.progress)
+    if got is None:
+        return {"skipped": "the default similar is a plain vector query"}
+    coll, gen, answers, meta = got
+    kept = save_answers(home.store, coll, gen, answers, meta)
+    logger.info("answers: %d movies' default similar precomputed in %.1f s", len(answers), time.perf_counter() - t)
+    return {"movies": len(answers), "seconds": round(time.perf_counter() - t, 1), "kept": kept}
 
 
 def _replay(home: Home, edits: list, cfg: BuildConfig) -> int:

@@ -55,6 +55,7 @@ COLUMNS = ("genres", "year", "original_language", "tmdb_id", "title", "vote_coun
 KNN_VECTOR = "fused"  # the vector whose nearest neighbours each row keeps (what `similar` starts from)
 NEIGHBOURS = 64  # per row: a blended `similar` of k <= 10 reads 60
 KNN_PARTS = ("rows", "sims", "floor")
+PAYLOADS_KEPT = 8192  # parsed payloads a reader keeps per generation (popular movies recur in answers)
 MASKS_KEPT = 256  # filter masks a reader keeps per generation (a few KB each)
 REFRESH_SECONDS = 1.0  # how often a reader looks for a newer generation of a copy it has open
 
@@ -225,7 +226,7 @@ def _write_generation(folder: Path, gen: int, meta: dict, offsets: np.ndarray, h
     tmp.write_text(json.dumps(meta | {"format": FORMAT, "generation": gen, "count": len(dead)}))
     os.replace(tmp, folder / "meta.json")
     for old in (*folder.glob("gen-*.npz"), *folder.glob("columns-*.json"), *folder.glob("title-*.npz"),
-                *folder.glob("knn-*.npy")):
+                *folder.glob("knn-*.npy"), *folder.glob("answers-*.npz")):
         g = old.stem.rsplit("-", 1)[1]
         if g.isdigit() and int(g) < gen - 1:
             old.unlink(missing_ok=True)
@@ -311,6 +312,46 @@ def patch(root: str | Path, collection: str, upserts: Sequence[Found] = (), dele
     return gen
 
 
+def save_answers(root: str | Path, collection: str, generation: int, answers: dict[str, list], meta: dict) -> bool:
+    """Keep precomputed answers of one query shape (a `similar` preset, its k) next to generation
+    `generation` of `collection`'s copy: ``answers`` maps each point id to its hits (``ids``,
+    ``score``, ``fused``/``text``/``image`` cosines and ``placed_by``, best first). They hold for
+    that generation only: a reader of a later one (a live edit) computes instead. False when the
+    copy has moved on already. Any process may write them (atomically, named by generation)."""
+    folder = published_dir(root, collection)
+    c = _Copy(folder)
+    try:
+        if c.generation != generation:
+            return False
+        k = max((len(a["ids"]) for a in answers.values()), default=0)
+        n = len(c.ids)
+        rows = np.full((n, k), -1, np.int32)
+        score = np.zeros((n, k), np.float64)
+        cos = {v: np.full((n, k), np.nan, np.float32) for v in ("fused", "text", "image")}
+        labels = sorted({x for a in answers.values() for x in a["placed_by"] if x})
+        code = {x: i for i, x in enumerate(labels)}
+        placed = np.full((n, k), -1, np.int16)
+        done = np.zeros(n, bool)
+        for pid, a in answers.items():
+            r = c.row.get(pid)
+            if r is None:
+                continue
+            m = len(a["ids"])
+            rows[r, :m] = [c.row[i] for i in a["ids"]]
+            score[r, :m] = a["score"]
+            for v in cos:
+                cos[v][r, :m] = [np.nan if x is None else x for x in a[v]]
+            placed[r, :m] = [code[x] if x else -1 for x in a["placed_by"]]
+            done[r] = True
+        tmp = folder / f".answers-{generation}.tmp.npz"
+        np.savez(tmp, rows=rows, score=score, placed=placed, done=done, labels=np.array(labels or [""], str),
+                 meta=np.array(json.dumps(meta, sort_keys=True)), **{f"cos_{v}": a for v, a in cos.items()})
+        os.replace(tmp, folder / f"answers-{generation}.npz")
+        return True
+    finally:
+        c.close()
+
+
 class _Copy:
     """One generation of a published collection, opened for reading (memory-mapped)."""
 
@@ -333,6 +374,9 @@ class _Copy:
         self.live_cols: dict[str, list] | None = None
         self.title_arrays: dict[str, np.ndarray] | None = None
         self._neighbours: tuple[np.ndarray, ...] | None | bool = False  # False: not read yet
+        self._answers: dict[str, np.ndarray] | None = None
+        self._parsed: dict[int, dict] = {}  # see payload()
+        self._answers_checked = -1.0  # when answers-<g>.npz was last looked for (a build adds it later)
 
     def _open(self, folder: Path) -> None:
         try:
@@ -375,8 +419,16 @@ class _Copy:
         return int(self.meta.get("generation", 0))
 
     def payload(self, i: int) -> dict:
-        start, end = int(self.offsets[i]), int(self.offsets[i + 1])
-        return jsonutil.loads(os.pread(self._payload.fileno(), end - start, start))  # thread-safe: no seek
+        """Row i's payload, parsed once while it is among the `PAYLOADS_KEPT` last parsed (shared:
+        callers read it, never change it)."""
+        p = self._parsed.get(i)
+        if p is None:
+            start, end = int(self.offsets[i]), int(self.offsets[i + 1])
+            p = jsonutil.loads(os.pread(self._payload.fileno(), end - start, start))  # thread-safe: no seek
+            if len(self._parsed) >= PAYLOADS_KEPT:
+                self._parsed.clear()
+            self._parsed[i] = p
+        return p
 
     def neighbours(self) -> tuple[np.ndarray, ...] | None:
         """This generation's nearest-neighbour lists of `KNN_VECTOR` (rows, cosines, floors; memory-
@@ -390,6 +442,23 @@ class _Copy:
                 logger.debug("no neighbour lists in %s (%s)", self.folder, exc)
                 self._neighbours = None
         return self._neighbours  # type: ignore[return-value]
+
+    def answers(self) -> dict[str, np.ndarray] | None:
+        """This generation's precomputed answers (`save_answers`), or None (looked for again at
+        most every REFRESH_SECONDS: a build writes them after it publishes)."""
+        if self._answers is None and time.monotonic() - self._answers_checked > REFRESH_SECONDS:
+            self._answers_checked = time.monotonic()
+            try:
+                with np.load(self.folder / f"answers-{self.generation}.npz") as z:
+                    a = {k: z[k] for k in z.files}
+                if len(a["rows"]) == len(self.ids):
+                    a["meta"] = json.loads(str(a["meta"]))
+                    self._answers = a
+            except FileNotFoundError:
+                pass
+            except (OSError, ValueError, KeyError) as exc:
+                logger.warning("precomputed answers in %s unusable (%s); computing instead", self.folder, exc)
+        return self._answers
 
     def row_vectors(self, i: int) -> dict:
         """Row i's vectors as float32 arrays (unit length), only those the point has."""
@@ -661,6 +730,28 @@ class PublishedStore:
             m[~present[name]] = 0.0
             out[name] = m
         return out, present
+
+    def answer_meta(self, collection: str) -> dict | None:
+        """The meta of the precomputed answers of the generation this store reads (None: none)."""
+        a = self._copy(collection).answers()
+        return None if a is None else a["meta"]
+
+    def answer(self, collection: str, pid: str) -> tuple[dict, dict] | None:
+        """The precomputed answer for point `pid` (`save_answers`) in the generation this store
+        reads, and the meta it was saved with; None when there is none."""
+        c = self._copy(collection)
+        a = c.answers()
+        r = c.row.get(pid)
+        if a is None or r is None or not a["done"][r]:
+            return None
+        rows = a["rows"][r]
+        m = int((rows >= 0).sum())
+        labels = a["labels"].tolist()
+        out = {"ids": [c.ids[i] for i in rows[:m].tolist()], "score": a["score"][r, :m].tolist(),
+               "placed_by": [labels[i] if i >= 0 else None for i in a["placed"][r, :m].tolist()]}
+        for v in ("fused", "text", "image"):
+            out[v] = [None if x != x else x for x in a[f"cos_{v}"][r, :m].tolist()]
+        return out, a["meta"]
 
     def fields_of(self, collection: str, ids: Sequence[str], names: Sequence[str]) -> list[dict] | None:
         """Payload fields kept as columns (genres, director, cast, ...) of each point, without

@@ -7,7 +7,9 @@ what the two movies share.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
+import functools
 import json
 import logging
 import time
@@ -19,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from reelvec.errors import SearchError, StoreError, UnknownMovieError
-from reelvec.fusion.blend import LABELS, Blend, blends_from, lead_people, placed_by, resolve_mode
+from reelvec.fusion.blend import DEFAULT_MODE, LABELS, Blend, blends_from, lead_people, placed_by, resolve_mode
 from reelvec.index.base import ALIAS, Found, QuerySpec, SearchFilter, point_id
 from reelvec.ingest.franchise import TitleSimilarity
 from reelvec.search.titles import TitleEntry, TitleIndex
@@ -28,6 +30,7 @@ VECTOR_NAMES = ("fused", "text", "image")
 ALIAS_CHECK_SECONDS = 1.0
 FILTER_KEYS = frozenset({"genres", "genres_all", "exclude_genres", "years", "after", "before", "languages"})
 ROW_SETS_KEPT = 100_000  # movies whose genre/people sets a blended `similar` keeps between calls
+ANSWERS_K = 10  # a build precomputes every movie's default `similar` up to this k (the default k)
 BLEND_POOL = 60  # candidates per prefetch of a blended `similar` (6 k when k is larger)
 MAX_TITLE = 300  # characters; a longer "title" is not one (and fuzzy matching it would take seconds)
 HISTORY_DECAY = 0.85  # recency weight per step back in a history (the fallback without a sequence model)
@@ -86,6 +89,11 @@ class Hit:
         return {"tmdb_id": self.tmdb_id, "title": self.title, "year": self.year, "genres": list(self.genres),
                 "score": round(self.score, 6), "key": self.key, "poster": self.poster,
                 "why": str(self.explanation), "explanation": self.explanation.to_dict()}
+
+
+def _is_blended(blend: Blend) -> bool:
+    """Does `similar` with this blend rescore candidates (rather than run one vector query)?"""
+    return blend.vectors != ("fused",) or bool(blend.title or blend.genre or blend.people)
 
 
 def _shared_sets(fields: dict) -> tuple[frozenset, frozenset]:
@@ -278,7 +286,7 @@ class Engine:
         Raises:
             UnknownMovieError: no such movie, or an ambiguous title (the message lists candidates).
         """
-        return self._record(self.get_movie_index(movie)).payload
+        return copy.deepcopy(self._record(self.get_movie_index(movie)).payload)  # the store's is shared
 
     def vocabulary(self) -> dict[str, set[str]]:
         """The genres and original languages present in the collection (what filters can name)."""
@@ -401,8 +409,13 @@ class Engine:
         if weights:
             return self._weighted(q, weights, k, flt)
         blend = resolve_mode(mode, self.blends)
-        if blend.vectors != ("fused",) or blend.title or blend.genre or blend.people:
-            return self._blended(q, blend, k, flt)
+        if _is_blended(blend):
+            if (mode or DEFAULT_MODE) == DEFAULT_MODE and k <= ANSWERS_K and flt == SearchFilter(exclude_ids=(pid,)):
+                hits = self._answered(q, blend, k)  # precomputed by the build for this generation
+                if hits is not None:
+                    return hits
+            found, shown, why = self._blend_rank(q, blend, k, flt)
+            return self._hits(found, q, shown, why)
         hits = self.store.query(self.collection, QuerySpec(q.vec["fused"], "fused", k, flt, with_vectors=True,
                                                            near_id=q.id))
         return self._hits(hits, q)
@@ -442,9 +455,60 @@ class Engine:
             self._tsim = (titles, tsim, {i: r for r, i in enumerate(ids)}, ids)
         return self._tsim[1], self._tsim[2], self._tsim[3]
 
-    def _blended(self, q: Found, blend: Blend, k: int, flt: SearchFilter) -> list[Hit]:
+    @staticmethod
+    @functools.lru_cache(maxsize=16)
+    def _answers_meta(blend: Blend) -> dict:
+        """What precomputed answers must have been computed with to stand for a computed one."""
+        return {"answers": 1, "mode": DEFAULT_MODE, "blend": blend.to_dict(), "k": ANSWERS_K, "pool": BLEND_POOL}
+
+    def _answered(self, q: Found, blend: Blend, k: int) -> list[Hit] | None:
+        """The default `similar` of `q` from the answers a build precomputed for the generation
+        being read (the same hits, scores and explanations as computing them), or None."""
+        answer = getattr(self.store, "answer", None)
+        got = answer(self.collection, q.id) if answer is not None else None
+        if got is None or got[1] != self._answers_meta(blend):
+            return None
+        a = got[0]
+        ids = a["ids"][:k]
+        shown = {pid: {n: a[n][j] for n in VECTOR_NAMES} for j, pid in enumerate(ids)}
+        why = {pid: a["placed_by"][j] for j, pid in enumerate(ids)}
+        return self._hits([Found(pid, s, {}, None) for pid, s in zip(ids, a["score"])], q, shown, why)
+
+    def has_similar_answers(self) -> bool:
+        """Does the generation being read keep precomputed default `similar` answers that match
+        the current preset?"""
+        meta = getattr(self.store, "answer_meta", None)
+        return meta is not None and meta(self.collection) == self._answers_meta(resolve_mode(None, self.blends))
+
+    def similar_answers(self, progress: bool = False) -> tuple[str, int, dict[str, dict], dict] | None:
+        """Every movie's default `similar` (k = `ANSWERS_K`, no filters), computed as a query would
+        compute it, for a build to keep with the published copy (`index.published.save_answers`):
+        (collection, generation, {point id: hits}, meta). None when the store keeps no copies or
+        the default mode is not a blend (a plain vector query, fast already)."""
+        generation = getattr(self.store, "generation", None)
+        columns = getattr(self.store, "columns", None)
+        blend = resolve_mode(None, self.blends)
+        if generation is None or columns is None or not _is_blended(blend):
+            return None
+        from tqdm import tqdm
+
+        coll = self.collection
+        gen = generation(coll)
+        self.warm()
+        out = {}
+        for pid in tqdm(list(columns(coll)["ids"]), desc="answers", unit="movie", disable=not progress):
+            q = self._record(pid)
+            found, shown, why = self._blend_rank(q, blend, ANSWERS_K, self._filter({}, exclude_ids=(pid,)))
+            out[pid] = {"ids": [f.id for f in found], "score": [f.score for f in found],
+                        "placed_by": [why.get(f.id) for f in found],
+                        **{n: [shown[f.id][n] for f in found] for n in VECTOR_NAMES}}
+        return coll, gen, out, self._answers_meta(blend)
+
+    def _blend_rank(self, q: Found, blend: Blend, k: int,
+                    flt: SearchFilter) -> tuple[list[Found], dict[str, dict], dict[str, str | None]]:
         """Candidates from each vector the blend reads (and from similar titles), rescored with the
-        blend's formula on their stored vectors and payloads."""
+        blend's formula on their stored vectors and payloads -> (the best k, best first; their
+        cosines; the signal that placed each), what `_hits` makes hits of."""
         pool = max(BLEND_POOL, 6 * k)
         # candidates come from the heaviest vector's neighbours plus similar titles; the other
         # vectors only rescore them (measured on validation: a prefetch per vector finds the same
@@ -466,7 +530,7 @@ class Engine:
                                      with_payload=False)
                     cands.update(f.id for f in self.store.query(self.collection, spec))
         if not cands:
-            return []
+            return [], {}, {}
         cand_ids = sorted(cands)  # rows below are in id order: ties break by id
         gather = getattr(self.store, "vectors_of", None)  # a published copy: one gather per vector
         if gather is not None:
@@ -505,7 +569,7 @@ class Engine:
         term_of = {n: t[order].tolist() for n, t in terms.items()}
         shown = {pid: {n: cos_of[n][j] for n in VECTOR_NAMES} for j, pid in enumerate(ids)}
         why = {pid: placed_by({n: term_of[n][j] for n in terms}, typical) or None for j, pid in enumerate(ids)}
-        return self._hits([Found(pid, s, {}, None) for pid, s in zip(ids, score[order].tolist())], q, shown, why)
+        return [Found(pid, s, {}, None) for pid, s in zip(ids, score[order].tolist())], shown, why
 
     def _sets_of(self, ids: Sequence[str]) -> list[tuple[frozenset, frozenset]] | None:
         """`_shared_sets` of each point from the store's columns (kept per point until the collection
