@@ -171,10 +171,11 @@ def add_build_options(p) -> None:
 
 def register(sub) -> None:
     b = sub.add_parser(
-        "build", help="catalog -> encode -> train -> index, reusing every cache (the demo's main job)",
+        "build", help="catalog -> encode -> train -> index -> answers, reusing every cache (the demo's main job)",
         description="Build (or refresh) the index: merge the catalog, encode text and posters through the feature "
         "cache, train the fusion model (or reuse it), and index into a new versioned Qdrant collection that the "
-        "alias `movies` is swapped to after verification. A rerun with nothing changed finishes in seconds.",
+        "alias `movies` is swapped to after verification; then (embedded store) precompute every movie's default "
+        "`similar` for readers. A rerun with nothing changed finishes in seconds.",
         epilog="examples:\n  reelvec build --data ../shared/data --store .reelvec\n"
         "  reelvec build --from movies.csv --map title=name,overview=plot,genres=tags,year=released,id=sku\n"
         "  reelvec build --qdrant-url http://localhost:6333 --shards 2 --replication-factor 2",
