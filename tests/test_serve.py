@@ -221,6 +221,17 @@ def _pids_of_connections(url: str, n: int) -> list[int]:
     return pids
 
 
+def test_answer_cache_keeps_the_most_recently_used():
+    from reelvec.app.serve import AnswerCache
+    c = AnswerCache(2)
+    c.put("a", b"1")
+    c.put("b", b"2")
+    assert c.get("a") == b"1"  # a is now the most recent
+    c.put("c", b"3")
+    assert c.get("b") is None and c.get("a") == b"1" and c.get("c") == b"3" and len(c) == 2
+    assert (c.hits, c.misses) == (3, 1)
+
+
 def test_balance_leaves_a_connection_to_the_least_loaded_live_worker():
     from reelvec.app.serve import Balance
     b = Balance(3)

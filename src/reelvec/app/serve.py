@@ -91,6 +91,9 @@ class AnswerCache:
         self._answers: OrderedDict = OrderedDict()
         self.hits = self.misses = 0
 
+    def __len__(self) -> int:
+        return len(self._answers)
+
     def get(self, key) -> bytes | None:
         body = self._answers.get(key)
         if body is None:
@@ -235,7 +238,7 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
         coll = engine.collection
         return reply({"collection": coll, "points": engine.store.count(coll),
                       "vectors": engine.store.collection_vectors(coll),
-                      "cache": None if cache is None else {"entries": len(cache._answers), "limit": cache.entries,
+                      "cache": None if cache is None else {"entries": len(cache), "limit": cache.entries,
                                                            "hits": cache.hits, "misses": cache.misses}})
 
     async def movie(request):
