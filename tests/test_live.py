@@ -182,6 +182,7 @@ def test_cli_add_and_delete(home, tmp_path, capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["live_edits"]["upserts"] == 3 and info["live_edits"]["deletes"] == 2
     assert info["published_generation"] == 3 and info["points"] == 16
+    assert info["similar_precomputed"] is False  # answers of generation 0; edits made generation 3
     assert main(["add", str(tmp_path / "missing.csv"), "--store", str(home)]) == 2
     assert "no such file" in capsys.readouterr().err
 

@@ -44,8 +44,11 @@ def info(home: Home, url: str | None = None, api_key: str | None = None) -> dict
             "collections": store.collections(),
             "live_edits": _edits_summary(home),
         }
-    if url is None and hasattr(store, "generation"):
-        out["published_generation"] = store.generation(coll)
+        if url is None and hasattr(store, "generation"):
+            out["published_generation"] = store.generation(coll)
+            # the build precomputes every movie's default `similar` for one generation; a live edit
+            # starts another, where queries compute until the next build
+            out["similar_precomputed"] = engine.has_similar_answers()
     if url is None:
         out["disk_bytes"] = {"store": _disk(home.store), "features": _disk(home.features_dir),
                              "model": _disk(home.model), "catalog": _disk(home.catalog)}
