@@ -9,7 +9,7 @@ cli      `reelvec similar "The Matrix"` as a fresh process, p50 of 5 (after one 
          scrolled from all points: what every call did before published copies)
 files    store files whose bytes changed after the read-only calls above (goal 0)
 readers  8 reader processes x N `similar` queries each while `reelvec reindex` runs; errors (goal 0)
-serve    `reelvec serve` on 127.0.0.1, 8 concurrent keep-alive clients, similar k=10, 2,000 requests:
+serve    `reelvec serve` on 127.0.0.1, 8 concurrent keep-alive clients, similar k=10 (--k), 2,000 requests:
          p50/p99 and requests/s, for each --workers value, --modes mode and --traffic (distinct: 2,000
          different movies, so no cached answer is reused; popular: Zipf-like repeats); baseline:
          the same queries on an in-process Engine, one at a time
@@ -137,17 +137,18 @@ async def _client(host: str, port: int, paths: list[str], lat: list[float]) -> N
         writer.close()
 
 
-async def _load(url: str, clients: int, per_client: int, ids: list[int], mode: str | None = None) -> list[float]:
+async def _load(url: str, clients: int, per_client: int, ids: list[int], mode: str | None = None,
+                k: int = 10) -> list[float]:
     host, port = url.split("//")[1].rsplit(":", 1)
     extra = f"&mode={mode}" if mode else ""
     lat: list[float] = []
-    await asyncio.gather(*(_client(host, int(port), [f"/similar?movie={ids[(c * per_client + i) % len(ids)]}&k=10{extra}"
+    await asyncio.gather(*(_client(host, int(port), [f"/similar?movie={ids[(c * per_client + i) % len(ids)]}&k={k}{extra}"
                                                      for i in range(per_client)], lat) for c in range(clients)))
     return lat
 
 
 def bench_serve(home: str, per_client: int, workers: int = 1, mode: str | None = None,
-                traffic: str = "distinct") -> dict:
+                traffic: str = "distinct", k: int = 10) -> dict:
     import numpy as np
 
     import reelvec
@@ -165,25 +166,26 @@ def bench_serve(home: str, per_client: int, workers: int = 1, mode: str | None =
         base = []
         for i in ids[:300]:
             t = time.perf_counter()
-            e.similar(i, k=10, mode=mode)
+            e.similar(i, k=k, mode=mode)
             base.append(time.perf_counter() - t)
     p = subprocess.Popen([str(Path(sys.executable).with_name("reelvec")), "serve", "--port", "0", "--rate", "0",
                           "--store", home, "--quiet", "--workers", str(workers)], stdout=subprocess.PIPE, text=True)
     url = p.stdout.readline().split("serving on ")[1].split()[0]
     try:
-        asyncio.run(_load(url, 8, 20, warm, mode))  # warm up (every worker)
+        asyncio.run(_load(url, 8, 20, warm, mode, k))  # warm up (every worker)
         t = time.perf_counter()
-        lat = asyncio.run(_load(url, 8, per_client, ids, mode))
+        lat = asyncio.run(_load(url, 8, per_client, ids, mode, k))
         total = time.perf_counter() - t
     finally:
         p.terminate()
         p.wait()
     ms = np.array(lat) * 1000
-    tag = f"w{workers}" + (f"_{mode}" if mode else "") + ("" if traffic == "distinct" else f"_{traffic}")
+    tag = (f"w{workers}" + (f"_{mode}" if mode else "") + ("" if traffic == "distinct" else f"_{traffic}")
+           + ("" if k == 10 else f"_k{k}"))
     res = {f"{tag}_p50_ms": float(np.percentile(ms, 50)), f"{tag}_p99_ms": float(np.percentile(ms, 99)),
            f"{tag}_rps": len(lat) / total, f"{tag}_engine_p50_ms": float(np.percentile(np.array(base) * 1000, 50))}
     res[f"{tag}_movies"] = len(set(ids))
-    print(f"serve    8 clients, {workers} worker(s), mode {mode or 'default'}, {traffic} traffic ({len(set(ids))} "
+    print(f"serve    8 clients, {workers} worker(s), mode {mode or 'default'}, k {k}, {traffic} traffic ({len(set(ids))} "
           f"movies in {len(ids)} requests): p50 {res[f'{tag}_p50_ms']:.2f} ms "
           f"p99 {res[f'{tag}_p99_ms']:.2f} ms, {res[f'{tag}_rps']:.0f} req/s; in-process engine p50 "
           f"{res[f'{tag}_engine_p50_ms']:.2f} ms")
@@ -200,6 +202,8 @@ def main() -> None:
     ap.add_argument("--serve-only", action="store_true", help="only the service load")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="`reelvec serve --workers` values to load")
     ap.add_argument("--modes", nargs="+", default=["similar"], help="`similar` modes to load (default: similar)")
+    ap.add_argument("--k", type=int, default=10, help="hits per similar (default 10, the k a build precomputes "
+                    "the default mode for; 11 measures computing them)")
     ap.add_argument("--traffic", nargs="+", default=["distinct"], choices=["distinct", "popular"],
                     help="distinct: every request a different movie (no answer is reused); popular: the same number "
                          "of requests over as many movies, the r-th most popular asked ~1/r as often")
@@ -211,7 +215,7 @@ def main() -> None:
     for traffic in args.traffic:
         for mode in args.modes:
             for w in args.workers:
-                res |= bench_serve(args.store, args.requests, w, mode, traffic)
+                res |= bench_serve(args.store, args.requests, w, mode, traffic, args.k)
     if not args.skip_reindex and not args.serve_only:
         res |= bench_readers(args.store, args.data, args.queries)
     print(json.dumps(res))

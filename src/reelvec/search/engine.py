@@ -7,7 +7,6 @@ what the two movies share.
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import functools
 import json
@@ -286,7 +285,7 @@ class Engine:
         Raises:
             UnknownMovieError: no such movie, or an ambiguous title (the message lists candidates).
         """
-        return copy.deepcopy(self._record(self.get_movie_index(movie)).payload)  # the store's is shared
+        return self._record(self.get_movie_index(movie)).payload
 
     def vocabulary(self) -> dict[str, set[str]]:
         """The genres and original languages present in the collection (what filters can name)."""
