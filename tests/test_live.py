@@ -183,6 +183,13 @@ def test_cli_add_and_delete(home, tmp_path, capsys):
     assert info["live_edits"]["upserts"] == 3 and info["live_edits"]["deletes"] == 2
     assert info["published_generation"] == 3 and info["points"] == 16
     assert info["similar_precomputed"] is False  # answers of generation 0; edits made generation 3
+    assert main(["precompute", "--store", str(home), "--json"]) == 0
+    done = json.loads(capsys.readouterr().out)
+    assert done["movies"] == 16 and done["generation"] == 3 and done["kept"] is True
+    assert main(["precompute", "--store", str(home), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["reused"] is True
+    assert main(["info", "--json", "--store", str(home)]) == 0
+    assert json.loads(capsys.readouterr().out)["similar_precomputed"] is True
     assert main(["add", str(tmp_path / "missing.csv"), "--store", str(home)]) == 2
     assert "no such file" in capsys.readouterr().err
 
@@ -245,6 +252,11 @@ def test_precomputed_answers_equal_computed_ones(home, monkeypatch):
     assert "Void Stalker" in {h.title for h in kept.similar("Alien")}
     for m in movies[:6]:
         assert _similar(kept, m) == _similar(computed, m)
+    from reelvec import app
+    assert app.precompute(app.Home.at(home))["kept"]  # `reelvec precompute`: this generation's answers
+    assert kept.has_similar_answers()
+    for m in [*movies, "Void Stalker"]:
+        assert _similar(kept, m) == _similar(computed, m), m
     other = reelvec.open(home)
     other._blends = {**other.blends, "similar": Blend(fused=1.0, text=0.5, title=0.6, title_floor=0.7)}
     assert not other.has_similar_answers()  # answers of another preset are not used

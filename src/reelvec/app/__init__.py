@@ -8,11 +8,12 @@ bars when a caller asks for them.
 """
 from __future__ import annotations
 
-from reelvec.app.build import BuildConfig, BuildReport, build, reindex
+from reelvec.app.build import BuildConfig, BuildReport, build, precompute, reindex
 from reelvec.app.data import catalog, encode, fetch_posters
 from reelvec.app.home import Home, data_dir
 from reelvec.app.model import blends_config, eval_history, evaluate, fusion_config, train
 from reelvec.app.store import restore, rollback, snapshot
 
 __all__ = ["BuildConfig", "BuildReport", "Home", "blends_config", "build", "catalog", "data_dir", "encode",
-           "eval_history", "evaluate", "fetch_posters", "fusion_config", "reindex", "restore", "rollback", "snapshot", "train"]
+           "eval_history", "evaluate", "fetch_posters", "fusion_config", "precompute", "reindex", "restore",
+           "rollback", "snapshot", "train"]

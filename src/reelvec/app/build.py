@@ -221,7 +221,7 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
             rep.stages["index"]["edits_replayed"] = _replay(home, later, cfg)
 
     with _Stage(rep, "answers"):
-        rep.stages["answers"] = _precompute_answers(home, cfg)
+        rep.stages["answers"] = precompute(home, cfg.qdrant_url, cfg.api_key, progress=cfg.progress)
 
     # sequence model for watch histories (next liked movie), next to the fusion model. After the
     # index: the index is live (and `for_history` falls back to the history's mean) while it trains
@@ -245,28 +245,33 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
     return rep
 
 
-def _precompute_answers(home: Home, cfg: BuildConfig) -> dict:
-    """Every movie's default `similar` (k <= 10, no filters), kept with the published copy so
-    that a query, a CLI call or the service reads it instead of computing it (until a live
-    edit starts a new generation). Embedded stores only; a rerun over the same generation
-    reuses what is there."""
+def precompute(home: Home, qdrant_url: str | None = None, api_key: str | None = None,
+               progress: bool = False) -> dict:
+    """Every movie's default `similar` (k <= 10, no filters), kept with the published copy's
+    current generation so that a query, a CLI call or the service reads it instead of computing
+    it. A build does this as its last index step; after live edits (a new generation, whose
+    queries compute) `reelvec precompute` does it again. Embedded stores only; nothing to do
+    when the generation has them already. Returns what it did."""
     from reelvec.index.published import save_answers
     from reelvec.search.engine import open_engine
 
-    url, key = home.qdrant(cfg.qdrant_url, cfg.api_key)
+    url, _ = home.qdrant(qdrant_url, api_key)
     if url:
         return {"skipped": "a Qdrant server: nothing is published"}
     t = time.perf_counter()
     with open_engine(home.root) as engine:
         if engine.has_similar_answers():
-            return {"reused": True}
-        got = engine.similar_answers(progress=cfg.progress)
+            return {"reused": True, "generation": engine.store.generation(engine.collection)}
+        got = engine.similar_answers(progress=progress)
     if got is None:
         return {"skipped": "the default similar is a plain vector query"}
     coll, gen, answers, meta = got
     kept = save_answers(home.store, coll, gen, answers, meta)
+    if not kept:
+        logger.warning("answers: %s moved past generation %d while they were computed (a live edit); run "
+                       "`reelvec precompute` again", coll, gen)
     logger.info("answers: %d movies' default similar precomputed in %.1f s", len(answers), time.perf_counter() - t)
-    return {"movies": len(answers), "seconds": round(time.perf_counter() - t, 1), "kept": kept}
+    return {"movies": len(answers), "generation": gen, "seconds": round(time.perf_counter() - t, 1), "kept": kept}
 
 
 def _replay(home: Home, edits: list, cfg: BuildConfig) -> int:

@@ -76,6 +76,7 @@ def add(home: Home, path: Path, mapping: dict[str, str] | None = None, qdrant_ur
         res.posters = summarise(fetch_posters(urls, home.posters, FetchConfig(), progress=progress))
         posters = fetched_posters(home.posters)
     with _engine(home, qdrant_url, api_key) as engine:
+        had_answers = engine.has_similar_answers()
         existing = {f.id for f in engine.store.retrieve(engine.collection, [point_id(m.key) for m in movies],
                                                         with_payload=False)}
         res.replaced = sum(point_id(m.key) in existing for m in movies)
@@ -87,12 +88,23 @@ def add(home: Home, path: Path, mapping: dict[str, str] | None = None, qdrant_ur
                 res.written += [(m.key, m.title, m.year) for m in chunk]
                 bar.update(len(chunk))
         bar.close()
+    if had_answers and res.written:
+        _stale_answers_hint()
     res.seconds = time.perf_counter() - t0
     return res
+
+
+def _stale_answers_hint() -> None:
+    logger.info("the default `similar` of this new generation is computed per query (~2-3 ms instead of ~0.5 ms) "
+                "until `reelvec precompute` (about 20 s for 11k movies) or the next build")
 
 
 def delete(home: Home, movies: list, qdrant_url: str | None = None, api_key: str | None = None) -> list[str]:
     """Delete movies (TMDB ids, keys or exact titles) from the live collection of `home`;
     all or nothing. Returns their keys."""
     with _engine(home, qdrant_url, api_key) as engine:
-        return engine.delete(list(movies))
+        had_answers = engine.has_similar_answers()
+        keys = engine.delete(list(movies))
+    if had_answers and keys:
+        _stale_answers_hint()
+    return keys

@@ -19,6 +19,7 @@ MODULES = ("data", "model", "index", "query")
 COMMANDS = {"catalog": "data", "fetch-posters": "data", "encode": "data", "train": "model", "eval": "model",
             "eval-history": "model", "build": "index", "reindex": "index", "rollback": "index", "snapshot": "index",
             "restore": "index", "info": "index", "add": "index", "delete": "index", "export": "index",
+            "precompute": "index",
             "similar": "query", "search": "query", "next": "query", "report": "query", "serve": "query"}
 
 
