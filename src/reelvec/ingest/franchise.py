@@ -260,18 +260,10 @@ class TitleSimilarity:
         word_ptr = np.concatenate([[0], np.cumsum(np.bincount(ids, minlength=len(self._vocab)))])
         return row_ptr, ids, np.maximum(norms, 1e-12), word_ptr, rows[order]
 
-    def _cos(self, index, row: int) -> np.ndarray:
-        row_ptr, ids, norms, word_ptr, by_word = index
-        out = np.zeros(self.n, np.float64)
-        for w in ids[row_ptr[row]:row_ptr[row + 1]]:
-            out[by_word[word_ptr[w]:word_ptr[w + 1]]] += self._idf2[w]
-        return out / (norms[row] * norms)
-
     def similar_rows(self, row: int) -> dict[int, float]:
-        """{row: similarity} of the titles with a similarity above 0 to title `row`: `scores`
-        without its zeros, the same numbers (added and divided in the same order), in plain
-        Python over the few titles that share a word (59 on average of 11k) instead of numpy
-        passes over all of them."""
+        """{row: similarity} of the titles with a similarity above 0 to title `row`, in plain Python
+        over the few titles that share a word (59 on average of 11k) rather than numpy passes
+        over all of them."""
         if self._lists is None:
             self._lists = [tuple(a.tolist() for a in index) for index in (self._full, self._head)]
             self._idf2_list = self._idf2.tolist()
@@ -300,14 +292,7 @@ class TitleSimilarity:
 
     def scores(self, row: int) -> np.ndarray:
         """Similarity of title `row` to every title, in [0, 1] (0 for titles sharing no word)."""
-        if self._full[0][row] == self._full[0][row + 1] and self._head[0][row] == self._head[0][row + 1]:
-            return np.zeros(self.n, np.float64)
-        out = np.maximum(self._cos(self._full, row), self._cos(self._head, row))
-        q = self._seq[row]
-        if q:
-            w = self._vocab[q[0]]
-            for c in self._full[4][self._full[3][w]:self._full[3][w + 1]]:
-                seq = self._seq[c]
-                if len(seq) > len(q) and seq[:len(q)] == q:
-                    out[c] = max(out[c], PREFIX)
+        out = np.zeros(self.n, np.float64)
+        for c, sim in self.similar_rows(row).items():
+            out[c] = sim
         return out
