@@ -411,18 +411,20 @@ class Balance:
     def report(self, slot: int, connections: int) -> None:
         self.slots[2 * slot], self.slots[2 * slot + 1] = float(connections), time.monotonic()
 
+    def _alive(self) -> list[bool]:
+        """Which workers have reported within 5 beats."""
+        now = time.monotonic()
+        return [now - self.slots[2 * o + 1] < 5 * self.BEAT for o in range(self.workers)]
+
     def live(self) -> int:
         """How many workers have reported lately."""
-        now = time.monotonic()
-        return sum(now - self.slots[2 * o + 1] < 5 * self.BEAT for o in range(self.workers))
+        return sum(self._alive())
 
     def should_wait(self, slot: int, mine: int, waited: float) -> bool:
         """Leave the waiting connection to a less loaded live worker?"""
         if waited >= self.GRACE:
             return False
-        now = time.monotonic()
-        return any(self.slots[2 * o] < mine and now - self.slots[2 * o + 1] < 5 * self.BEAT
-                   for o in range(self.workers) if o != slot)
+        return any(alive and o != slot and self.slots[2 * o] < mine for o, alive in enumerate(self._alive()))
 
 
 async def _accept_balanced(sock, server, balance: Balance, slot: int) -> None:

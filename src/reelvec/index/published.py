@@ -166,6 +166,11 @@ def _neighbours(M: np.ndarray, live: np.ndarray, rows: np.ndarray, k: int,
     return idx, sim, floor
 
 
+def _all_neighbours(M: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The lists of every row (`_neighbours` of all rows, `NEIGHBOURS` long)."""
+    return _neighbours(M, live, np.arange(len(live)), NEIGHBOURS)
+
+
 def _merge_neighbours(M: np.ndarray, live: np.ndarray, idx: np.ndarray, sim: np.ndarray, floor: np.ndarray,
                       new: np.ndarray) -> None:
     """Bring the lists of the old live rows up to date, in place, after rows `new` were added
@@ -244,7 +249,7 @@ def publish(root: str | Path, collection: str, vectors: dict[str, int], points: 
                 d = c.meta["vectors"].get(KNN_VECTOR)
                 if d and c.neighbours() is None:
                     live = c.has[KNN_VECTOR] & ~c.dead
-                    lists = _neighbours(c.vectors[KNN_VECTOR], live, np.arange(len(c.ids)), NEIGHBOURS)
+                    lists = _all_neighbours(c.vectors[KNN_VECTOR], live)
                     _save_neighbours(target, c.generation, lists)
             finally:
                 c.close()
@@ -258,7 +263,7 @@ def publish(root: str | Path, collection: str, vectors: dict[str, int], points: 
     neighbours = None
     if KNN_VECTOR in vectors:
         M = _rows_of(tmp, KNN_VECTOR, vectors[KNN_VECTOR], len(ids))
-        neighbours = _neighbours(M, has_rows[KNN_VECTOR], np.arange(len(ids)), NEIGHBOURS)
+        neighbours = _all_neighbours(M, has_rows[KNN_VECTOR])
     _write_generation(tmp, 0, {"collection": collection, "vectors": vectors}, np.array([0, *ends], np.int64),
                       has_rows, np.zeros(len(ids), bool), columns, neighbours)
     shutil.rmtree(target, ignore_errors=True)
@@ -297,7 +302,7 @@ def patch(root: str | Path, collection: str, upserts: Sequence[Found] = (), dele
             new = np.arange(rows, len(all_dead))
             before = c.neighbours()
             if before is None:  # a copy published without lists: make them all
-                neighbours = _neighbours(M, live, np.arange(len(all_dead)), NEIGHBOURS)
+                neighbours = _all_neighbours(M, live)
             else:
                 old_lists = tuple(np.array(a) for a in before)  # writable copies
                 _merge_neighbours(M, live, *old_lists, new)
@@ -714,12 +719,12 @@ class PublishedStore:
         for name in names:
             if name not in c.vectors:
                 raise StoreError(f"collection {collection} has no vector {name!r}")
-            present[name] = ok & c.has[name][safe] if len(c.ids) else ok
-            if not len(c.ids):
-                out[name] = np.zeros((len(ids), c.vectors[name].shape[1]), np.float32)
-                continue
-            m = c.vectors[name][safe]
-            m[~present[name]] = 0.0
+            if len(c.ids):
+                present[name] = ok & c.has[name][safe]
+                m = c.vectors[name][safe]
+                m[~present[name]] = 0.0
+            else:  # an empty copy: every id is unknown
+                present[name], m = ok, np.zeros((len(ids), c.vectors[name].shape[1]), np.float32)
             out[name] = m
         return out, present
 
