@@ -49,6 +49,7 @@ class BuildConfig:
     shards: int = 1
     replication_factor: int = 1
     progress: bool = True
+    wait: float = 600.0  # seconds the swap waits for a live edit that holds the home's writer lock
 
 
 @dataclass
@@ -197,28 +198,30 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
         points = make_points(movies, feats, fused, model.version)
         own = store is None
         store = home.open_store(cfg.qdrant_url, cfg.api_key) if own else store
+        guard = lambda: home.writer_lock(cfg.wait, "reelvec build (swapping the alias)")
+
+        def later_edits(collection: str) -> int:  # under the writer lock, just before the swap
+            return _apply_later_edits(store, collection, home, movies, len(edits), model, text, image, cfg)
         try:
             res = index_points(store, home.ledger(), points, vector_dims(feats, fused.shape[1]), model.version,
                                catalog_digest(movies, feats), batch_size=cfg.batch_size, score=score,
                                gate=gate, progress=cfg.progress, shards=cfg.shards,
                                replication_factor=cfg.replication_factor, force=cfg.force_index,
-                               on_batch=(lambda _b: time.sleep(cfg.throttle)) if cfg.throttle else None)
+                               on_batch=(lambda _b: time.sleep(cfg.throttle)) if cfg.throttle else None,
+                               guard=guard, before_swap=later_edits)
             live = store.resolve_alias(ALIAS)
-            if live and hasattr(store, "publish"):  # an index built before published copies existed
-                store.publish(live)
+            if live and hasattr(store, "publish"):  # a copy that is missing, damaged or has no checksums
+                with guard():
+                    store.publish(live)
         finally:
             if own:
                 store.close()
         rep.stages["index"] = {"collection": res.collection, "points": res.points, "swapped": res.swapped,
                                "reused": res.reused, "resumed_after_points": res.skipped_points,
-                               "dropped_partial": res.dropped,
+                               "dropped_partial": res.dropped, "edits_replayed": res.replayed,
                                "message": res.message}
     home.write_manifest(home.qdrant(cfg.qdrant_url)[0], cfg.scope, text_max_tokens=cfg.text_max_tokens)
     # readers can open the home from here on
-    if rep.swapped:  # edits made while this build ran went to the old collection: bring them over
-        later = EditLog(home.edits).read()[len(edits):]
-        if later:
-            rep.stages["index"]["edits_replayed"] = _replay(home, later, cfg)
 
     with _Stage(rep, "answers"):
         rep.stages["answers"] = precompute(home, cfg.qdrant_url, cfg.api_key, progress=cfg.progress)
@@ -259,10 +262,23 @@ def precompute(home: Home, qdrant_url: str | None = None, api_key: str | None = 
     if url:
         return {"skipped": "a Qdrant server: nothing is published"}
     t = time.perf_counter()
+    from reelvec.errors import ReelvecError, StoreError
+
     with open_engine(home.root) as engine:
         if engine.has_similar_answers():
             return {"reused": True, "generation": engine.store.generation(engine.collection)}
-        got = engine.similar_answers(progress=progress)
+        coll, gen = engine.collection, engine.store.generation(engine.collection)
+        try:
+            got = engine.similar_answers(progress=progress)
+        except (ReelvecError, KeyError) as exc:
+            from reelvec.index.published import PublishedStore
+
+            with PublishedStore(home.store) as now:
+                moved = now.resolve_alias(engine.alias) != coll or now.generation(coll) != gen
+            if moved:
+                raise StoreError(f"the live index changed while precompute ran (a live edit or a reindex: {exc}); "
+                                 "run `reelvec precompute` again") from exc
+            raise
     if got is None:
         return {"skipped": "the default similar is a plain vector query"}
     coll, gen, answers, meta = got
@@ -274,24 +290,53 @@ def precompute(home: Home, qdrant_url: str | None = None, api_key: str | None = 
     return {"movies": len(answers), "generation": gen, "seconds": round(time.perf_counter() - t, 1), "kept": kept}
 
 
-def _replay(home: Home, edits: list, cfg: BuildConfig) -> int:
-    """Apply edits (appended to the log after the build read it) to the new live collection,
-    without logging them again; returns how many were applied."""
-    from reelvec.errors import UnknownMovieError
-    from reelvec.search.engine import open_engine
+def _apply_later_edits(store, collection: str, home: Home, movies: list, seen: int, model, text, image,
+                       cfg: BuildConfig) -> int:
+    """Bring the live edits logged after this build read the edit log (they went to the old
+    collection) into `collection`, which is about to go live: the catalogue with every edit
+    applied is compared with the one indexed, and the movies that changed are encoded and
+    fused with this build's model and written in one batch (no published generation per
+    edit: the copy is published after this). Runs under the home's writer lock, so no edit
+    can slip in between; the transactions it covered are marked committed. Returns how many
+    edits it applied."""
+    from reelvec.encoders import FeatureCache
+    from reelvec.encoders.pipeline import encode_catalog, fetched_posters
+    from reelvec.index.base import point_id
+    from reelvec.index.build import make_points
+    from reelvec.ingest.edits import EditLog, apply_edits
+    from reelvec.ingest.franchise import franchise_of
 
-    url, key = home.qdrant(cfg.qdrant_url, cfg.api_key)
-    with open_engine(home.root, url=url, api_key=key) as engine, engine.editing():
-        for e in edits:
-            if e.op == "upsert":
-                engine.upsert([e.movie], record=False)
-            else:
-                try:
-                    engine.delete([e.key], record=False)
-                except UnknownMovieError:  # not in the new collection either
-                    pass
-    logger.info("index: replayed %d edit(s) made while the build ran", len(edits))
-    return len(edits)
+    log = EditLog(home.edits)
+    later = log.read()[seen:]
+    if not later:
+        return 0
+    after = apply_edits(movies, later)
+    touched = {e.key for e in later}
+    changed = [m for m in after if m.key in touched]
+    gone = touched - {m.key for m in after}
+    if changed:
+        with FeatureCache(home.features_dir) as cache:
+            feats = encode_catalog(changed, text, image, cache,
+                                   posters_dir=cfg.data / "posters" if cfg.data is not None else None,
+                                   fetched=fetched_posters(home.posters))
+        fused = model.embed(model.inputs(changed, feats))
+        rows = {m.key: r for r, m in enumerate(after)}
+        stems = franchise_of(after)  # judged over the whole catalogue, as the bulk load's were
+        franchise = {i: stems[rows[m.key]] for i, m in enumerate(changed) if rows[m.key] in stems}
+        for s in range(0, len(changed), cfg.batch_size):
+            part = changed[s:s + cfg.batch_size]
+            store.upsert(collection, make_points(part, feats, fused[s:s + len(part)], model.version,
+                                                 franchise={i - s: f for i, f in franchise.items()
+                                                            if s <= i < s + len(part)}))
+    if gone:
+        ids = [point_id(k) for k in gone]
+        there = [f.id for f in store.retrieve(collection, ids, with_payload=False)]
+        if there:
+            store.delete(collection, there)
+    log.commit(sorted({e.txn for e in later if e.txn} | {t for t, _ in log.pending()}))
+    logger.info("index: %d live edit(s) made while the build ran applied to %s before the swap", len(later),
+                collection)
+    return len(later)
 
 
 def reindex(cfg: BuildConfig, store=None) -> BuildReport:

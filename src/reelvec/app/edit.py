@@ -38,19 +38,20 @@ class AddResult:
                 "quarantine": self.quarantine}
 
 
-def _engine(home: Home, qdrant_url: str | None, api_key: str | None):
+def _engine(home: Home, qdrant_url: str | None, api_key: str | None, wait: float = 0.0):
     from reelvec.search.engine import open_engine
 
     if not home.manifest_path.exists():
         raise ReelvecError(f"no built home at {home.root} (no manifest.json); run `reelvec build --store {home.root}` "
                            "first: live edits need its model and encoders")
     url, key = home.qdrant(qdrant_url, api_key)
-    return open_engine(home.root, url=url, api_key=key)
+    return open_engine(home.root, url=url, api_key=key, wait=wait)
 
 
 def add(home: Home, path: Path, mapping: dict[str, str] | None = None, qdrant_url: str | None = None,
-        api_key: str | None = None, fetch: bool = True, progress: bool = False) -> AddResult:
-    """Upsert the movies of `path` into the live collection of `home`."""
+        api_key: str | None = None, fetch: bool = True, progress: bool = False, wait: float = 0.0) -> AddResult:
+    """Upsert the movies of `path` into the live collection of `home` (waiting up to `wait`
+    seconds for another writer of the home)."""
     import time
 
     from tqdm import tqdm
@@ -75,18 +76,17 @@ def add(home: Home, path: Path, mapping: dict[str, str] | None = None, qdrant_ur
 
         res.posters = summarise(fetch_posters(urls, home.posters, FetchConfig(), progress=progress))
         posters = fetched_posters(home.posters)
-    with _engine(home, qdrant_url, api_key) as engine:
+    with _engine(home, qdrant_url, api_key, wait) as engine, engine.editing():  # one lock, one shard load
         had_answers = engine.has_similar_answers()
         existing = {f.id for f in engine.store.retrieve(engine.collection, [point_id(m.key) for m in movies],
                                                         with_payload=False)}
         res.replaced = sum(point_id(m.key) in existing for m in movies)
         bar = tqdm(total=len(movies), desc="add", unit="movie", disable=not progress)
-        with engine.editing():  # one lock and one shard load for all batches
-            for s in range(0, len(movies), BATCH):
-                chunk = movies[s:s + BATCH]
-                engine.upsert(chunk, posters=posters)
-                res.written += [(m.key, m.title, m.year) for m in chunk]
-                bar.update(len(chunk))
+        for s in range(0, len(movies), BATCH):
+            chunk = movies[s:s + BATCH]
+            engine.upsert(chunk, posters=posters)
+            res.written += [(m.key, m.title, m.year) for m in chunk]
+            bar.update(len(chunk))
         bar.close()
     if had_answers and res.written:
         _stale_answers_hint()
@@ -99,10 +99,11 @@ def _stale_answers_hint() -> None:
                 "until `reelvec precompute` (about 20 s for 11k movies) or the next build")
 
 
-def delete(home: Home, movies: list, qdrant_url: str | None = None, api_key: str | None = None) -> list[str]:
+def delete(home: Home, movies: list, qdrant_url: str | None = None, api_key: str | None = None,
+           wait: float = 0.0) -> list[str]:
     """Delete movies (TMDB ids, keys or exact titles) from the live collection of `home`;
     all or nothing. Returns their keys."""
-    with _engine(home, qdrant_url, api_key) as engine:
+    with _engine(home, qdrant_url, api_key, wait) as engine:
         had_answers = engine.has_similar_answers()
         keys = engine.delete(list(movies))
     if had_answers and keys:

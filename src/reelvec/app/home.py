@@ -10,6 +10,7 @@
     jobs/                                        index job ledger and alias history
     posters/                                     `reelvec fetch-posters` cache + ledger.sqlite
     edits.jsonl                                  live edits (`reelvec add` / `delete`), applied by every build
+    writer.lock                                  the writer lock (who holds it: pid, command, since)
     add.quarantine.jsonl                         the rows the last `reelvec add` skipped, with reasons
     manifest.json                                what `reelvec.open(home)` needs (written by builds)
 
@@ -131,6 +132,20 @@ class Home:
 
         url, key = self.qdrant(url, api_key)
         return open_store(url=url, api_key=key) if url else open_store(path=str(self.store))
+
+    @property
+    def writer_lock_path(self) -> Path:
+        from reelvec.locks import WRITER_LOCK
+
+        return self.root / WRITER_LOCK
+
+    def writer_lock(self, wait: float = 0.0, what: str | None = None):
+        """The home's writer lock (a context manager): held by live edits, a build's swap and
+        replay, rollback and restore; readers never take it. Waits up to `wait` seconds for
+        another holder, then raises a StoreError naming it."""
+        from reelvec.locks import file_lock
+
+        return file_lock(self.writer_lock_path, wait, what)
 
     def ledger(self):
         from reelvec.index.jobs import JobLedger

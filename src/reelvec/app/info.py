@@ -64,3 +64,36 @@ def _edits_summary(home: Home) -> dict:
     return {"upserts": sum(e.op == "upsert" for e in edits), "deletes": sum(e.op == "delete" for e in edits),
             "last": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(last)) if last else None,
             "file": str(home.edits)}
+
+
+def verify(home: Home) -> dict:
+    """`reelvec verify`: every file readers trust, checked whole against its checksum. Returns
+    what was checked; raises the StoreError / FusionError naming the first damaged file."""
+    from reelvec.errors import StoreError
+    from reelvec.fusion.runtime import FusionRuntime
+    from reelvec.index.base import ALIAS
+    from reelvec.index.published import PublishedStore, published_dir, verify_copy
+    from reelvec.ingest.edits import EditLog
+
+    out: dict = {"home": str(home.root)}
+    url, _ = home.qdrant()
+    if url:
+        out["store"] = f"{url}: a Qdrant server checks its own data"
+    else:
+        coll = PublishedStore(home.store).resolve_alias(ALIAS)
+        if coll is None:
+            raise StoreError(f"no live collection in {home.store}; run `reelvec build` first")
+        copy = verify_copy(published_dir(home.store, coll))
+        out["published_copy"] = (f"{coll} generation {copy['generation']}: {copy['files']} files, "
+                                 f"{copy['bytes'] / 2**20:.1f} MiB, every vector finite and unit"
+                                 + (", precomputed answers" if copy["answers"] else ""))
+    import json
+
+    rt = FusionRuntime.load(home.model)  # checksum and finite weights
+    summed = "weights_xxh3" in json.loads((home.model / "config.json").read_text())
+    out["model"] = f"{rt.version}: " + ("weights match their checksum" if summed else
+                                        "weights finite (no checksum: trained by an older reelvec; "
+                                        "`reelvec build --retrain` records one)")
+    log = EditLog(home.edits)
+    out["edit_log"] = f"{len(log.read())} edit(s), {len(log.pending())} not committed (the next writer finishes them)"
+    return out

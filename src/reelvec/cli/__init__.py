@@ -18,7 +18,7 @@ MODULES = ("data", "model", "index", "query")
 # parser costs ~50 ms of a cold `reelvec similar`); tests check this table against `register`
 COMMANDS = {"catalog": "data", "fetch-posters": "data", "encode": "data", "train": "model", "eval": "model",
             "eval-history": "model", "build": "index", "reindex": "index", "rollback": "index", "snapshot": "index",
-            "restore": "index", "info": "index", "add": "index", "delete": "index", "export": "index",
+            "restore": "index", "info": "index", "verify": "index", "add": "index", "delete": "index", "export": "index",
             "precompute": "index",
             "similar": "query", "search": "query", "next": "query", "report": "query", "serve": "query"}
 
@@ -52,6 +52,11 @@ class _StderrHandler(logging.StreamHandler):
     def stream(self, _value) -> None:
         pass
 
+    def format(self, record) -> str:
+        from reelvec.cli.common import terminal_safe
+
+        return terminal_safe(super().format(record))
+
 
 def setup_logging(quiet: bool) -> None:
     """Library modules log to `reelvec.*`; the CLI shows INFO on stderr (WARNING with --quiet)."""
@@ -75,11 +80,15 @@ def main(argv: list[str] | None = None) -> int:
 
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     setup_logging(getattr(args, "quiet", False))
+    from reelvec.cli.common import SafeOutput, terminal_safe
+
+    stdout = sys.stdout
+    sys.stdout = SafeOutput(stdout)  # type: ignore[assignment]
     try:
         return args.func(args)
     except ReelvecError as exc:
         logging.getLogger("reelvec.cli").debug("error", exc_info=True)
-        print(f"reelvec {args.command}: error: {exc}", file=sys.stderr)
+        print(f"reelvec {args.command}: error: {terminal_safe(str(exc))}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `reelvec similar ... | head -1`
         import os
@@ -94,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"reelvec {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        sys.stdout = stdout
 
 
 if __name__ == "__main__":

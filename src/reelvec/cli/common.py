@@ -6,6 +6,35 @@ import json
 
 EXAMPLES = argparse.RawDescriptionHelpFormatter
 
+# control characters (C0 but tab and newline, DEL, C1) printed as \xNN: a title from a file or
+# the network can never move the cursor, recolour or retitle the user's terminal
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if chr(c) not in "\n\t"}
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with every control character but tab and newline escaped."""
+    return text.translate(_CONTROL)
+
+
+class SafeOutput:
+    """A text stream that escapes control characters before they reach the terminal (or the
+    pipe: a `reelvec similar ... | less` is a terminal too)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(terminal_safe(text))
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def add_wait(p, default: float = 0.0) -> None:
+    p.add_argument("--wait", type=float, default=default, metavar="SECONDS",
+                   help="wait up to SECONDS for another writer of the home (a `reelvec add`, a build's alias swap) "
+                   "instead of failing at once (default %(default)s)")
+
 
 def table(rows: list[list], headers: list[str]) -> str:
     """Plain-text table: numbers right-aligned, text left-aligned."""

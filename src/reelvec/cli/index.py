@@ -11,6 +11,7 @@ from reelvec.cli.common import (
     add_output,
     add_scope,
     add_store,
+    add_wait,
     data_or_none,
     mapped_sources,
     table,
@@ -29,7 +30,7 @@ def _build_config(args):
         text_precision=args.text_precision, text_max_tokens=args.text_max_tokens,
         image_precision=args.image_precision, shards=args.shards,
         replication_factor=args.replication_factor, progress=not args.quiet, batch_size=args.batch_size,
-        throttle=args.throttle)
+        throttle=args.throttle, wait=args.wait)
 
 
 def _print_build(rep, as_json: bool) -> None:
@@ -63,11 +64,12 @@ def _with_store(args, fn):
     from reelvec import app
 
     home = app.Home.at(args.store)
-    store = home.open_store(args.qdrant_url, args.api_key)
-    try:
-        return fn(store, home.ledger())
-    finally:
-        store.close()
+    with home.writer_lock(getattr(args, "wait", 0.0), f"reelvec {args.command}"):  # before the store is opened
+        store = home.open_store(args.qdrant_url, args.api_key)
+        try:
+            return fn(store, home.ledger())
+        finally:
+            store.close()
 
 
 def cmd_rollback(args) -> int:
@@ -130,7 +132,7 @@ def cmd_add(args) -> int:
     from reelvec.ingest.mapped import parse_map
 
     res = add(app.Home.at(args.store), Path(args.file), parse_map(args.map), args.qdrant_url, args.api_key,
-              fetch=not args.no_fetch, progress=not args.quiet and not args.json)
+              fetch=not args.no_fetch, progress=not args.quiet and not args.json, wait=args.wait)
     if args.json:
         print(json.dumps(res.summary()))
         return 0
@@ -167,8 +169,20 @@ def cmd_delete(args) -> int:
     from reelvec import app
     from reelvec.app.edit import delete
 
-    keys = delete(app.Home.at(args.store), args.movies, args.qdrant_url, args.api_key)
+    keys = delete(app.Home.at(args.store), args.movies, args.qdrant_url, args.api_key, wait=args.wait)
     print(json.dumps({"deleted": keys}) if args.json else "\n".join(f"deleted {k}" for k in keys))
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from reelvec import app
+    from reelvec.app.info import verify
+
+    out = verify(app.Home.at(args.store))
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(table([[k, v] for k, v in out.items()], ["checked", "result"]))
     return 0
 
 
@@ -182,6 +196,7 @@ def add_build_options(p) -> None:
     p.add_argument("--replication-factor", type=int, default=1, help="Qdrant replication_factor (server only)")
     p.add_argument("--batch-size", type=int, default=1024, help="points per upsert batch (default %(default)s)")
     p.add_argument("--throttle", type=float, default=0.0, help="seconds to pause between batches (default 0)")
+    add_wait(p, 600.0)
     add_output(p, "the stage summary")
 
 
@@ -215,11 +230,13 @@ def register(sub) -> None:
     rb = sub.add_parser("rollback", help="point the alias back at the previous collection",
                         epilog="example: reelvec rollback --store .reelvec")
     add_store(rb, data=False)
+    add_wait(rb)
     rb.set_defaults(func=cmd_rollback)
 
     sn = sub.add_parser("snapshot", help="snapshot a collection (embedded: a .tar.gz; server: Qdrant's own)",
                         epilog="example: reelvec snapshot --store .reelvec --out snapshots/")
     add_store(sn, data=False)
+    add_wait(sn)
     sn.add_argument("--collection", help="collection to snapshot (default: the one the alias points at)")
     sn.add_argument("--out", default="snapshots", help="folder for embedded snapshots (default: %(default)s)")
     sn.set_defaults(func=cmd_snapshot)
@@ -230,6 +247,7 @@ def register(sub) -> None:
     rs.add_argument("--name", help="new collection name (default: movies_restored_<time>)")
     rs.add_argument("--activate", action="store_true", help="point the alias at the restored collection")
     add_store(rs, data=False)
+    add_wait(rs)
     rs.set_defaults(func=cmd_restore)
 
     inf = sub.add_parser("info", help="what the live index is: collection, points, vectors, payload, models, disk",
@@ -240,6 +258,19 @@ def register(sub) -> None:
     add_store(inf, data=False)
     inf.add_argument("--json", action="store_true", help="print it as JSON")
     inf.set_defaults(func=cmd_info)
+
+    ve = sub.add_parser(
+        "verify", help="check every file readers trust against its checksum (published copy, model, edit log)",
+        description="Read every file of the live published copy (vectors, payloads, its generation's index files, "
+        "neighbour lists, precomputed answers) and the fusion model, and compare them with the checksums their "
+        "writers recorded; check every vector is finite and of unit length and the edit log parses. Readers check "
+        "sizes and the small files on open (and every block of a copy up to 512 MiB); this checks all of it. "
+        "Exit code 2 and the damaged file's name when something is wrong: `reelvec build` publishes the copy "
+        "again (a damaged model: `reelvec build --retrain`). Takes no lock and writes nothing.",
+        epilog="example: reelvec verify --store .reelvec")
+    add_store(ve, data=False)
+    ve.add_argument("--json", action="store_true", help="print what was checked as JSON")
+    ve.set_defaults(func=cmd_verify)
 
     ad = sub.add_parser(
         "add", help="add or replace movies in the live index from a CSV/TSV/JSONL/Parquet file",
@@ -256,6 +287,7 @@ def register(sub) -> None:
     ad.add_argument("--map", metavar="FIELD=COLUMN,...", help="columns named otherwise, e.g. title=name,overview=plot")
     ad.add_argument("--no-fetch", action="store_true", help="do not download poster URLs (index without them)")
     add_store(ad, data=False)
+    add_wait(ad)
     add_output(ad, "the keys written and the counts")
     ad.set_defaults(func=cmd_add)
 
@@ -267,6 +299,7 @@ def register(sub) -> None:
         epilog="examples:\n  reelvec delete own:sku-1\n  reelvec delete 603 'Dune (1984)'", formatter_class=EXAMPLES)
     de.add_argument("movies", nargs="+", help="TMDB ids, keys or exact titles")
     add_store(de, data=False)
+    add_wait(de)
     de.add_argument("--json", action="store_true", help="print the deleted keys as JSON")
     de.set_defaults(func=cmd_delete)
 

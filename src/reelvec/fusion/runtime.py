@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from reelvec.errors import FusionError
-from reelvec.fusion.checkpoint import CONFIG, WEIGHTS
+from reelvec.fusion.checkpoint import CONFIG, WEIGHTS, check_finite, check_weights
 from reelvec.fusion.features import StructuredSpec, structured_matrix, tag_matrix
 
 MODALITIES = ("text", "image", "struct", "tags")  # the order RecommenderSystem concatenates them in
@@ -39,9 +39,14 @@ class FusionRuntime:
         folder = Path(folder)
         try:
             meta = json.loads((folder / CONFIG).read_text())
+            fix = "run `reelvec build --retrain` to train it again"
+            check_weights(folder, meta, "fusion model", fix)
             state = {k: np.asarray(v, np.float32) for k, v in load_file(str(folder / WEIGHTS)).items()}
+            check_finite(state, folder, "fusion model", fix)
             return cls(state, StructuredSpec.from_dict(meta["spec"]), tuple(meta["config"].get("use", MODALITIES)),
                        meta["version"], meta["text_version"], meta["image_version"])
+        except FusionError:
+            raise
         except FileNotFoundError as exc:
             raise FusionError(f"no fusion model in {folder} ({Path(exc.filename).name} missing); run "
                               "`reelvec build` first") from exc

@@ -118,6 +118,9 @@ class VectorStore(Protocol):
         server: the name of the snapshot Qdrant keeps)."""
     def restore(self, snapshot: str | Path, name: str) -> str:
         """Restore a snapshot as the new collection `name` (which must not exist); returns `name`."""
+    def release(self, collection: str) -> None:
+        """Let go of this process's handle on `collection` (the embedded shard and its lock), so
+        another writer may open it; a no-op where there is no such handle (a server)."""
     def close(self) -> None: ...
 
 
@@ -135,6 +138,9 @@ def check_points(collection: str, dims: dict[str, int], points: Sequence[PointDa
             if n not in dims or len(v) != dims[n]:
                 raise StoreError(f"point {p.id}: vector {n!r} has dimension {len(v)}, collection "
                                  f"{collection} expects {dims.get(n, 'no such vector')}")
+            if not np.isfinite(np.asarray(v, np.float32)).all():  # NaN/inf never enters a store
+                raise StoreError(f"point {p.id} ({p.payload.get('title', '?')}): vector {n!r} is not finite; "
+                                 "nothing was written (a damaged model or encoder? `reelvec verify` checks them)")
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,11 @@ Layout of a store folder (Qdrant Edge has no aliases or collection list, so reel
     <store>/collections/<name>/       one EdgeShard per collection
     <store>/collections/<name>.json   {"vectors": {"fused": 256, ...}} written when created
 
-An EdgeShard takes an exclusive lock on its WAL: a second process opening the same collection
-gets a StoreError that says so.
+A Qdrant Edge shard rewrites files inside itself as it loads, *before* its own WAL lock refuses
+a second process, so `EdgeStore` first takes ``<store>/collections/<name>.lock`` (an OS file lock,
+`reelvec.locks`): a second process is refused (or waits, ``wait`` seconds) without touching
+the shard. Shard files are memory-mapped and preallocated (the WAL in 32 MiB pieces), so a full
+disk would kill the process with SIGBUS: every write first checks the free space it needs.
 """
 from __future__ import annotations
 
@@ -32,6 +35,13 @@ from reelvec.index.base import (
 )
 
 INDEXING_THRESHOLD_KB = 10_000  # Qdrant's default: segments above this size get an HNSW index
+WAL_HEADROOM = 2 * 32 << 20  # a write may fill the WAL's current 32 MiB piece and start the next
+
+
+def point_bytes(points: Sequence[PointData]) -> int:
+    """About how many bytes a shard needs for `points` (WAL, segment and its indexes: x3)."""
+    return sum(3 * (sum(4 * len(v) for v in p.vectors.values()) + 2 * len(json.dumps(p.payload, default=str)))
+               for p in points)
 
 
 def _edge():
@@ -66,10 +76,28 @@ def edge_filter(f: SearchFilter | None):
 class EdgeStore:
     """VectorStore over Qdrant Edge shards in one folder."""
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, wait: float = 0.0):
+        from reelvec.locks import ShardLocks
+
         self.root = Path(root)
         (self.root / "collections").mkdir(parents=True, exist_ok=True)
         self._shards: dict[str, object] = {}
+        self._locks = ShardLocks(wait)
+
+    def _lock(self, name: str) -> None:
+        """Take collection `name`'s shard lock (before anything opens the shard)."""
+        self._dir(name)  # the name is checked first
+        self._locks.take(self.root / "collections" / f"{name}.lock", f"collection {name}")
+
+    def _room(self, need: int, what: str) -> None:
+        """Refuse a write the disk has no room for (a shard would die of SIGBUS half way)."""
+        from reelvec.fsutil import free_bytes
+
+        free = free_bytes(self.root)
+        if free < need + WAL_HEADROOM:
+            raise StoreError(f"disk full: {self.root} has {free / 2**20:.0f} MiB free, {what} needs about "
+                             f"{(need + WAL_HEADROOM) / 2**20:.0f} MiB; free some space and run it again "
+                             "(nothing was written)")
 
     # ------------------------------------------------------------------ collections
     def _dir(self, name: str) -> Path:
@@ -86,6 +114,8 @@ class EdgeStore:
             check_vectors(name, self.collection_vectors(name), vectors)
             return
         path = self._dir(name)
+        self._lock(name)
+        self._room(0, f"creating collection {name}")
         if path.exists():
             shutil.rmtree(path)  # a half-created shard without its metadata file
         # no HNSW building while a bulk load is running (it competed with the upserts for the two
@@ -118,6 +148,9 @@ class EdgeStore:
         return self._meta(name).exists()
 
     def drop_collection(self, name: str) -> None:
+        """Remove a collection, its shard and its published copy (refused while another process
+        has the shard open)."""
+        self._lock(name)
         shard = self._shards.pop(name, None)
         if shard is not None:
             shard.close()
@@ -126,12 +159,16 @@ class EdgeStore:
         from reelvec.index.published import published_dir
 
         shutil.rmtree(published_dir(self.root, name), ignore_errors=True)  # readers keep their open maps
+        lock = self.root / "collections" / f"{name}.lock"
+        lock.unlink(missing_ok=True)
+        self._locks.release(lock)
 
     def _shard(self, name: str):
         shard = self._shards.get(name)
         if shard is None:
             if not self._meta(name).exists():
                 raise StoreError(f"no collection {name!r} in {self.root}; build it with `reelvec build`")
+            self._lock(name)
             try:
                 shard = _edge().EdgeShard.load(str(self._dir(name)))
             except Exception as exc:
@@ -149,13 +186,29 @@ class EdgeStore:
         check_points(collection, self.collection_vectors(collection), points)
         pts = [q.Point(p.id, {n: as_list(v) for n, v in p.vectors.items()}, p.payload) for p in points]
         if pts:
-            self._shard(collection).update(q.UpdateOperation.upsert_points(pts))
+            shard = self._shard(collection)
+            self._room(point_bytes(points) + self._copy_bytes(collection, len(points)),
+                       f"writing {len(points)} point(s) to {collection}")
+            shard.update(q.UpdateOperation.upsert_points(pts))
             self._patch_published(collection, upserts=[Found(p.id, 1.0, p.payload, p.vectors) for p in points])
 
     def delete(self, collection: str, ids: Sequence[str]) -> None:
         if ids:
-            self._shard(collection).update(_edge().UpdateOperation.delete_points(list(ids)))
+            shard = self._shard(collection)
+            self._room(self._copy_bytes(collection, 0), f"deleting from {collection}")
+            shard.update(_edge().UpdateOperation.delete_points(list(ids)))
             self._patch_published(collection, deletes=list(ids))
+
+    def _copy_bytes(self, collection: str, rows: int) -> int:
+        """What a live edit of `rows` rows writes into `collection`'s published copy (0: none)."""
+        from reelvec.index.published import edit_bytes, published_dir
+
+        folder = published_dir(self.root, collection)
+        try:
+            meta = json.loads((folder / "meta.json").read_text())
+        except (OSError, ValueError):
+            return 0
+        return edit_bytes(folder, meta, rows) if isinstance(meta, dict) and "vectors" in meta else 0
 
     def _patch_published(self, collection: str, upserts=(), deletes=()) -> None:
         """A published collection (the live one, or one kept for rollback) gets the same edit, so
@@ -295,6 +348,13 @@ class EdgeStore:
     def resolve_alias(self, alias: str) -> str | None:
         return self._aliases().get(alias)
 
+    def release(self, collection: str) -> None:
+        shard = self._shards.pop(collection, None)
+        if shard is not None:
+            shard.flush()
+            shard.close()
+        self._locks.release(self.root / "collections" / f"{collection}.lock")
+
     def close(self) -> None:
         for shard in self._shards.values():
             try:
@@ -303,3 +363,4 @@ class EdgeStore:
             except Exception:
                 pass
         self._shards.clear()
+        self._locks.release_all()

@@ -9,6 +9,7 @@ verification, so readers never see a half-built collection.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -38,6 +39,7 @@ class JobState:
     verified: bool = False
     score: float | None = None  # the model's gate metric, if known
     created: float = field(default_factory=time.time)
+    pending: list[int] | None = None  # [lo, hi]: the counts a live edit under way (or one that died) may leave
 
 
 class JobLedger:
@@ -124,6 +126,7 @@ class IndexResult:
     reused: bool = False
     message: str = ""
     dropped: list[str] = field(default_factory=list)  # orphaned partial collections removed
+    replayed: int = 0  # live edits made during the bulk load, applied before the swap
 
 
 def index_points(
@@ -142,15 +145,25 @@ def index_points(
     replication_factor: int = 1,
     on_batch: Callable[[int], None] | None = None,
     force: bool = False,
+    guard: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+    before_swap: Callable[[str], int] | None = None,
 ) -> IndexResult:
-    """Build (or resume) a collection for these points, verify, and swap the alias."""
+    """Build (or resume) a collection for these points, verify, and swap the alias.
+
+    `guard()` (the home's writer lock) is held while the live collection is looked at and
+    while the alias moves, not while the new collection is loaded, so live edits go on during
+    a bulk load; `before_swap(collection)`, called under it just before the swap, brings the
+    edits made meanwhile into the new collection and returns how many it applied."""
     from tqdm import tqdm
 
-    live = store.resolve_alias(ALIAS)
-    live_state = ledger.load(live) if live else None
-    if (not force and live_state and live_state.done and live_state.model_version == model_version
-            and live_state.catalog_digest == catalog_digest and _intact(store, live, len(points))):
-        return IndexResult(live, len(points), 0, False, reused=True, message="index is up to date")
+    with guard():
+        live = store.resolve_alias(ALIAS)
+        live_state = ledger.load(live) if live else None
+        if (not force and live_state and live_state.done and live_state.model_version == model_version
+                and live_state.catalog_digest == catalog_digest and _intact(store, live, len(points))):
+            return IndexResult(live, len(points), 0, False, reused=True, message="index is up to date")
+        if live:
+            store.release(live)  # live edits go on during the bulk load: they need its shard
     existing = set(store.collections())
     unfinished = [s for s in ledger.all() if not s.done and s.collection != live and s.collection in existing]
     matches = lambda s: (s.model_version == model_version and s.catalog_digest == catalog_digest
@@ -189,13 +202,21 @@ def index_points(
         return IndexResult(st.collection, len(points), skipped, False, dropped=orphans,
                            message=f"gate: new model scores {st.score:.4f} < live {live_state.score:.4f}; alias "
                                    f"stays on {live} (new collection kept as {st.collection} for inspection)")
-    store.set_alias(ALIAS, st.collection)
-    ledger.push_history(st.collection)
-    prune(store, ledger, keep=keep)
+    replayed = 0
+    with guard():
+        if before_swap is not None:
+            replayed = before_swap(st.collection)
+            if replayed:
+                st.total = store.count(st.collection)
+                ledger.save(st)
+        store.set_alias(ALIAS, st.collection)
+        ledger.push_history(st.collection)
+        prune(store, ledger, keep=keep)
     note = f"; resumed after {skipped} points" if skipped else ""
+    note += f"; {replayed} live edit(s) made meanwhile applied" if replayed else ""
     note += f"; dropped {len(orphans)} orphaned partial collection(s)" if orphans else ""
     return IndexResult(st.collection, len(points), skipped, True, message=f"alias {ALIAS} -> {st.collection}{note}",
-                       dropped=orphans)
+                       dropped=orphans, replayed=replayed)
 
 
 def verify(store: VectorStore, collection: str, points: Sequence[PointData], spot: int = 8) -> None:
@@ -230,7 +251,11 @@ def prune(store: VectorStore, ledger: JobLedger, keep: int = 1) -> list[str]:
             st = ledger.load(c)
             if st is not None and not st.done:
                 continue  # an unfinished job may still be resumed
-            store.drop_collection(c)
+            try:
+                store.drop_collection(c)
+            except StoreError as exc:  # another process has it open: the next build drops it
+                logger.warning("kept %s for now: %s", c, exc)
+                continue
             ledger.forget(c)
             dropped.append(c)
     ledger.set_history([c for c in hist if c in keep_set])

@@ -31,13 +31,17 @@ per-generation files (ids, offsets and columns: about 3 MB for 11k movies).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import itertools
 import json
 import logging
 import os
 import shutil
 import time
+import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -45,6 +49,7 @@ import numpy as np
 
 from reelvec import jsonutil
 from reelvec.errors import StoreError
+from reelvec.fsutil import BLOCK, block_digests, file_digest
 from reelvec.index.base import Found, QuerySpec, SearchFilter, filter_clauses
 
 logger = logging.getLogger(__name__)
@@ -205,11 +210,30 @@ def _save_neighbours(folder: Path, gen: int, lists: tuple[np.ndarray, ...]) -> N
         os.replace(tmp, folder / f"knn-{part}-{gen}.npy")
 
 
+def _file_records(folder: Path, gen: int, vectors: dict[str, int], rows: int, payload_end: int,
+                  before: dict | None = None) -> dict[str, dict]:
+    """Checksums of everything generation `gen` of the copy in `folder` is made of: the first
+    `rows` rows of each vector file and `payload_end` bytes of payloads (block lists, of which
+    `before`'s are reused for the blocks an append left alone) and each per-generation file."""
+    before = before or {}
+    out: dict[str, dict] = {}
+    for name, size in [*((f"vec-{n}.f32", rows * d * 4) for n, d in vectors.items()), ("payload.jsonl", payload_end)]:
+        out[name] = {"size": size, "blocks": block_digests(folder / name, size, before.get(name, {}).get("blocks"))}
+    for name in (f"gen-{gen}.npz", f"columns-{gen}.json", f"title-{gen}.npz",
+                 *(f"knn-{part}-{gen}.npy" for part in KNN_PARTS)):
+        path = folder / name
+        if path.exists():
+            out[name] = {"size": path.stat().st_size, "xxh": file_digest(path)}
+    return out
+
+
 def _write_generation(folder: Path, gen: int, meta: dict, offsets: np.ndarray, has: dict[str, np.ndarray],
                       dead: np.ndarray, columns: dict[str, list],
-                      neighbours: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:
-    """Generation `gen`'s files, then meta.json pointing at it (the commit), then the generation
-    before the previous one is removed (the previous one stays for readers that just read meta)."""
+                      neighbours: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                      before: dict | None = None) -> None:
+    """Generation `gen`'s files, then meta.json pointing at it with their checksums (the commit),
+    then the generation before the previous one is removed (the previous one stays for readers
+    that just read meta)."""
     from reelvec.ingest.franchise import TitleSimilarity
 
     if neighbours is not None:
@@ -226,90 +250,129 @@ def _write_generation(folder: Path, gen: int, meta: dict, offsets: np.ndarray, h
     tmp = folder / f".title-{gen}.tmp.npz"
     np.savez(tmp, **TitleSimilarity([""] * len(live), words).to_arrays())
     os.replace(tmp, folder / f"title-{gen}.npz")
+    files = _file_records(folder, gen, meta["vectors"], len(dead), int(offsets[-1]), before)
+    body = {k: v for k, v in meta.items() if k != "files"}
     tmp = folder / ".meta.tmp.json"
-    tmp.write_text(json.dumps(meta | {"format": FORMAT, "generation": gen, "count": len(dead)}))
+    with open(tmp, "w") as fh:
+        fh.write(json.dumps(body | {"format": FORMAT, "generation": gen, "count": len(dead), "files": files}))
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, folder / "meta.json")
     for old in (*folder.glob("gen-*.npz"), *folder.glob("columns-*.json"), *folder.glob("title-*.npz"),
-                *folder.glob("knn-*.npy"), *folder.glob("answers-*.npz")):
-        g = old.stem.rsplit("-", 1)[1]
+                *folder.glob("knn-*.npy"), *folder.glob("answers-*.npz"), *folder.glob("answers-*.sum.json")):
+        g = old.name.split(".")[0].rsplit("-", 1)[1]
         if g.isdigit() and int(g) < gen - 1:
             old.unlink(missing_ok=True)
 
 
 def publish(root: str | Path, collection: str, vectors: dict[str, int], points: Iterator[Found]) -> Path:
-    """Write the published copy of `collection` from its points (with vectors); idempotent."""
+    """Write the published copy of `collection` from its points (with vectors); idempotent. A
+    copy that is there and passes a full check of its checksums is kept; a damaged one, or one
+    an older reelvec wrote without checksums, is published again."""
     target = published_dir(root, collection)
     if (target / "meta.json").exists():
         try:
-            c = _Copy(target)  # intact: nothing to do but the neighbour lists an older reelvec did not write
+            verify_copy(target)
+            return target
         except StoreError as exc:
             logger.warning("%s; publishing it again", exc)
-        else:
-            try:
-                d = c.meta["vectors"].get(KNN_VECTOR)
-                if d and c.neighbours() is None:
-                    live = c.has[KNN_VECTOR] & ~c.dead
-                    lists = _all_neighbours(c.vectors[KNN_VECTOR], live)
-                    _save_neighbours(target, c.generation, lists)
-            finally:
-                c.close()
-            return target
     tmp = target.with_name(f".{collection}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    ids, ends, has, payloads = _append_rows(tmp, vectors, 0, 0, points)
-    columns = {"ids": ids, **_row_columns(payloads)}
-    has_rows = {n: np.array(h, bool) for n, h in has.items()}
-    neighbours = None
-    if KNN_VECTOR in vectors:
-        M = _rows_of(tmp, KNN_VECTOR, vectors[KNN_VECTOR], len(ids))
-        neighbours = _all_neighbours(M, has_rows[KNN_VECTOR])
-    _write_generation(tmp, 0, {"collection": collection, "vectors": vectors}, np.array([0, *ends], np.int64),
-                      has_rows, np.zeros(len(ids), bool), columns, neighbours)
+    try:
+        ids, ends, has, payloads = _append_rows(tmp, vectors, 0, 0, points)
+        columns = {"ids": ids, **_row_columns(payloads)}
+        has_rows = {n: np.array(h, bool) for n, h in has.items()}
+        neighbours = None
+        if KNN_VECTOR in vectors:
+            M = _rows_of(tmp, KNN_VECTOR, vectors[KNN_VECTOR], len(ids))
+            neighbours = _all_neighbours(M, has_rows[KNN_VECTOR])
+        _write_generation(tmp, 0, {"collection": collection, "vectors": vectors}, np.array([0, *ends], np.int64),
+                          has_rows, np.zeros(len(ids), bool), columns, neighbours)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise disk_error(exc, tmp, f"publishing {collection}") from exc
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     logger.info("published %s (%d points) for readers", collection, len(ids))
     return target
 
 
+def disk_error(exc: OSError, path: Path, what: str, need: int | None = None) -> StoreError:
+    """An OSError of a write as a StoreError naming the path (and, for a full disk, the space)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        from reelvec.fsutil import free_bytes
+
+        need_s = f"; it needs about {need / 2**20:.0f} MiB" if need else ""
+        return StoreError(f"disk full: {what} could not write {path} ({free_bytes(path) / 2**20:.0f} MiB free"
+                          f"{need_s}); free some space and run it again (nothing was changed)")
+    return StoreError(f"{what} could not write {path}: {exc}")
+
+
+def edit_bytes(folder: Path, meta: dict, rows: int) -> int:
+    """About how many bytes a live edit of `rows` rows writes into the copy in `folder`: the rows
+    themselves, and a new generation of the small files as large as the current one's."""
+    gen = int(meta.get("generation", 0))
+    small = sum(rec.get("size", 0) for name, rec in (meta.get("files") or {}).items()
+                if name.split(".")[0].rsplit("-", 1)[-1] == str(gen))
+    row = sum(4 * d for d in meta["vectors"].values()) + 4096
+    return int(1.5 * small) + rows * row + (1 << 20)
+
+
 def patch(root: str | Path, collection: str, upserts: Sequence[Found] = (), deletes: Sequence[str] = ()) -> int | None:
     """Apply a live edit to the published copy of `collection`: `upserts` (points with vectors)
-    replace or add rows, `deletes` (point ids) remove them. Only the writer holding the
-    collection's lock may call it. Returns the new generation (None: the collection has no copy)."""
+    replace or add rows, `deletes` (point ids) remove them. Only the writer holding the home's
+    writer lock may call it. Returns the new generation (None: the collection has no copy). A full disk is a StoreError
+    raised before anything changes (checked first; a write that still fails is rolled back)."""
+    from reelvec.fsutil import free_bytes
+
     folder = published_dir(root, collection)
     if not (folder / "meta.json").exists():
         return None
     c = _Copy(folder)
     try:
         vectors, rows = c.meta["vectors"], len(c.ids)
+        need = edit_bytes(folder, c.meta, len(upserts))
+        if free_bytes(folder) < need:
+            raise disk_error(OSError(errno.ENOSPC, "no space"), folder, f"a live edit of {collection}", need)
         gone = set(deletes) | {f.id for f in upserts}
         dead = c.dead.copy()
         for pid in gone:
             r = c.row.get(pid)
             if r is not None:
                 dead[r] = True
-        ids, ends, has, payloads = _append_rows(folder, vectors, rows, int(c.offsets[-1]), upserts)
-        columns = {"ids": c.ids + ids}
-        for name, values in _row_columns(payloads).items():
-            columns[name] = c.cols[name] + values
         gen = int(c.meta.get("generation", 0)) + 1
-        all_has = {n: np.concatenate([c.has[n], np.array(has[n], bool)]) for n in vectors}
-        all_dead = np.concatenate([dead, np.zeros(len(ids), bool)])
-        neighbours = None
-        if KNN_VECTOR in vectors:
-            M = _rows_of(folder, KNN_VECTOR, vectors[KNN_VECTOR], len(all_dead))
-            live = all_has[KNN_VECTOR] & ~all_dead
-            new = np.arange(rows, len(all_dead))
-            before = c.neighbours()
-            if before is None:  # a copy published without lists: make them all
-                neighbours = _all_neighbours(M, live)
-            else:
-                old_lists = tuple(np.array(a) for a in before)  # writable copies
-                _merge_neighbours(M, live, *old_lists, new)
-                added = _neighbours(M, live, new, NEIGHBOURS)
-                neighbours = tuple(np.concatenate([a, b]) for a, b in zip(old_lists, added))  # type: ignore[assignment]
-        _write_generation(folder, gen, c.meta, np.concatenate([c.offsets, np.array(ends, np.int64)]), all_has,
-                          all_dead, columns, neighbours)
+        try:
+            ids, ends, has, payloads = _append_rows(folder, vectors, rows, int(c.offsets[-1]), upserts)
+            columns = {"ids": c.ids + ids}
+            for name, values in _row_columns(payloads).items():
+                columns[name] = c.cols[name] + values
+            all_has = {n: np.concatenate([c.has[n], np.array(has[n], bool)]) for n in vectors}
+            all_dead = np.concatenate([dead, np.zeros(len(ids), bool)])
+            neighbours = None
+            if KNN_VECTOR in vectors:
+                M = _rows_of(folder, KNN_VECTOR, vectors[KNN_VECTOR], len(all_dead))
+                live = all_has[KNN_VECTOR] & ~all_dead
+                new = np.arange(rows, len(all_dead))
+                before = c.neighbours()
+                if before is None:  # a copy published without lists: make them all
+                    neighbours = _all_neighbours(M, live)
+                else:
+                    old_lists = tuple(np.array(a) for a in before)  # writable copies
+                    _merge_neighbours(M, live, *old_lists, new)
+                    added = _neighbours(M, live, new, NEIGHBOURS)
+                    neighbours = tuple(np.concatenate([a, b]) for a, b in zip(old_lists, added))  # type: ignore
+            _write_generation(folder, gen, c.meta, np.concatenate([c.offsets, np.array(ends, np.int64)]), all_has,
+                              all_dead, columns, neighbours, before=c.meta.get("files"))
+        except OSError as exc:  # nothing is committed before meta.json: drop this generation's leftovers
+            for f in (*folder.glob(f"*-{gen}.*"), *folder.glob(f".*-{gen}.tmp.*"), folder / ".meta.tmp.json"):
+                f.unlink(missing_ok=True)
+            for n, d in vectors.items():  # appended rows past the committed ones are not read, but take space
+                with contextlib.suppress(OSError):
+                    os.truncate(folder / f"vec-{n}.f32", rows * d * 4)
+            with contextlib.suppress(OSError):
+                os.truncate(folder / "payload.jsonl", int(c.offsets[-1]))
+            raise disk_error(exc, folder, f"a live edit of {collection}", need) from exc
     finally:
         c.close()
     logger.info("published %s generation %d: %d upserted, %d deleted", collection, gen, len(upserts), len(deletes))
@@ -321,9 +384,11 @@ def save_answers(root: str | Path, collection: str, generation: int, answers: di
     `generation` of `collection`'s copy: ``answers`` maps each point id to its hits (``ids``,
     ``score``, ``fused``/``text``/``image`` cosines and ``placed_by``, best first). They hold for
     that generation only: a reader of a later one (a live edit) computes instead. False when the
-    copy has moved on already. Any process may write them (atomically, named by generation)."""
+    copy has moved on already (or a hit is no longer in it). Any process may write them
+    (atomically, named by generation, with their checksum beside them in ``answers-<g>.sum.json``)."""
     folder = published_dir(root, collection)
     c = _Copy(folder)
+    tmp = folder / f".answers-{generation}.{os.getpid()}.tmp.npz"
     try:
         if c.generation != generation:
             return False
@@ -341,33 +406,141 @@ def save_answers(root: str | Path, collection: str, generation: int, answers: di
             if r is None:
                 continue
             m = len(a["ids"])
+            if any(i not in c.row for i in a["ids"]):
+                return False  # computed over rows a later edit removed
             rows[r, :m] = [c.row[i] for i in a["ids"]]
             score[r, :m] = a["score"]
             for v in cos:
                 cos[v][r, :m] = [np.nan if x is None else x for x in a[v]]
             placed[r, :m] = [code[x] if x else -1 for x in a["placed_by"]]
             done[r] = True
-        tmp = folder / f".answers-{generation}.tmp.npz"
-        np.savez(tmp, rows=rows, score=score, placed=placed, done=done, labels=np.array(labels or [""], str),
-                 meta=np.array(json.dumps(meta, sort_keys=True)), **{f"cos_{v}": a for v, a in cos.items()})
-        os.replace(tmp, folder / f"answers-{generation}.npz")
+        try:
+            np.savez(tmp, rows=rows, score=score, placed=placed, done=done, labels=np.array(labels or [""], str),
+                     meta=np.array(json.dumps(meta, sort_keys=True)), **{f"cos_{v}": a for v, a in cos.items()})
+            from reelvec.fsutil import atomic_write_json
+
+            atomic_write_json(folder / f"answers-{generation}.sum.json",
+                              {"size": tmp.stat().st_size, "xxh": file_digest(tmp)})
+            os.replace(tmp, folder / f"answers-{generation}.npz")
+        except OSError as exc:
+            raise disk_error(exc, tmp, "precompute") from exc
         return True
     finally:
+        tmp.unlink(missing_ok=True)
         c.close()
 
 
-class _Copy:
-    """One generation of a published collection, opened for reading (memory-mapped)."""
+def check_file(folder: Path, name: str, rec: dict, sample: bool = False, seen: set | None = None) -> str | None:
+    """What is wrong with file `name` of a copy against its checksum record (None: nothing).
+    Append-only files are checked over their recorded prefix, block by block (`sample`: the
+    first, the last and two random blocks only); blocks whose checksum is in `seen` were
+    checked before in this process and are skipped (and the ones checked now are added)."""
+    path = folder / name
+    try:
+        size = path.stat().st_size
+        if "xxh" in rec:
+            if size != rec["size"]:
+                return f"{name} has {size} bytes, not {rec['size']}"
+            return None if file_digest(path) == rec["xxh"] else f"{name} does not match its checksum"
+        if size < rec["size"]:
+            return f"{name} has {size} bytes, fewer than the {rec['size']} its rows need"
+        blocks = rec.get("blocks") or []
+        todo = range(len(blocks))
+        if sample and len(blocks) > 4:
+            rng = np.random.default_rng()
+            todo = sorted({0, len(blocks) - 1, *rng.integers(0, len(blocks), 2).tolist()})
+        for b in todo:
+            key = (name, b, blocks[b])
+            if seen is not None and key in seen:
+                continue
+            got = file_digest(path, b * BLOCK, min(rec["size"], (b + 1) * BLOCK))
+            if got != blocks[b]:
+                return f"{name} does not match its checksum (bytes {b * BLOCK}-{min(rec['size'], (b + 1) * BLOCK)})"
+            if seen is not None:
+                seen.add(key)
+    except FileNotFoundError:
+        return f"{name} is missing"
+    except OSError as exc:
+        return f"{name} is unreadable ({exc})"
+    return None
 
-    def __init__(self, folder: Path, attempts: int = 3):
+
+def damaged(folder: Path, problem: str) -> StoreError:
+    return StoreError(f"published copy {folder} is damaged ({problem}); run `reelvec build` to publish the live "
+                      "collection again")
+
+
+def verify_copy(folder: Path) -> dict:
+    """Check every file of the current generation of the copy in `folder` against its checksum
+    (all blocks of the large files, the neighbour lists and precomputed answers too): what
+    `reelvec verify` and a build run. Returns what was checked; raises a StoreError naming the
+    first damaged file. A copy without checksums (an older reelvec) counts as damaged."""
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise damaged(folder, f"meta.json is unreadable: {exc}") from exc
+    files = meta.get("files") if isinstance(meta, dict) else None
+    if not files:
+        raise damaged(folder, "it has no checksums: it was published by an older reelvec")
+    gen = meta.get("generation", 0)
+    for name, rec in files.items():
+        problem = check_file(folder, name, rec)
+        if problem:
+            raise damaged(folder, problem)
+    answers = folder / f"answers-{gen}.npz"
+    if answers.exists():
+        problem = _answers_problem(folder, gen)
+        if problem:
+            raise damaged(folder, problem)
+    c = _Copy(folder, check="full")  # the contents: sizes agree, every vector finite
+    try:
+        c.check_rows()
+    finally:
+        c.close()
+    return {"folder": str(folder), "generation": gen, "files": len(files),
+            "bytes": sum(r["size"] for r in files.values()), "answers": answers.exists()}
+
+
+def _answers_problem(folder: Path, gen: int) -> str | None:
+    try:
+        rec = json.loads((folder / f"answers-{gen}.sum.json").read_text())
+    except FileNotFoundError:
+        return f"answers-{gen}.npz has no checksum"
+    except (OSError, ValueError) as exc:
+        return f"answers-{gen}.sum.json is unreadable ({exc})"
+    return check_file(folder, f"answers-{gen}.npz", rec)
+
+
+FULL_CHECK_BYTES = 512 << 20  # a reader checks every block of a copy up to this size on open, else samples
+_SEEN: set = set()  # (file, block, checksum) a reader of this process has checked already
+
+
+class _Copy:
+    """One generation of a published collection, opened for reading (memory-mapped).
+
+    Opening checks the files this generation needs against the checksums in its meta.json:
+    sizes always, the small files whole, the vectors and payloads block by block (every block
+    of a copy up to FULL_CHECK_BYTES, else a sample; blocks checked before in this process are
+    not read again, so a new generation after a live edit costs only its new bytes)."""
+
+    def __init__(self, folder: Path, attempts: int = 3, check: str = "open"):
+        last = None
         for attempt in range(attempts):  # a writer may retire a generation between meta.json and its files
             try:
-                self._open(folder)
+                self._open(folder, check)
                 break
-            except FileNotFoundError:
-                if attempt == attempts - 1:
+            except FileNotFoundError as exc:
+                try:
+                    meta = (folder / "meta.json").read_bytes()
+                except OSError:
+                    meta = None
+                if attempt == attempts - 1 or (meta is not None and meta == last):
+                    if meta is not None and meta == last:  # the same meta twice: its files are really gone
+                        raise damaged(folder, f"{Path(exc.filename or '?').name} is missing") from None
                     raise StoreError(f"published copy {folder} changed while it was opened {attempts} times; "
                                      "try again") from None
+                last = meta
+                time.sleep(0.05)
         self.folder = folder
         self.checked = time.monotonic()
         self.row = {pid: i for i, pid in enumerate(self.ids) if not self.dead[i]}
@@ -381,12 +554,43 @@ class _Copy:
         self._answers: dict[str, np.ndarray] | None = None
         self._answers_checked = -1.0  # when answers-<g>.npz was last looked for (a build adds it later)
 
-    def _open(self, folder: Path) -> None:
+    def _check(self, folder: Path, names: Sequence[str], mode: str) -> None:
+        files = self.meta.get("files")
+        if not files or mode == "none":
+            return  # a copy published before checksums: sizes are still checked below
+        sample = mode != "full" and sum(r["size"] for r in files.values()) > FULL_CHECK_BYTES
+        for name in names:
+            rec = files.get(name)
+            if rec is None:
+                raise damaged(folder, f"meta.json has no checksum for {name}")
+            problem = check_file(folder, name, rec, sample=sample, seen=_SEEN)
+            if problem:
+                if problem.endswith("is missing") and name != "meta.json":
+                    raise FileNotFoundError(errno.ENOENT, problem, str(folder / name))
+                raise damaged(folder, problem)
+
+    def verified(self, name: str) -> bool:
+        """An optional file of this generation (title arrays, neighbour lists) matches its
+        checksum (True for a copy without checksums); a mismatch is logged."""
+        rec = (self.meta.get("files") or {}).get(name)
+        if rec is None:
+            return not self.meta.get("files")
+        problem = check_file(self.folder, name, rec, seen=_SEEN)
+        if problem:
+            logger.warning("published copy %s: %s; not used (run `reelvec build` to publish it again)",
+                           self.folder, problem)
+        return problem is None
+
+    def _open(self, folder: Path, check: str = "open") -> None:
         try:
             self.meta = json.loads((folder / "meta.json").read_text())
+            if not isinstance(self.meta, dict):
+                raise ValueError("meta.json is not a JSON object")
             if self.meta.get("format") != FORMAT:
                 raise ValueError(f"format {self.meta.get('format')}, this reelvec reads format {FORMAT}")
             gen = int(self.meta.get("generation", 0))
+            self._check(folder, [*(f"vec-{n}.f32" for n in self.meta["vectors"]), "payload.jsonl",
+                                 f"gen-{gen}.npz", f"columns-{gen}.json"], check)
             with np.load(folder / f"gen-{gen}.npz") as z:
                 self.offsets, self.dead = z["offsets"], z["dead"]
                 self.has = {n: z[f"has-{n}"] for n in self.meta["vectors"]}
@@ -401,11 +605,13 @@ class _Copy:
                 self.vectors[name] = (np.asarray(np.memmap(path, np.float32, "r", shape=(n, d))) if n
                                       else np.zeros((0, d), np.float32))  # plain views of the maps
             self._payload = open(folder / "payload.jsonl", "rb")  # kept open: survives a prune
-        except FileNotFoundError:
+        except (FileNotFoundError, StoreError):
             raise
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
             raise StoreError(f"published copy {folder} is unreadable ({exc}); run `reelvec build` to publish "
                              "the live collection again") from exc
+        if not isinstance(cols, dict) or not isinstance(cols.get("ids"), list):
+            raise damaged(folder, f"columns-{gen}.json is not an object of columns")
         self.ids: list[str] = cols.pop("ids")
         self.cols = cols
         sizes = {len(self.ids), len(self.offsets) - 1, len(self.dead), *(len(h) for h in self.has.values()),
@@ -417,6 +623,20 @@ class _Copy:
                              f"payload {payload_bytes} of {int(self.offsets[-1])} bytes); run `reelvec build` to "
                              "publish the live collection again")
 
+    def check_rows(self) -> None:
+        """Every live row's vectors are finite and of unit length (or all zero where a point has
+        no such vector): what `verify_copy` adds to the checksums."""
+        live = ~self.dead
+        for name, m in self.vectors.items():
+            for s in range(0, len(m), 65536):
+                block = np.asarray(m[s:s + 65536])
+                norms = np.linalg.norm(block, axis=1)
+                want = self.has[name][s:s + 65536] & live[s:s + 65536]
+                bad = ~np.isfinite(norms) | (want & (np.abs(norms - 1.0) > 1e-3))
+                if bad.any():
+                    r = s + int(np.flatnonzero(bad)[0])
+                    raise damaged(self.folder, f"vec-{name}.f32 row {r} ({self.ids[r]}) is not a unit vector")
+
     @property
     def generation(self) -> int:
         return int(self.meta.get("generation", 0))
@@ -425,16 +645,26 @@ class _Copy:
         """Row i's payload, parsed anew (10 us with orjson; keeping parsed payloads saved 0.03 ms
         a query and cost the service 4-26 ms garbage-collector pauses over them)."""
         start, end = int(self.offsets[i]), int(self.offsets[i + 1])
-        return jsonutil.loads(os.pread(self._payload.fileno(), end - start, start))  # thread-safe: no seek
+        raw = os.pread(self._payload.fileno(), end - start, start)  # thread-safe: no seek
+        try:
+            out = jsonutil.loads(raw)
+        except ValueError as exc:
+            raise damaged(self.folder, f"payload.jsonl row {i} is not JSON ({exc})") from exc
+        if not isinstance(out, dict):
+            raise damaged(self.folder, f"payload.jsonl row {i} is not a JSON object")
+        return out
 
     def neighbours(self) -> tuple[np.ndarray, ...] | None:
         """This generation's nearest-neighbour lists of `KNN_VECTOR` (rows, cosines, floors; memory-
         mapped), or None for a copy published without them."""
         if self._neighbours is False:
             try:
-                lists = tuple(np.load(self.folder / f"knn-{part}-{self.generation}.npy", mmap_mode="r")
-                              for part in KNN_PARTS)
-                self._neighbours = lists if all(len(a) == len(self.ids) for a in lists) else None
+                names = [f"knn-{part}-{self.generation}.npy" for part in KNN_PARTS]
+                if not all(self.verified(n) for n in names):
+                    raise ValueError("damaged")
+                lists = tuple(np.load(self.folder / n, mmap_mode="r") for n in names)
+                ok = all(len(a) == len(self.ids) for a in lists) and int(lists[0].max(initial=-1)) < len(self.ids)
+                self._neighbours = lists if ok else None
             except (OSError, ValueError) as exc:
                 logger.debug("no neighbour lists in %s (%s)", self.folder, exc)
                 self._neighbours = None
@@ -446,15 +676,21 @@ class _Copy:
         if self._answers is None and time.monotonic() - self._answers_checked > REFRESH_SECONDS:
             self._answers_checked = time.monotonic()
             try:
+                if not (self.folder / f"answers-{self.generation}.npz").exists():
+                    raise FileNotFoundError
+                problem = _answers_problem(self.folder, self.generation)
+                if problem:
+                    raise ValueError(problem)
                 with np.load(self.folder / f"answers-{self.generation}.npz") as z:
                     a = {k: z[k] for k in z.files}
-                if len(a["rows"]) == len(self.ids):
+                if len(a["rows"]) == len(self.ids) and int(a["rows"].max(initial=-1)) < len(self.ids):
                     a["meta"] = json.loads(str(a["meta"]))
                     self._answers = a
             except FileNotFoundError:
                 pass
-            except (OSError, ValueError, KeyError) as exc:
-                logger.warning("precomputed answers in %s unusable (%s); computing instead", self.folder, exc)
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+                logger.warning("precomputed answers in %s unusable (%s); computing instead (`reelvec precompute` "
+                               "makes them again)", self.folder, exc)
         return self._answers
 
     def row_vectors(self, i: int) -> dict:
@@ -594,9 +830,11 @@ class PublishedStore:
         c = self._copy(collection)
         if c.title_arrays is None:
             try:
+                if not c.verified(f"title-{c.generation}.npz"):
+                    raise ValueError("it does not match its checksum")
                 with np.load(c.folder / f"title-{c.generation}.npz") as z:
                     c.title_arrays = {k: z[k] for k in z.files}
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
                 logger.debug("no title arrays in %s (%s)", c.folder, exc)
                 c.title_arrays = {}
         return c.title_arrays or None
@@ -622,6 +860,9 @@ class PublishedStore:
         """The best `k` of candidate `rows` scored `s`."""
         if len(rows) == 0:
             return []
+        if not np.isfinite(s).all():  # a NaN or inf row: never served
+            bad = int(rows[np.flatnonzero(~np.isfinite(s))[0]])
+            raise damaged(c.folder, f"row {bad} ({c.ids[bad]}) holds a vector that is not finite")
         if len(rows) > k:
             part = np.argpartition(-s, k - 1)[:k]
             rows, s = rows[part], s[part]
@@ -722,6 +963,9 @@ class PublishedStore:
             if len(c.ids):
                 present[name] = ok & c.has[name][safe]
                 m = c.vectors[name][safe]
+                if not np.isfinite(m).all():
+                    bad = int(safe[np.flatnonzero(~np.isfinite(m).all(axis=1))[0]])
+                    raise damaged(c.folder, f"row {bad} ({c.ids[bad]}) holds a vector that is not finite")
                 m[~present[name]] = 0.0
             else:  # an empty copy: every id is unknown
                 present[name], m = ok, np.zeros((len(ids), c.vectors[name].shape[1]), np.float32)
@@ -772,8 +1016,17 @@ class PublishedStore:
     def snapshot(self, collection: str, dest: str | Path) -> str:
         return self._read_only()
 
+    def release(self, collection: str) -> None:
+        """Nothing to let go of: readers hold no lock."""
+
     def close(self) -> None:
         for c in self._copies.values():
             c.close()
         self._copies.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 

@@ -228,5 +228,8 @@ class ServerStore:
                 return a.collection_name
         return None
 
+    def release(self, collection: str) -> None:
+        """Nothing to let go of: the server owns its shards."""
+
     def close(self) -> None:
         self.client.close()

@@ -1,13 +1,16 @@
 """Live edits kept as a catalogue delta: ``<home>/edits.jsonl``, one JSON object per edit,
 appended in order (``{"op": "upsert", "movie": {...}}`` or ``{"op": "delete", "key": "..."}``).
 
-`reelvec add` / `reelvec delete` (and `Engine.upsert` / `Engine.delete`) write the live
-collection at once and append here; every later `reelvec build` / `reindex` applies the log to
-the catalogue it read, so an edit survives rebuilds until the sources themselves carry it.
+`reelvec add` / `reelvec delete` (and `Engine.upsert` / `Engine.delete`) log their intent here
+first, then write the live collection, then mark it committed (``{"commit": txn}``); every
+later `reelvec build` / `reindex` applies the log to the catalogue it read, so an edit
+survives rebuilds until the sources themselves carry it.
 An upsert replaces the whole record of its key (a movie of the sources included).
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import os
@@ -30,55 +33,134 @@ class Edit:
     key: str
     movie: Movie | None = None
     at: float = 0.0
+    txn: str | None = None  # the live edit it belongs to (None: logged before transactions)
+
+
+COMMIT = b'{"commit": '  # how a commit mark starts: found from the end of the log without parsing it
 
 
 class EditLog:
-    """The append-only edit log of one home."""
+    """The append-only edit log of one home: the first step of every live edit's commit.
+
+    A writer (holding the home's writer lock) appends an edit's *intent* (its lines, each with
+    the edit's ``txn``) and fsyncs it, then applies it to the store and the published copy, then
+    appends ``{"commit": txn}``. An intent without its commit mark is an edit that died half
+    way: the next writer applies it again (`pending`) before its own edit, and every build
+    applies it (`read` returns intents whether committed or not: what is logged will happen)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
-    def append(self, upserts: Sequence[Movie] = (), deletes: Sequence[str] = ()) -> None:
-        now = time.time()
-        lines = [{"op": "upsert", "key": m.key, "movie": m.to_dict(), "at": now} for m in upserts]
-        lines += [{"op": "delete", "key": k, "at": now} for k in deletes]
-        if not lines:
-            return
+    def _append(self, data: bytes) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = "".join(json.dumps(x, ensure_ascii=False, sort_keys=True) + "\n" for x in lines).encode()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:  # one write: concurrent appenders never interleave inside a line
-            os.write(fd, data)
-            os.fsync(fd)
+            start = os.fstat(fd).st_size
+            if start and os.pread(fd, 1, start - 1) != b"\n":  # a torn line a crash left: cut it off
+                tail = os.pread(fd, min(start, 1 << 20), max(0, start - (1 << 20)))
+                cut = tail.rfind(b"\n")
+                start = max(0, start - len(tail) + cut + 1) if cut >= 0 else 0
+                logger.warning("%s ended in an incomplete line (a crashed edit); it is cut off", self.path)
+                os.ftruncate(fd, start)
+            try:
+                if os.write(fd, data) != len(data):
+                    raise OSError(errno.ENOSPC, "short write")
+                os.fsync(fd)
+            except OSError as exc:
+                with contextlib.suppress(OSError):  # never leave half a line behind
+                    os.ftruncate(fd, start)
+                from reelvec.errors import StoreError
+
+                what = "disk full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else str(exc)
+                raise StoreError(f"cannot append to {self.path} ({what}; {len(data)} bytes needed); nothing was "
+                                 "changed: free some space and run the edit again") from exc
         finally:
             os.close(fd)
 
-    def read(self) -> list[Edit]:
-        """Every edit, oldest first. A torn last line (a crash mid-append) is skipped with a
-        warning; a damaged line elsewhere is an error naming it."""
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return []
+    def append(self, upserts: Sequence[Movie] = (), deletes: Sequence[str] = (), txn: str | None = None) -> str | None:
+        """Log one edit's intent (fsynced before it returns); returns its transaction id (None:
+        nothing to log). Without `txn` a new id is made."""
+        now = time.time()
+        txn = txn or f"{time.time_ns():x}-{os.getpid()}"
+        lines = [{"op": "upsert", "key": m.key, "movie": m.to_dict(), "at": now, "txn": txn} for m in upserts]
+        lines += [{"op": "delete", "key": k, "at": now, "txn": txn} for k in deletes]
+        if not lines:
+            return None
+        self._append("".join(json.dumps(x, ensure_ascii=False, sort_keys=True) + "\n" for x in lines).encode())
+        return txn
+
+    def commit(self, txns: Sequence[str]) -> None:
+        """Mark transactions applied (their edits are in the live collection and its copy)."""
+        if txns:
+            now = time.time()
+            self._append("".join(f'{{"commit": {json.dumps(t)}, "at": {now}}}\n' for t in txns).encode())
+
+    def _lines(self, text: str, first: int = 1) -> list[tuple[int, dict]]:
         lines = text.split("\n")
         out = []
-        for n, line in enumerate(lines, 1):
+        for n, line in enumerate(lines, first):
             if not line.strip():
                 continue
             try:
                 d = json.loads(line)
+                if not isinstance(d, dict):
+                    raise ValueError("not an object")
+                if "commit" in d:
+                    out.append((n, d))
+                    continue
                 op, key = d["op"], d["key"]
                 if op not in ("upsert", "delete") or not isinstance(key, str):
                     raise ValueError(f"op {op!r}")
-                movie = Movie.from_dict(d["movie"]) if op == "upsert" else None
+                d["_movie"] = Movie.from_dict(d["movie"]) if op == "upsert" else None
             except (ValueError, KeyError, TypeError) as exc:
-                if n >= len(lines) - 1:  # the last line: an append that did not finish
+                if n >= first + len(lines) - 2:  # the last line: an append that did not finish
                     logger.warning("%s:%d is incomplete (%s); ignored", self.path, n, exc)
                     continue
                 raise IngestError(f"{self.path}:{n} is not a valid edit ({exc}); fix or delete that line "
                                   "(the other edits stay)") from exc
-            out.append(Edit(op, key, movie, float(d.get("at") or 0.0)))
+            out.append((n, d))
         return out
+
+    def read(self) -> list[Edit]:
+        """Every edit, oldest first (commit marks left out). A torn last line (a crash mid-append)
+        is skipped with a warning; a damaged line elsewhere is an error naming it."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        except UnicodeDecodeError as exc:
+            raise IngestError(f"{self.path} is not UTF-8 text ({exc}); fix or delete the damaged line") from exc
+        return [Edit(d["op"], d["key"], d["_movie"], float(d.get("at") or 0.0), d.get("txn"))
+                for _, d in self._lines(text) if "commit" not in d]
+
+    def pending(self) -> list[tuple[str, list[Edit]]]:
+        """The transactions logged after the last commit mark that have none of their own, oldest
+        first, with their edits: edits that died between their intent and their commit. Reads only
+        the log's tail (writers recover before they write, so nothing older can be pending)."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
+        at = data.rfind(b"\n" + COMMIT)
+        if at >= 0:
+            start = data.find(b"\n", at + 1) + 1  # the line after the last commit mark
+        else:
+            start = data.find(b"\n") + 1 if data.startswith(COMMIT) else 0
+        try:
+            text = data[start:].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise IngestError(f"{self.path} is not UTF-8 text after byte {start} ({exc}); fix or delete the "
+                              "damaged line") from exc
+        first = data[:start].count(b"\n") + 1
+        done: set[str] = set()
+        txns: dict[str, list[Edit]] = {}
+        for _, d in self._lines(text, first):
+            if "commit" in d:
+                done.add(str(d["commit"]))
+            elif d.get("txn"):
+                txns.setdefault(d["txn"], []).append(
+                    Edit(d["op"], d["key"], d["_movie"], float(d.get("at") or 0.0), d["txn"]))
+        return [(t, es) for t, es in txns.items() if t not in done]
 
     def __len__(self) -> int:
         return len(self.read())

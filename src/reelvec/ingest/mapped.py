@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from reelvec.errors import IngestError
@@ -60,9 +61,22 @@ def parse_map(spec: str | dict | None) -> dict[str, str]:
     return out
 
 
-def read_table(path: Path) -> tuple[list[str], list[dict]]:
+LINE = "\x00line"  # a JSONL row's line number, kept in the row under a key no column can have
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A JSONL line that is no movie at all (not UTF-8, not JSON, not an object): quarantined."""
+
+    line: int
+    reason: str
+    raw: str
+
+
+def read_table(path: Path) -> tuple[list[str], list]:
     """(column names, rows as dicts) of the file. CSV/TSV cells are strings; JSONL and Parquet
-    keep their own types. Only Parquet needs pandas/pyarrow (the `[build]` extra)."""
+    keep their own types; a JSONL line that is not a JSON object comes as a `BadLine` (the
+    others still count). Only Parquet needs pandas/pyarrow (the `[build]` extra)."""
     import csv
 
     path = Path(path)
@@ -82,19 +96,29 @@ def read_table(path: Path) -> tuple[list[str], list[dict]]:
             df = pd.read_parquet(path)
             return [str(c) for c in df.columns], df.to_dict("records")
         rows, columns = [], {}
-        with open(path, encoding="utf-8-sig") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
+        with open(path, "rb") as fh:
+            for n, raw in enumerate(fh, 1):
+                if n == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]
+                if not raw.strip():
                     continue
                 try:
+                    line = raw.decode("utf-8")
                     row = json.loads(line)
+                except UnicodeDecodeError as exc:
+                    rows.append(BadLine(n, f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+                                        raw.decode("utf-8", "backslashreplace").rstrip("\n")))
+                    continue
                 except ValueError as exc:
-                    raise IngestError(f"{path.name}:{n} is not a JSON object ({exc}); fix or remove that line") from exc
+                    rows.append(BadLine(n, f"not a JSON object ({exc})", line.rstrip("\n")))
+                    continue
                 if not isinstance(row, dict):
-                    raise IngestError(f"{path.name}:{n} is a JSON {type(row).__name__}, not an object; one movie "
-                                      "per line, e.g. {{\"title\": \"...\", \"year\": 2024}}")
+                    rows.append(BadLine(n, f"a JSON {type(row).__name__}, not an object (one movie per line, e.g. "
+                                           '{"title": "...", "year": 2024})', line.rstrip("\n")))
+                    continue
+                row[LINE] = n
                 rows.append(row)
-                columns.update(dict.fromkeys(row))
+                columns.update(dict.fromkeys(k for k in row if k != LINE))
         return list(columns), rows
     except FileNotFoundError as exc:
         raise IngestError(f"no such file {path}") from exc
@@ -220,7 +244,11 @@ def read_mapped(path: Path, mapping: dict[str, str], stem: str | None = None
     stem = stem or re.sub(r"[^0-9a-z]+", "-", path.stem.lower()).strip("-") or MAPPED
     for i, row in enumerate(rows):
         report.rows_read += 1
-        where = f"{path.name}:{i + 2 if FORMATS[path.suffix.lower()] in ('csv', 'tsv') else i + 1}"
+        if isinstance(row, BadLine):
+            report.reject(rejections, f"{path.name}:{row.line}", row.reason, row.raw)
+            continue
+        line = row.pop(LINE, None)
+        where = f"{path.name}:{i + 2 if FORMATS[path.suffix.lower()] in ('csv', 'tsv') else line or i + 1}"
         raw = json.dumps(row, ensure_ascii=False, default=str)
         try:
             movie = parse_row(row, mapping, stem)

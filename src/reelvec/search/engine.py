@@ -23,6 +23,7 @@ from reelvec.errors import SearchError, StoreError, UnknownMovieError
 from reelvec.fusion.blend import DEFAULT_MODE, LABELS, Blend, blends_from, lead_people, placed_by, resolve_mode
 from reelvec.index.base import ALIAS, Found, QuerySpec, SearchFilter, point_id
 from reelvec.ingest.franchise import TitleSimilarity
+from reelvec.locks import WRITER_LOCK
 from reelvec.search.titles import TitleEntry, TitleIndex
 
 VECTOR_NAMES = ("fused", "text", "image")
@@ -161,10 +162,14 @@ class Engine:
 
     def __init__(self, store, alias: str = ALIAS, encoders_dir: str | None = None, model_dir: str | None = None,
                  text_max_tokens: int | None = None, jobs_dir: str | None = None,
-                 writer: Callable[[], tuple[Any, bool]] | None = None, edits: str | Path | None = None):
+                 writer: Callable[[], tuple[Any, bool]] | None = None, edits: str | Path | None = None,
+                 lock: str | Path | None = None, posters: str | Path | None = None, wait: float = 0.0):
         self.store = store
         self._writer = writer  # live edits: () -> (a writable VectorStore, close it afterwards?)
         self._edits = Path(edits) if edits else None  # the home's edit log, which later builds apply
+        self._lock = Path(lock) if lock else None  # the home's writer lock, taken before the store is opened
+        self._posters = Path(posters) if posters else None  # fetched posters (a crashed edit's recovery)
+        self.write_wait = wait  # seconds a write waits for another writer before it is refused
         self._fusion = None
         self._held = None  # the writable store `editing()` holds
         self._model_dir = model_dir
@@ -204,25 +209,29 @@ class Engine:
         return self._collection  # type: ignore[return-value]
 
     def _check_complete(self, collection: str) -> None:
-        """Refuse a collection holding fewer points than its job verified (cheap: one small JSON
-        file and a count), rather than answer from half an index."""
+        """Refuse a collection holding another number of points than its job verified or its
+        last edit left (cheap: one small JSON file and a count), rather than answer from half an
+        index. While an edit is under way (or died half way) the ledger holds the range of counts
+        it can leave, and any count in it is fine."""
         if self._jobs_dir is None:
             return
         for attempt in range(4):  # a live edit publishes its points a moment before it updates the ledger
-            try:
-                total = json.loads((Path(self._jobs_dir) / f"{collection}.json").read_text()).get("total")
-            except (OSError, ValueError, AttributeError):
-                return  # no ledger entry (a restored snapshot, an old build): nothing to compare with
             refresh = getattr(self.store, "refresh", None)
             if attempt and refresh is not None:
                 refresh(collection)
-            n = self.store.count(collection)
+            n = self.store.count(collection)  # first the count, then the ledger (a writer updates it last)
+            try:
+                st = json.loads((Path(self._jobs_dir) / f"{collection}.json").read_text())
+                total, pending = st.get("total"), st.get("pending")
+            except (OSError, ValueError, AttributeError):
+                return  # no ledger entry (a restored snapshot, an old build): nothing to compare with
             if not isinstance(total, int) or n == total:
                 return
+            if isinstance(pending, list) and len(pending) == 2 and pending[0] <= n <= pending[1]:
+                return
             time.sleep(0.25)
-        if isinstance(total, int) and n != total:
-            raise StoreError(f"collection {collection} holds {n} of the {total} points it was verified with; "
-                             "run `reelvec build` to index it again")
+        raise StoreError(f"collection {collection} holds {n} of the {total} points it was verified with; "
+                         "run `reelvec build` to index it again")
 
     def warm(self) -> None:
         """Load now what the first queries would load: the alias, the title index and title
@@ -806,62 +815,138 @@ class Engine:
         return out if many else out[0]
 
     @contextlib.contextmanager
-    def editing(self):
-        """Hold the store for writing across several `upsert`/`delete` calls: the embedded store's
-        shard is loaded once (about 0.4 s for 11k movies) instead of once per call. Other writers
-        (`reelvec build`, `reelvec add`) wait for the lock meanwhile; readers are never blocked.
+    def editing(self, wait: float | None = None):
+        """Hold the home's writer lock across several `upsert`/`delete` calls: the lock is taken
+        and the embedded store's shard loaded once (about 0.4 s for 11k movies) instead of once
+        per call. Another writer (`reelvec add`, a build's swap) meanwhile waits up to its own
+        ``--wait`` and is then refused with a StoreError naming this process; readers are never
+        blocked. This engine itself waits up to `wait` seconds (default `write_wait`, 0) for a
+        writer that holds the lock now.
 
             with engine.editing():
                 for batch in batches:
                     engine.upsert(batch)
         """
-        with self._holding():
+        with self._holding(wait):
             yield self
 
     @contextlib.contextmanager
-    def _holding(self):
-        """The writable store, opened (and released afterwards) unless `editing()` holds it already."""
+    def _holding(self, wait: float | None = None):
+        """The writable store, opened (and released afterwards) unless `editing()` holds it
+        already: first the writer lock, then the store, then any edit a crashed writer left
+        half done is finished, then the caller writes."""
         if self._held is not None:  # already held (a nested call): the outer one releases it
             yield self._held
             return
         if self._writer is None:
             raise SearchError("this engine cannot write: it was opened on a bare store folder; open the home "
                               "folder a build wrote (reelvec.open('.reelvec')) or a server URL")
-        store, own = self._writer()
-        self._held = store
-        try:
-            yield store
-        finally:
-            self._held = None
-            if own:
-                store.close()
+        from reelvec.locks import file_lock
 
-    def _write(self, collection: str, write: Callable[[Any], None], upserts=(), deletes=()) -> None:
-        """Run `write(store)` on the writable store, then bring the ledger, this engine's caches
-        and the home's edit log up to date."""
+        lock = (file_lock(self._lock, self.write_wait if wait is None else wait, "a live edit")
+                if self._lock is not None else contextlib.nullcontext())
+        with lock:
+            store, own = self._writer()
+            self._held = store
+            try:
+                self._collection = None  # the alias may have moved while this writer waited
+                self._recover(store)
+                yield store
+            finally:
+                self._held = None
+                if own:
+                    store.close()
+
+    def _recover(self, store) -> None:
+        """Finish the edits a writer logged but did not commit (killed, or out of space, half
+        way): each is applied again (upserts and deletes are idempotent) and then committed."""
         from reelvec.ingest.edits import EditLog
 
-        with self._holding() as store:
-            write(store)
-            self._after_edit(store, collection)
-        if self._edits is not None:
-            EditLog(self._edits).append(upserts=upserts, deletes=deletes)
+        if self._edits is None:
+            return
+        log = EditLog(self._edits)
+        pending = log.pending()
+        if not pending:
+            return
+        coll = self.collection
+        posters = None
+        if self._posters is not None and self._posters.is_dir():
+            from reelvec.encoders.pipeline import fetched_posters
+
+            posters = fetched_posters(self._posters)
+        for txn, edits in pending:
+            ups = list({e.key: e.movie for e in edits if e.op == "upsert" and e.movie is not None}.values())
+            dels = [point_id(e.key) for e in edits if e.op == "delete"]
+            dels = [f.id for f in store.retrieve(coll, dels, with_payload=False)] if dels else []
+            self._expect(store, coll, len(ups), len(dels))
+            if ups:
+                store.upsert(coll, self._points(ups, coll, posters))
+            if dels:
+                store.delete(coll, dels)
+            self._after_edit(store, coll)
+            log.commit([txn])
+        logger.warning("finished %d edit(s) that a writer logged in %s but did not commit (it stopped half way)",
+                       len(pending), self._edits)
+
+    def _write(self, store, collection: str, write: Callable[[Any], None], upserts=(), deletes=()) -> None:
+        """One edit's commit, in an order a kill at any point can finish: the intent goes to the
+        edit log (fsynced), the ledger learns the range of counts the edit may leave, then the
+        store and its published copy are written, then the ledger gets the exact count, then the
+        edit is marked committed in the log."""
+        from reelvec.ingest.edits import EditLog
+
+        log = EditLog(self._edits) if self._edits is not None and (upserts or deletes) else None
+        txn = log.append(upserts=upserts, deletes=deletes) if log is not None else None
+        self._expect(store, collection, len(upserts), len(deletes))
+        write(store)
+        self._after_edit(store, collection)
+        if log is not None and txn is not None:
+            log.commit([txn])
+
+    def _ledger(self, collection: str):
+        if self._jobs_dir is None:
+            return None, None
+        from reelvec.index.jobs import JobLedger
+
+        ledger = JobLedger(self._jobs_dir)
+        return ledger, ledger.load(collection)
+
+    def _expect(self, store, collection: str, adds: int, deletes: int) -> None:
+        """Before a write: the ledger records the counts it can leave (so a reader never refuses
+        the collection for an edit under way or one that died half way)."""
+        ledger, st = self._ledger(collection)
+        if st is not None:
+            n = store.count(collection)
+            st.pending = [n - deletes, n + adds]
+            ledger.save(st)
 
     def _after_edit(self, store, collection: str) -> None:
-        """The job ledger learns the new point count (so readers do not take the collection for a
-        damaged one) and this engine's title index and copy are refreshed at once."""
-        if self._jobs_dir is not None:
-            from reelvec.index.jobs import JobLedger
-
-            ledger = JobLedger(self._jobs_dir)
-            st = ledger.load(collection)
-            if st is not None:
-                st.total = store.count(collection)
-                ledger.save(st)
+        """The job ledger learns the new point count and this engine's title index and copy
+        are refreshed at once."""
+        ledger, st = self._ledger(collection)
+        if st is not None:
+            st.total, st.pending = store.count(collection), None
+            ledger.save(st)
         refresh = getattr(self.store, "refresh", None)
         if refresh is not None:
             refresh(collection)
         self._titles = self._vocab = self._tsim = None
+
+    def _points(self, movies: Sequence, collection: str, posters: dict[str, str] | None = None) -> list:
+        """Points of `movies` for `collection`, encoded and fused as a build would."""
+        from reelvec.encoders.pipeline import Features
+        from reelvec.index.build import make_points
+        from reelvec.search.live import franchises_with
+
+        text, image, has, fused = self._movie_vectors(movies, posters)
+        if not np.isfinite(fused).all():
+            raise SearchError("the fusion model gave a vector that is not finite; nothing was written (run "
+                              "`reelvec verify`: the model files may be damaged)")
+        image_version = self.image_encoder.version if has.any() else ""
+        feats = Features([m.key for m in movies], text, image, has, self.text_encoder.version, image_version)
+        columns = getattr(self.store, "columns", None)
+        franchise = franchises_with(movies, columns(collection) if columns is not None else None)
+        return make_points(movies, feats, fused, self._fusion_runtime().version, franchise=franchise)
 
     def upsert(self, movies, posters: dict[str, str] | None = None, *, record: bool = True) -> list[str]:
         """Add or replace movies in the live collection, encoded as a build would encode them.
@@ -885,23 +970,18 @@ class Engine:
         Raises:
             SearchError: a movie without a title or with a bad field (named), or an engine that
                 cannot write (opened on a bare store folder).
-            StoreError: the store is locked by a running build.
+            StoreError: another writer holds the home (named in the message) for longer than
+                `write_wait` seconds, or the disk has no room (nothing is written then).
         """
-        from reelvec.encoders.pipeline import Features
-        from reelvec.index.build import make_points
-        from reelvec.search.live import as_movies, franchises_with
+        from reelvec.search.live import as_movies
 
         movies = as_movies(movies)
         if not movies:
             return []
-        coll = self.collection
-        text, image, has, fused = self._movie_vectors(movies, posters)
-        image_version = self.image_encoder.version if has.any() else ""
-        feats = Features([m.key for m in movies], text, image, has, self.text_encoder.version, image_version)
-        columns = getattr(self.store, "columns", None)
-        franchise = franchises_with(movies, columns(coll) if columns is not None else None)
-        points = make_points(movies, feats, fused, self._fusion_runtime().version, franchise=franchise)
-        self._write(coll, lambda store: store.upsert(coll, points), upserts=movies if record else ())
+        with self._holding() as store:
+            coll = self.collection  # resolved under the writer lock: a reindex cannot swap it meanwhile
+            points = self._points(movies, coll, posters)
+            self._write(store, coll, lambda st: st.upsert(coll, points), upserts=movies if record else ())
         logger.info("upserted %d movie(s) into %s", len(movies), coll)
         return [m.key for m in movies]
 
@@ -925,19 +1005,20 @@ class Engine:
         from reelvec.search.titles import split_year
 
         items = [movies] if isinstance(movies, (str, int, np.integer)) else list(movies)
-        pids = []
-        for m in items:
-            pid = self.get_movie_index(int(m) if isinstance(m, np.integer) else m)
-            if isinstance(m, str) and not m.strip().isdigit() and pid != point_id(m.strip()):  # a title, not a key
-                got = self.titles.entry(pid)
-                if got is not None and normalise_title(got.title) != normalise_title(split_year(m)[0]):
-                    raise UnknownMovieError(f"{m!r} is not an exact title (closest: {got.title!r}"
-                                            f"{f' ({got.year})' if got.year else ''}); delete takes exact titles, "
-                                            "TMDB ids or keys, so nothing was deleted")
-            pids.append(pid)
-        coll = self.collection
-        keys = [f.payload.get("key", f.id) for f in self.store.retrieve(coll, pids)]
-        self._write(coll, lambda store: store.delete(coll, pids), deletes=keys if record else ())
+        with self._holding() as store:
+            pids = []
+            for m in items:
+                pid = self.get_movie_index(int(m) if isinstance(m, np.integer) else m)
+                if isinstance(m, str) and not m.strip().isdigit() and pid != point_id(m.strip()):  # a title
+                    got = self.titles.entry(pid)
+                    if got is not None and normalise_title(got.title) != normalise_title(split_year(m)[0]):
+                        raise UnknownMovieError(f"{m!r} is not an exact title (closest: {got.title!r}"
+                                                f"{f' ({got.year})' if got.year else ''}); delete takes exact "
+                                                "titles, TMDB ids or keys, so nothing was deleted")
+                pids.append(pid)
+            coll = self.collection
+            keys = [f.payload.get("key", f.id) for f in self.store.retrieve(coll, pids)]
+            self._write(store, coll, lambda st: st.delete(coll, pids), deletes=keys if record else ())
         logger.info("deleted %d movie(s) from %s", len(keys), coll)
         return keys
 
@@ -1087,7 +1168,7 @@ class Engine:
 
 
 def open_engine(path: str | Path | None = None, url: str | None = None, api_key: str | None = None,
-                location: str | None = None, alias: str = ALIAS) -> Engine:
+                location: str | None = None, alias: str = ALIAS, wait: float = 0.0) -> Engine:
     """Open an `Engine` (this is `reelvec.open`).
 
     Args:
@@ -1101,6 +1182,8 @@ def open_engine(path: str | Path | None = None, url: str | None = None, api_key:
         api_key: the server's API key (default ``$QDRANT_API_KEY``); never written to disk.
         location: qdrant-client's local mode (``":memory:"``), used by tests.
         alias: the collection alias to search (default ``movies``).
+        wait: seconds a live edit waits for another writer of the home (a `reelvec add`, a
+            build's swap) before it is refused (default 0: refused at once, naming the holder).
 
     Returns:
         An `Engine`; use it as a context manager or call `close()`.
@@ -1127,7 +1210,8 @@ def open_engine(path: str | Path | None = None, url: str | None = None, api_key:
         extra: dict[str, Any] = {"encoders_dir": str(home / m["encoders"]) if m.get("encoders") else None,
                  "model_dir": str(home / m.get("model", "model")), "text_max_tokens": m.get("text_max_tokens"),
                  "jobs_dir": str(home / m["jobs"]) if m.get("jobs") else None,
-                 "edits": home / m.get("edits", "edits.jsonl")}
+                 "edits": home / m.get("edits", "edits.jsonl"), "lock": home / WRITER_LOCK,
+                 "posters": home / "posters", "wait": wait}
         server = url or os.environ.get("QDRANT_URL") or m.get("qdrant_url")
         if server or location:
             store = open_store(url=server, api_key=api_key, location=location if not server else None)
