@@ -146,8 +146,11 @@ def test_embedded_store_locked_by_other_process(tmp_path):
     s.create_collection("c", VECTORS)
     code = ("import sys; from reelvec.index.edge import EdgeStore\n"
             "try:\n EdgeStore(sys.argv[1]).count('c')\nexcept Exception as e: print(type(e).__name__, e)")
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "s" / "collections" / "c").rglob("*") if p.is_file()}
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "s")], capture_output=True, text=True).stdout
-    assert out.startswith("StoreError") and "locked by another process" in out
+    assert out.startswith("LockedError") and "being written by PID" in out and "collection c" in out, out
+    after = {p: p.stat().st_mtime_ns for p in (tmp_path / "s" / "collections" / "c").rglob("*") if p.is_file()}
+    assert after == before  # the refused process did not load (and so rewrite) the shard
     s.close()
 
 

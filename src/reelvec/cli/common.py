@@ -6,9 +6,10 @@ import json
 
 EXAMPLES = argparse.RawDescriptionHelpFormatter
 
-# control characters (C0 but tab and newline, DEL, C1) printed as \xNN: a title from a file or
-# the network can never move the cursor, recolour or retitle the user's terminal
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if chr(c) not in "\n\t"}
+# control characters (C0 but tab and newline, DEL, C1) printed as \u00NN: a title from a file or
+# the network can never move the cursor, recolour or retitle the user's terminal, and --json
+# output stays valid JSON (the same escape inside a JSON string means the same character)
+_CONTROL = {c: f"\\u{c:04x}" for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if chr(c) not in "\n\t"}
 
 
 def terminal_safe(text: str) -> str:

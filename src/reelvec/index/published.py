@@ -433,8 +433,9 @@ def save_answers(root: str | Path, collection: str, generation: int, answers: di
 def check_file(folder: Path, name: str, rec: dict, sample: bool = False, seen: set | None = None) -> str | None:
     """What is wrong with file `name` of a copy against its checksum record (None: nothing).
     Append-only files are checked over their recorded prefix, block by block (`sample`: the
-    first, the last and two random blocks only); blocks whose checksum is in `seen` were
-    checked before in this process and are skipped (and the ones checked now are added)."""
+    first, the last and two random blocks only); blocks in `seen` (by file, inode, mtime and
+    checksum) were checked before in this process and are skipped (and the ones checked now are
+    added): a file written since, in place or appended to, is read again."""
     path = folder / name
     try:
         size = path.stat().st_size
@@ -449,8 +450,9 @@ def check_file(folder: Path, name: str, rec: dict, sample: bool = False, seen: s
         if sample and len(blocks) > 4:
             rng = np.random.default_rng()
             todo = sorted({0, len(blocks) - 1, *rng.integers(0, len(blocks), 2).tolist()})
+        stamp = (str(path), os.stat(path).st_ino, os.stat(path).st_mtime_ns)  # a write in place changes it
         for b in todo:
-            key = (name, b, blocks[b])
+            key = (stamp, b, blocks[b])
             if seen is not None and key in seen:
                 continue
             got = file_digest(path, b * BLOCK, min(rec["size"], (b + 1) * BLOCK))

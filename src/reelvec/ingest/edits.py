@@ -53,7 +53,7 @@ class EditLog:
 
     def _append(self, data: bytes) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:  # one write: concurrent appenders never interleave inside a line
             start = os.fstat(fd).st_size
             if start and os.pread(fd, 1, start - 1) != b"\n":  # a torn line a crash left: cut it off
