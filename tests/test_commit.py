@@ -115,7 +115,7 @@ def test_a_refused_writer_touches_nothing_and_a_waiting_one_gets_its_turn(home, 
 # ----------------------------------------------------------------------------- kill -9 at each step
 KILLER = """
 import os, signal, sys, pathlib
-import reelvec.index.published as published
+import reelvec.index.publish as published
 import reelvec.ingest.edits as edits
 import reelvec.search.engine as engine
 from reelvec import app
@@ -413,7 +413,7 @@ def test_a_write_that_fails_half_way_is_rolled_back_and_finished_later(home, mon
     """ENOSPC from the copy's own files after the free-space check passed (another process took
     the space): the edit fails with a clear error, the copy keeps its last generation, and the
     next writer finishes the logged edit."""
-    import reelvec.index.published as published
+    import reelvec.index.publish as published
     n = count(home)
     real = np.savez
 

@@ -148,9 +148,9 @@ def test_neighbour_lists_answer_like_a_scan_through_edits(tmp_path, monkeypatch)
     """Each row keeps its nearest fused rows (a `similar` reads them instead of scanning); they
     give the scan's hits whenever they can answer, and stay exact through upserts, deletes and
     rows without a fused vector. Lists of 8 over 300 points: full, truncated and merged."""
-    from reelvec.index import published
+    from reelvec.index import neighbours, published
 
-    monkeypatch.setattr(published, "NEIGHBOURS", 8)
+    monkeypatch.setattr(neighbours, "NEIGHBOURS", 8)
     monkeypatch.setattr(published, "REFRESH_SECONDS", 0.0)
     pts = make_points()
     edge = EdgeStore(tmp_path / "s")

@@ -255,7 +255,7 @@ def precompute(home: Home, qdrant_url: str | None = None, api_key: str | None = 
     it. A build does this as its last index step; after live edits (a new generation, whose
     queries compute) `reelvec precompute` does it again. Embedded stores only; nothing to do
     when the generation has them already. Returns what it did."""
-    from reelvec.index.published import save_answers
+    from reelvec.index.publish import save_answers
     from reelvec.search.engine import open_engine
 
     url, _ = home.qdrant(qdrant_url, api_key)

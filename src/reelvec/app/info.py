@@ -72,7 +72,8 @@ def verify(home: Home) -> dict:
     from reelvec.errors import StoreError
     from reelvec.fusion.runtime import FusionRuntime
     from reelvec.index.base import ALIAS
-    from reelvec.index.published import PublishedStore, published_dir, verify_copy
+    from reelvec.index.integrity import verify_copy
+    from reelvec.index.published import PublishedStore, published_dir
     from reelvec.ingest.edits import EditLog
 
     out: dict = {"home": str(home.root)}

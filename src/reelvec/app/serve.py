@@ -36,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from reelvec.errors import ReelvecError, SearchError, StoreError, UnknownMovieError
+from reelvec.locks import LockedError
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class ServeConfig:
     allow_edits: bool = False  # POST /movies and DELETE /movies/{movie} (live edits); off by default
     workers: int = 1  # processes answering on the same port; each has its own limits and cache
     cache: int = 4096  # answers kept per worker (LRU, by request and data generation); 0 = none
+    edit_wait: float = 30.0  # seconds a live edit waits for another writer (a build's swap) before a 503
 
 
 class RateLimiter:
@@ -167,6 +169,8 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
         return web.Response(body=dumps(data), status=status, headers=headers, content_type="application/json")
 
     limiter = RateLimiter(config.rate, config.burst)
+    if config.allow_edits:
+        engine.write_wait = config.edit_wait  # an edit waits out a build's swap rather than fail at once
     encoders = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelvec-encode")
     generation = getattr(engine.store, "generation", None)
     cache = AnswerCache(config.cache) if config.cache > 0 and generation is not None else None
@@ -206,6 +210,10 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
             return await handler(request)
         except UnknownMovieError as exc:
             return error(404, str(exc), candidates=[list(c) for c in exc.candidates])
+        except LockedError as exc:  # another writer (a build's swap, a `reelvec add`) holds the home
+            logger.warning("edit refused on %s: %s", request.path, exc)
+            return reply({"error": "another writer holds the index (a build's swap or an edit); retry shortly"},
+                         status=503, headers={"Retry-After": "5"})
         except StoreError as exc:
             logger.warning("store error on %s: %s", request.path, exc)
             return error(503, str(exc))

@@ -85,7 +85,7 @@ def cmd_serve(args) -> int:
 
     cfg = ServeConfig(host=args.host, port=args.port, api_key=args.key or os.environ.get("REELVEC_API_KEY"),
                       max_body=args.max_body, rate=args.rate, burst=max(1, int(args.rate * 2)),
-                      allow_edits=args.allow_edits, workers=args.workers, cache=args.cache)
+                      allow_edits=args.allow_edits, workers=args.workers, cache=args.cache, edit_wait=args.wait)
     if cfg.cache < 0:
         raise ReelvecError(f"--cache must be 0 (none) or more answers, got {cfg.cache}")
     if cfg.workers < 1:
@@ -166,6 +166,9 @@ def register(sub) -> None:
                     "%(default)s; 0 = none); a reindex, rollback or live edit retires them all")
     sv.add_argument("--allow-edits", action="store_true", help="enable POST /movies and DELETE /movies/{movie} (live "
                     "edits, as `reelvec add` / `delete`); off by default, and beyond localhost only with --key")
+    sv.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
+                    help="with --allow-edits: how long an edit waits for another writer of the home (a build's "
+                    "alias swap) before it answers 503 with Retry-After (default %(default)s)")
     sv.add_argument("--quiet", action="store_true", help="warnings only")
     add_store(sv, data=False)
     sv.set_defaults(func=cmd_serve)

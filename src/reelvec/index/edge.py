@@ -201,7 +201,8 @@ class EdgeStore:
 
     def _copy_bytes(self, collection: str, rows: int) -> int:
         """What a live edit of `rows` rows writes into `collection`'s published copy (0: none)."""
-        from reelvec.index.published import edit_bytes, published_dir
+        from reelvec.index.publish import edit_bytes
+        from reelvec.index.published import published_dir
 
         folder = published_dir(self.root, collection)
         try:
@@ -213,7 +214,8 @@ class EdgeStore:
     def _patch_published(self, collection: str, upserts=(), deletes=()) -> None:
         """A published collection (the live one, or one kept for rollback) gets the same edit, so
         readers see it; a collection being bulk-loaded has no copy yet and costs one stat."""
-        from reelvec.index.published import patch, published_dir
+        from reelvec.index.publish import patch
+        from reelvec.index.published import published_dir
 
         if (published_dir(self.root, collection) / "meta.json").exists():
             self._shard(collection).flush()  # the shard holds the edit before readers are shown it
@@ -332,7 +334,7 @@ class EdgeStore:
 
     def publish(self, collection: str) -> Path:
         """Write the read-only copy readers open (see `reelvec.index.published`); idempotent."""
-        from reelvec.index.published import publish
+        from reelvec.index.publish import publish
 
         return publish(self.root, collection, self.collection_vectors(collection),
                        self.scroll(collection, batch=1000, with_vectors=True))

@@ -490,7 +490,7 @@ class Engine:
 
     def similar_answers(self, progress: bool = False) -> tuple[str, int, dict[str, dict], dict] | None:
         """Every movie's default `similar` (k = `ANSWERS_K`, no filters), computed as a query would
-        compute it, for a build to keep with the published copy (`index.published.save_answers`):
+        compute it, for a build to keep with the published copy (`index.publish.save_answers`):
         (collection, generation, {point id: hits}, meta). None when the store keeps no copies or
         the default mode is not a blend (a plain vector query, fast already)."""
         generation = getattr(self.store, "generation", None)

@@ -1,0 +1,190 @@
+"""People as names: directors and writers read off a Wikipedia lead with a grammar of the phrase,
+cast entries checked, every name validated.
+
+The data has no credits table, so the crew comes from the lead's own words ("... directed by
+Steven Spielberg. It stars ...", "written and directed by Joel and Ethan Coen", "Directed by
+Andrew Stanton with co-direction by Lee Unkrich"). A name is a run of name tokens: capitalised
+words, initials ("J.", "J.P."), particles between them ("von", "de", "van der"), a suffix
+("Jr."); it ends at a comma, "and", a lowercase word or the end of a sentence (a period after a
+word that is not an initial). Anything that fails the check is dropped and counted, never kept
+as a fragment such as "Steven Spielberg. It".
+
+Pure functions; `reelvec.ingest.wikipedia` calls them per entry.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+PARTICLES = frozenset({"von", "van", "der", "den", "de", "du", "da", "di", "del", "della", "degli", "des", "la", "le",
+                       "dos", "das", "do", "ter", "ten", "bin", "ibn", "al", "el", "y", "zu", "af", "av", "op", "'t"})
+SUFFIXES = frozenset({"Jr.", "Jr", "Sr.", "Sr", "II", "III", "IV"})
+ABBREVIATIONS = frozenset({"St.", "Dr.", "Mr.", "Mrs.", "Ms.", "Mt.", "Ft."})
+# capitalised words that begin a sentence or name a thing, never a person's name
+NOT_NAMES = frozenset({
+    "It", "The", "This", "That", "These", "Those", "He", "She", "They", "We", "In", "A", "An", "Its", "His", "Her",
+    "Their", "Produced", "Written", "Directed", "Starring", "Stars", "Based", "From", "After", "Set", "As", "With",
+    "On", "At", "For", "And", "But", "When", "While", "Following", "Film", "Films", "Pictures", "Studios", "Studio",
+    "Productions", "Production", "Entertainment", "Company", "Brothers", "Animation", "Disney", "Pixar", "Warner",
+    "Universal", "Paramount", "Columbia", "Metro", "Goldwyn", "Mayer", "United", "Artists", "American", "British",
+    "French", "Italian", "German", "Japanese", "Indian", "Australian", "Canadian", "Hollywood", "Screenplay", "Story",
+    "Music", "Uncredited", "Co", "Part", "Chapter", "Sequel", "Remake", "Trilogy", "Series", "Edition", "Version",
+    "Original", "Official", "Various", "Unknown", "Anonymous", "None", "Himself", "Herself", "Narrator", "Voice",
+})
+ROLES = frozenset({"writer", "director", "producer", "screenplay", "story", "co-director", "uncredited", "voice",
+                   "narrator", "cameo", "himself", "herself", "archive", "footage", "host", "presenter", "singer",
+                   "composer", "and", "with", "as", "by", "starring", "cast", "others", "various"})
+
+_TOKEN = re.compile(r"[^\s,;:()\[\]\"“”]+|[,;:()\[\]\"“”]")
+_INITIALS = re.compile(r"^(?:[A-Z]\.){1,3}$|^[A-Z]\.?[A-Z]\.$")
+# "directed by", "co-directed by", "written and directed by", "directed and produced by",
+# "directed, written and produced by", "with co-direction by"
+_DIRECTED = re.compile(r"\b(?:co-)?[Dd]irect(?:ed|ion)(?:\s*(?:,|and)\s*(?:co-)?(?:written|produced|edited|animated|"
+                       r"photographed|scored|co-written|co-produced|shot|narrated))*\s+by\s+")
+_WRITTEN = re.compile(r"\b(?:[Ww]ritten|[Ss]creenplay|[Cc]o-written)(?:\s*(?:,|and)\s*(?:produced|directed|"
+                      r"co-produced))*\s+(?:is\s+)?by\s+")
+_MUSIC = re.compile(r"\b(?:[Mm]usic|[Ss]core|[Ss]oundtrack)\s+(?:was\s+)?(?:composed\s+)?by\s+")
+LEAD_CHARS = 700  # the crew is named in the lead's first sentences
+
+
+def _name_token(w: str) -> bool:
+    """A capitalised word of a name ("Spielberg", "O'Brien", "Jean-Pierre", "De"), an initial
+    ("J.", "J.P.") or a suffix ("Jr.")."""
+    if _INITIALS.match(w) or w in SUFFIXES:
+        return True
+    if not w or w in NOT_NAMES or not w[0].isupper():
+        return False
+    core = w.replace("'", "").replace("’", "").replace("-", "").replace(".", "")
+    if not core.isalpha():
+        return False
+    return not (w.isupper() and len(core) > 3)  # "NASA", "THE": not a name; "RZA" may be
+
+
+def valid_name(name: str) -> bool:
+    """A person's name: 2-6 tokens, each a capitalised word, an initial, a particle between
+    them or a suffix at the end; at least two that are not particles; no sentence words, roles
+    or brackets. Single-word names (stage names) are not accepted from free text."""
+    tokens = name.split()
+    if not 2 <= len(tokens) <= 6 or any(c in name for c in "()[]{}<>|/\\@#:;!?\"“”0123456789"):
+        return False
+    if tokens[0].lower() in PARTICLES and tokens[0][0].islower() or tokens[-1].lower() in PARTICLES:
+        return False
+    words = 0
+    for i, t in enumerate(tokens):
+        if t.lower() in ROLES:
+            return False
+        if t.lower() in PARTICLES and t[0].islower():
+            continue
+        if t in SUFFIXES:
+            if i != len(tokens) - 1:
+                return False
+            continue
+        if not _name_token(t):
+            return False
+        words += not _INITIALS.match(t)
+    return words >= 1 and len(tokens) - sum(t.lower() in PARTICLES and t[0].islower() for t in tokens) >= 2
+
+
+def names_after(text: str, known: Sequence[str] = ()) -> list[str]:
+    """The names listed at the start of `text` ("Joel and Ethan Coen. Frances ..." ->
+    ["Joel Coen", "Ethan Coen"]); stops at the first word that continues the sentence. A lone
+    family name that ends a `known` name is that person ("Stanton" after "Andrew Stanton"); a
+    lone first name joined by "and" to a full name shares its family name ("Joel and Ethan Coen")."""
+    out: list[tuple[list[str], str]] = []  # (tokens, what separated them from the next name)
+    cur: list[str] = []
+    toks = _TOKEN.findall(text[:400])
+    stop = False
+    for i, tok in enumerate(toks):
+        if tok in (",", ";", "(", ")", "[", "]", ":", '"', "“", "”") or tok in ("and", "&"):
+            if cur:
+                out.append((cur, "and" if tok in ("and", "&") else ","))
+                cur = []
+            elif tok in ("and", "&") and out:
+                out[-1] = (out[-1][0], "and")  # ", and"
+            if tok not in (",", "and", "&"):
+                break
+            continue
+        end = tok.endswith(".") and not _INITIALS.match(tok) and tok not in SUFFIXES and tok not in ABBREVIATIONS
+        word = tok[:-1] if end else tok
+        nxt = toks[i + 1] if i + 1 < len(toks) else ""
+        if word.lower() in PARTICLES and word[0].islower() and cur and nxt[:1].isupper():
+            cur.append(word)
+        elif word and _name_token(word) or (word in ABBREVIATIONS and nxt[:1].isupper()):
+            cur.append(word)
+        else:
+            stop = True
+        if end or stop:
+            break
+    if cur:
+        out.append((cur, ""))
+    names = []
+    by_family = {k.split()[-1]: k for k in known if len(k.split()) >= 2}
+    for i, (tokens, sep) in enumerate(out):
+        if len(tokens) == 1:
+            if tokens[0] in by_family:
+                names.append(by_family[tokens[0]])
+                continue
+            if sep == "and" and i + 1 < len(out) and len(out[i + 1][0]) >= 2:
+                names.append(f"{tokens[0]} {out[i + 1][0][-1]}")
+                continue
+        names.append(" ".join(tokens))
+    return names
+
+
+@dataclass
+class Crew:
+    """The crew a lead names, and the candidate names that failed validation."""
+
+    directors: list[str] = field(default_factory=list)
+    writers: list[str] = field(default_factory=list)
+    composers: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+
+
+def _collect(pattern: re.Pattern, lead: str, crew: Crew) -> list[str]:
+    got: list[str] = []
+    for m in pattern.finditer(lead):
+        for n in names_after(lead[m.end():], known=crew.directors + crew.writers + got):
+            if valid_name(n):
+                if n not in got:
+                    got.append(n)
+            elif n not in crew.rejected:
+                crew.rejected.append(n)
+    return got
+
+
+def crew_from_lead(extract: str | None) -> Crew:
+    """Directors, writers and composers a Wikipedia lead names (in order of appearance)."""
+    crew = Crew()
+    if not extract:
+        return crew
+    lead = extract[:LEAD_CHARS]
+    crew.directors = _collect(_DIRECTED, lead, crew)
+    crew.writers = _collect(_WRITTEN, lead, crew)
+    crew.composers = _collect(_MUSIC, lead, crew)
+    return crew
+
+
+def cast_names(items: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(kept, rejected) of a cast list: entries such as "writer)", "and" or "(voice)" are not
+    names. Stage names of one word are kept here (a cast list names people, unlike free text)."""
+    kept: list[str] = []
+    rejected: list[str] = []
+    for raw in items:
+        n = " ".join(str(raw or "").split()).strip(" ,;.")
+        if not n:
+            continue
+        one_word_ok = len(n.split()) == 1 and _name_token(n) and n.lower() not in ROLES and len(n) >= 2
+        if valid_name(n) or one_word_ok:
+            if n not in kept:
+                kept.append(n)
+        else:
+            rejected.append(n)
+    return kept, rejected
+
+
+def same_people(a: Sequence[str], b: Sequence[str]) -> list[str]:
+    """The names both lists hold (exact, after whitespace folding)."""
+    bs = {" ".join(x.split()) for x in b}
+    return [x for x in a if " ".join(x.split()) in bs]
