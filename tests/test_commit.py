@@ -268,7 +268,18 @@ def _missing_generation(copy):
     (copy / f"gen-{meta['generation']}.npz").unlink()
 
 
-REQUIRED = {"zeroed vector rows": _zero_rows, "NaN vector rows": _nan_rows, "garbage payload": _garbage_payload,
+def _meta_dims(copy):  # one digit of meta.json: readers would read the rows with the wrong stride
+    p = copy / "meta.json"
+    p.write_text(p.read_text().replace('"fused": 256', '"fused": 255', 1))
+
+
+def _meta_without_checksums(copy):
+    p = copy / "meta.json"
+    p.write_text(p.read_text().replace('"files": {', '"filez": {', 1))
+
+
+REQUIRED = {"meta.json dimension changed": _meta_dims, "meta.json checksums renamed": _meta_without_checksums,
+            "zeroed vector rows": _zero_rows, "NaN vector rows": _nan_rows, "garbage payload": _garbage_payload,
             "truncated gen npz": _truncated_gen, "bad-CRC gen npz": _bad_crc_gen,
             "meta names a missing generation": _missing_generation}
 
@@ -398,9 +409,11 @@ def test_disk_full_during_add_is_a_clear_error_and_nothing_is_lost(home, small_d
     new = movies_file(tmp_path / "new.jsonl", 3)
     filler = fill(small_disk, 4 << 20)
     r = run(["add", str(new), "--store", str(h), "--quiet"])
-    assert r.returncode == 2, r.stderr
+    assert r.returncode == 2, r.stderr  # not SIGBUS (135): the shard is not even opened without room for its WAL
     assert "disk full" in r.stderr and str(h) in r.stderr and "MiB" in r.stderr and "Traceback" not in r.stderr
     assert count(h) == n  # still readable, unchanged
+    log = EditLog(h / "edits.jsonl")
+    assert log.pending() == [] and not [e for e in log.read() if e.key.startswith("own:fault-")]  # nothing logged
     r = run(["precompute", "--store", str(h), "--quiet"])
     assert r.returncode in (0, 2) and "Traceback" not in r.stderr, r.stderr
     filler.unlink()
@@ -467,6 +480,81 @@ def test_bad_lines_of_an_add_file_are_quarantined_one_by_one(home, tmp_path, cap
     q = [json.loads(x) for x in (home / "add.quarantine.jsonl").read_text().splitlines()]
     assert [r["where"] for r in q] == ["mixed.jsonl:2", "mixed.jsonl:3", "mixed.jsonl:4"]
     assert "not UTF-8" in q[2]["reason"]
+
+
+def test_a_damaged_last_log_line_is_quarantined_before_the_next_edit(home):
+    with reelvec.open(home) as e:
+        e.upsert({"id": "one", "title": "First Edit", "year": 2020})
+    log = home / "edits.jsonl"
+    data = bytearray(log.read_bytes())
+    data[-10] ^= 0x55  # a flipped byte in the last (commit) line; its newline stays
+    log.write_bytes(bytes(data))
+    with reelvec.open(home) as e:
+        e.upsert({"id": "two", "title": "Second Edit", "year": 2021})
+    assert [x.key for x in EditLog(log).read()] == ["own:one", "own:two"]  # readable: nothing buried mid-file
+    assert (home / "edits.quarantine.jsonl").exists()
+    assert main(["info", "--store", str(home)]) == 0 and main(["verify", "--store", str(home)]) == 0
+
+
+def test_an_intent_refused_for_room_is_marked_aborted(home, monkeypatch):
+    """A write refused before it changed anything (no room) leaves an aborted intent: neither
+    the next writer nor a build applies it."""
+    import reelvec.index.edge as edge
+    from reelvec.errors import NoRoomError
+
+    def no_room(self, need, what):
+        raise NoRoomError(f"disk full: {self.root} has 1 MiB free, {what} needs about 70 MiB")
+    with reelvec.open(home) as e:
+        e.store.count(e.collection)
+        monkeypatch.setattr(edge.EdgeStore, "_room", no_room)
+        with pytest.raises(NoRoomError):
+            e.upsert({"id": "nope", "title": "Never Written", "year": 2020})
+    monkeypatch.undo()
+    log = EditLog(home / "edits.jsonl")
+    assert log.pending() == [] and log.read() == []
+    with reelvec.open(home) as e:
+        e.upsert({"id": "yes", "title": "Written", "year": 2020})
+        with pytest.raises(reelvec.UnknownMovieError):
+            e.movie("own:nope")
+
+
+def test_a_model_without_checksum_whose_header_is_damaged_is_refused(home, tmp_path, capsys):
+    cfg = home / "model" / "config.json"
+    meta = json.loads(cfg.read_text())
+    meta.pop("weights_xxh3")  # as a model trained before checksums
+    cfg.write_text(json.dumps(meta))
+    w = home / "model" / "model.safetensors"
+    w.write_bytes(w.read_bytes().replace(b"proj.struct.0.bias", b"proj.struct.0.bia_", 1))
+    capsys.readouterr()
+    assert main(["add", str(movies_file(tmp_path / "new.jsonl", 1)), "--store", str(home), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "damaged" in err and "proj.struct.0.bias" in err and "--retrain" in err and "Traceback" not in err, err
+
+
+def test_rollback_keeps_the_edits_made_after_the_swap(built_home, home):
+    from reelvec.app import BuildConfig, reindex
+    with reelvec.open(home) as e:
+        before = e.collection
+    rep = reindex(BuildConfig(data=built_home[0], home=home, progress=False))
+    assert rep.swapped
+    with reelvec.open(home) as e:
+        e.upsert({"id": "after-swap", "title": "After The Swap", "year": 2022, "genres": ["Drama"]})
+        e.delete(106)
+        n = e.store.count(e.collection)
+    assert main(["rollback", "--store", str(home)]) == 0
+    with reelvec.open(home) as e:
+        assert e.collection == before
+        assert e.movie("own:after-swap")["title"] == "After The Swap"
+        with pytest.raises(reelvec.UnknownMovieError):
+            e.movie(106)
+        assert e.store.count(e.collection) == n
+
+
+def test_wait_must_be_a_finite_number_of_seconds(home, capsys):
+    for bad in ("-5", "nan", "soon"):
+        with pytest.raises(SystemExit):
+            main(["add", "x.jsonl", "--store", str(home), "--wait", bad])
+        assert "seconds" in capsys.readouterr().err
 
 
 def test_a_torn_log_line_is_cut_before_the_next_edit(home):

@@ -25,6 +25,10 @@ class StoreError(ReelvecError):
     """The vector store: embedded or server backend, collections, aliases, jobs."""
 
 
+class NoRoomError(StoreError):
+    """A write refused for want of disk space before it changed anything."""
+
+
 class SearchError(ReelvecError):
     """Queries: unknown or ambiguous titles, bad arguments."""
 

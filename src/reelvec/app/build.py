@@ -201,7 +201,9 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
         guard = lambda: home.writer_lock(cfg.wait, "reelvec build (swapping the alias)")
 
         def later_edits(collection: str) -> int:  # under the writer lock, just before the swap
-            return _apply_later_edits(store, collection, home, movies, len(edits), model, text, image, cfg)
+            n = _apply_later_edits(store, collection, home, movies, len(edits), model, text, image, cfg)
+            _mark_edits_seen(home, [collection, store.resolve_alias(ALIAS)])
+            return n
         try:
             res = index_points(store, home.ledger(), points, vector_dims(feats, fused.shape[1]), model.version,
                                catalog_digest(movies, feats), batch_size=cfg.batch_size, score=score,
@@ -288,6 +290,20 @@ def precompute(home: Home, qdrant_url: str | None = None, api_key: str | None = 
                        "`reelvec precompute` again", coll, gen)
     logger.info("answers: %d movies' default similar precomputed in %.1f s", len(answers), time.perf_counter() - t)
     return {"movies": len(answers), "generation": gen, "seconds": round(time.perf_counter() - t, 1), "kept": kept}
+
+
+def _mark_edits_seen(home: Home, collections: list) -> None:
+    """The collections going live and stopping being live both hold every edit logged so far:
+    a later rollback replays only what came after (`app.store.rollback`)."""
+    from reelvec.ingest.edits import EditLog
+
+    n = len(EditLog(home.edits).read())
+    ledger = home.ledger()
+    for c in collections:
+        st = ledger.load(c) if c else None
+        if st is not None:
+            st.edits_seen = n
+            ledger.save(st)
 
 
 def _apply_later_edits(store, collection: str, home: Home, movies: list, seen: int, model, text, image,

@@ -12,13 +12,62 @@ from reelvec.index.base import ALIAS
 logger = logging.getLogger(__name__)
 
 
-def rollback(store, ledger) -> str:
-    """Point the alias back at the previous kept collection; returns its name."""
+def rollback(store, ledger, home=None) -> str:
+    """Point the alias back at the previous kept collection; returns its name. With the `home`
+    (a `Home`; the caller holds its writer lock), the live edits logged after that collection
+    stopped being live are applied to it again, so a rollback loses no acknowledged edit;
+    when it was built with another fusion model than the home's they cannot be, and a warning
+    says how many the rollback hides (the next build applies them)."""
     from reelvec.index.jobs import rollback as roll
 
     target = roll(store, ledger)
     logger.info("alias %s -> %s", ALIAS, target)
+    if home is not None:
+        store.release(target)  # the replay below opens it as a writer of its own
+        _replay_after(home, ledger, target)
     return target
+
+
+def _replay_after(home, ledger, target: str) -> int:
+    import json
+
+    from reelvec.index.base import point_id
+    from reelvec.ingest.edits import EditLog
+    from reelvec.search.engine import open_engine
+
+    st = ledger.load(target)
+    edits = EditLog(home.edits).read()
+    seen = st.edits_seen if st is not None and st.edits_seen is not None else None
+    if seen is None or seen >= len(edits):
+        return 0
+    later = edits[seen:]
+    try:
+        model = json.loads((home.model / "config.json").read_text()).get("version")
+    except (OSError, ValueError):
+        model = None
+    if st is None or model != st.model_version:
+        logger.warning("%d live edit(s) made after %s stopped being live are not in it (it was built with model %s, "
+                       "the home has %s); they stay in %s and the next `reelvec build` applies them", len(later),
+                       target, st.model_version if st else "?", model, home.edits)
+        return 0
+    final: dict[str, object] = {}
+    for e in later:
+        final[e.key] = e.movie if e.op == "upsert" else None
+    url, key = home.qdrant()
+    with open_engine(home.root, url=url, api_key=key) as engine, engine.editing():
+        ups = [m for m in final.values() if m is not None]
+        if ups:
+            engine.upsert(ups, record=False)
+        gone = [k for k, m in final.items() if m is None]
+        there = {f.id for f in engine.store.retrieve(engine.collection, [point_id(k) for k in gone],
+                                                     with_payload=False)}
+        dels = [k for k in gone if point_id(k) in there]
+        if dels:
+            engine.delete(dels, record=False)
+    st.edits_seen = len(edits)
+    ledger.save(st)
+    logger.info("rollback: applied the %d live edit(s) made after %s stopped being live", len(later), target)
+    return len(later)
 
 
 @dataclass

@@ -9,7 +9,9 @@ EXAMPLES = argparse.RawDescriptionHelpFormatter
 # control characters (C0 but tab and newline, DEL, C1) printed as \u00NN: a title from a file or
 # the network can never move the cursor, recolour or retitle the user's terminal, and --json
 # output stays valid JSON (the same escape inside a JSON string means the same character)
-_CONTROL = {c: f"\\u{c:04x}" for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if chr(c) not in "\n\t"}
+_CONTROL = {c: f"\\u{c:04x}" for c in [*range(0x00, 0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F,
+                                         *range(0x202A, 0x202F), *range(0x2066, 0x206A)]  # bidi overrides too
+            if chr(c) not in "\n\t"}
 
 
 def terminal_safe(text: str) -> str:
@@ -31,8 +33,21 @@ class SafeOutput:
         return getattr(self._stream, name)
 
 
+def seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds, 0 or more."""
+    import math
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(v) or v < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 0 or more seconds")
+    return v
+
+
 def add_wait(p, default: float = 0.0) -> None:
-    p.add_argument("--wait", type=float, default=default, metavar="SECONDS",
+    p.add_argument("--wait", type=seconds, default=default, metavar="SECONDS",
                    help="wait up to SECONDS for another writer of the home (a `reelvec add`, a build's alias swap) "
                    "instead of failing at once (default %(default)s)")
 

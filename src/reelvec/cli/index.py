@@ -75,7 +75,8 @@ def _with_store(args, fn):
 def cmd_rollback(args) -> int:
     from reelvec import app
 
-    print(f"alias movies -> {_with_store(args, app.rollback)}")
+    home = app.Home.at(args.store)
+    print(f"alias movies -> {_with_store(args, lambda store, ledger: app.rollback(store, ledger, home))}")
     return 0
 
 

@@ -1,7 +1,7 @@
 """CLI: `similar`, `search`, `next`, `report` — thin shells over `reelvec.open(...)`."""
 from __future__ import annotations
 
-from reelvec.cli.common import EXAMPLES, add_filters, add_store, filters, print_hits
+from reelvec.cli.common import EXAMPLES, add_filters, add_store, filters, print_hits, seconds
 from reelvec.errors import ReelvecError
 
 
@@ -166,7 +166,7 @@ def register(sub) -> None:
                     "%(default)s; 0 = none); a reindex, rollback or live edit retires them all")
     sv.add_argument("--allow-edits", action="store_true", help="enable POST /movies and DELETE /movies/{movie} (live "
                     "edits, as `reelvec add` / `delete`); off by default, and beyond localhost only with --key")
-    sv.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
+    sv.add_argument("--wait", type=seconds, default=30.0, metavar="SECONDS",
                     help="with --allow-edits: how long an edit waits for another writer of the home (a build's "
                     "alias swap) before it answers 503 with Retry-After (default %(default)s)")
     sv.add_argument("--quiet", action="store_true", help="warnings only")

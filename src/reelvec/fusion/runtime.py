@@ -43,6 +43,13 @@ class FusionRuntime:
             check_weights(folder, meta, "fusion model", fix)
             state = {k: np.asarray(v, np.float32) for k, v in load_file(str(folder / WEIGHTS)).items()}
             check_finite(state, folder, "fusion model", fix)
+            need = {f"{a}.{m}.0.{b}" for a in ("proj",) for m in ("text", "image", "struct") for b in ("weight", "bias")}
+            need |= {"tag_emb.weight", "fusion.0.weight", "fusion.0.bias", "fusion.3.weight", "fusion.3.bias"}
+            need |= {f"placeholder.{m}" for m in MODALITIES}
+            missing = sorted(need - set(state))
+            if missing:
+                raise FusionError(f"fusion model in {folder} is damaged ({WEIGHTS} lacks {', '.join(missing[:3])}); "
+                                  f"{fix}")
             return cls(state, StructuredSpec.from_dict(meta["spec"]), tuple(meta["config"].get("use", MODALITIES)),
                        meta["version"], meta["text_version"], meta["image_version"])
         except FusionError:

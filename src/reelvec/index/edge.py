@@ -20,7 +20,7 @@ import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from reelvec.errors import StoreError
+from reelvec.errors import NoRoomError, StoreError
 from reelvec.fsutil import atomic_path, atomic_write_json
 from reelvec.index.base import (
     INDEXED_FIELDS,
@@ -95,7 +95,7 @@ class EdgeStore:
 
         free = free_bytes(self.root)
         if free < need + WAL_HEADROOM:
-            raise StoreError(f"disk full: {self.root} has {free / 2**20:.0f} MiB free, {what} needs about "
+            raise NoRoomError(f"disk full: {self.root} has {free / 2**20:.0f} MiB free, {what} needs about "
                              f"{(need + WAL_HEADROOM) / 2**20:.0f} MiB; free some space and run it again "
                              "(nothing was written)")
 
@@ -169,6 +169,7 @@ class EdgeStore:
             if not self._meta(name).exists():
                 raise StoreError(f"no collection {name!r} in {self.root}; build it with `reelvec build`")
             self._lock(name)
+            self._room(0, f"opening collection {name} (its write-ahead log is preallocated)")
             try:
                 shard = _edge().EdgeShard.load(str(self._dir(name)))
             except Exception as exc:

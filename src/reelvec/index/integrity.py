@@ -75,6 +75,29 @@ def check_file(folder: Path, name: str, rec: dict, sample: bool = False, seen: s
     return None
 
 
+def meta_digest(meta: dict) -> str:
+    """The checksum meta.json carries of itself: xxh3 of its other fields as canonical JSON."""
+    from reelvec.fsutil import digest_bytes
+
+    body = {k: v for k, v in meta.items() if k != "checksum"}
+    return digest_bytes(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
+
+
+def check_meta(folder: Path, meta: dict) -> None:
+    """meta.json is the one it wrote (its own checksum) and agrees with itself: a checksum for
+    every file, and vector and payload files recorded at the sizes its row count needs."""
+    if meta.get("checksum") != meta_digest(meta):
+        raise damaged(folder, "meta.json does not match its own checksum")
+    files = meta.get("files")
+    if not isinstance(files, dict) or not files:
+        raise damaged(folder, "meta.json lists no files")
+    n = int(meta.get("count", -1))
+    for name, d in (meta.get("vectors") or {}).items():
+        rec = files.get(f"vec-{name}.f32")
+        if rec is None or rec.get("size") != n * int(d) * 4:
+            raise damaged(folder, f"meta.json's vec-{name}.f32 is not {n} rows of {d} floats")
+
+
 def damaged(folder: Path, problem: str) -> StoreError:
     return StoreError(f"published copy {folder} is damaged ({problem}); run `reelvec build` to publish the live "
                       "collection again")
@@ -92,6 +115,7 @@ def verify_copy(folder: Path) -> dict:
     files = meta.get("files") if isinstance(meta, dict) else None
     if not files:
         raise damaged(folder, "it has no checksums: it was published by an older reelvec")
+    check_meta(folder, meta)
     gen = meta.get("generation", 0)
     for name, rec in files.items():
         problem = check_file(folder, name, rec)

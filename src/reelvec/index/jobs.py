@@ -40,6 +40,7 @@ class JobState:
     score: float | None = None  # the model's gate metric, if known
     created: float = field(default_factory=time.time)
     pending: list[int] | None = None  # [lo, hi]: the counts a live edit under way (or one that died) may leave
+    edits_seen: int | None = None  # it holds the first this many edits of edits.jsonl (set when it goes live or stops)
 
 
 class JobLedger:

@@ -20,7 +20,7 @@ from reelvec.errors import StoreError
 from reelvec.fsutil import file_digest
 from reelvec.index import neighbours as knn
 from reelvec.index.base import Found
-from reelvec.index.integrity import file_records, verify_copy
+from reelvec.index.integrity import file_records, meta_digest, verify_copy
 from reelvec.index.published import COLUMNS, FORMAT, KNN_VECTOR, CopyView, published_dir
 
 logger = logging.getLogger(__name__)
@@ -120,10 +120,12 @@ def _write_generation(folder: Path, gen: int, meta: dict, offsets: np.ndarray, h
     np.savez(tmp, **TitleSimilarity([""] * len(live), words).to_arrays())
     os.replace(tmp, folder / f"title-{gen}.npz")
     files = file_records(folder, gen, meta["vectors"], len(dead), int(offsets[-1]), before)
-    body = {k: v for k, v in meta.items() if k != "files"}
+    body = {k: v for k, v in meta.items() if k not in ("files", "checksum")}
+    body |= {"format": FORMAT, "generation": gen, "count": len(dead), "files": files}
+    body["checksum"] = meta_digest(body)
     tmp = folder / ".meta.tmp.json"
     with open(tmp, "w") as fh:
-        fh.write(json.dumps(body | {"format": FORMAT, "generation": gen, "count": len(dead), "files": files}))
+        fh.write(json.dumps(body))
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, folder / "meta.json")

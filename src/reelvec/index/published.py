@@ -50,12 +50,13 @@ import numpy as np
 from reelvec import jsonutil
 from reelvec.errors import StoreError
 from reelvec.index.base import Found, QuerySpec, SearchFilter, filter_clauses
-from reelvec.index.integrity import _SEEN, FULL_CHECK_BYTES, answers_problem, check_file, damaged
+from reelvec.index.integrity import _SEEN, FULL_CHECK_BYTES, answers_problem, check_file, check_meta, damaged
 from reelvec.index.neighbours import KNN_PARTS
 
 logger = logging.getLogger(__name__)
 
-FORMAT = 2
+FORMAT = 3  # 3: meta.json carries the checksums of every file and of itself
+FORMATS_READ = (2, 3)  # 2: copies published before checksums (read with size checks only; a build republishes)
 PUBLISHED = "published"
 COLUMNS = ("genres", "year", "original_language", "tmdb_id", "title", "vote_count", "director", "cast")
 KNN_VECTOR = "fused"  # the vector whose nearest neighbours each row keeps (what `similar` starts from)
@@ -138,8 +139,10 @@ class CopyView:
             self.meta = json.loads((folder / "meta.json").read_text())
             if not isinstance(self.meta, dict):
                 raise ValueError("meta.json is not a JSON object")
-            if self.meta.get("format") != FORMAT:
-                raise ValueError(f"format {self.meta.get('format')}, this reelvec reads format {FORMAT}")
+            if self.meta.get("format") not in FORMATS_READ:
+                raise ValueError(f"format {self.meta.get('format')}, this reelvec reads formats {FORMATS_READ}")
+            if self.meta.get("format") == FORMAT:
+                check_meta(folder, self.meta)
             gen = int(self.meta.get("generation", 0))
             self._check(folder, [*(f"vec-{n}.f32" for n in self.meta["vectors"]), "payload.jsonl",
                                  f"gen-{gen}.npz", f"columns-{gen}.json"], check)
@@ -169,6 +172,11 @@ class CopyView:
         sizes = {len(self.ids), len(self.offsets) - 1, len(self.dead), *(len(h) for h in self.has.values()),
                  *(len(c) for c in cols.values())}
         payload_bytes = os.fstat(self._payload.fileno()).st_size
+        rec = (self.meta.get("files") or {}).get("payload.jsonl")
+        if rec is not None and rec.get("size") != int(self.offsets[-1]):
+            self._payload.close()
+            raise damaged(folder, f"gen-{gen}.npz's payload offsets end at {int(self.offsets[-1])}, meta.json says "
+                                  f"{rec.get('size')}")
         if sizes != {n} or payload_bytes < int(self.offsets[-1]):
             self._payload.close()
             raise StoreError(f"published copy {folder} is damaged (expected {n} points, found sizes {sorted(sizes)}, "

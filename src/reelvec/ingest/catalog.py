@@ -20,6 +20,7 @@ from reelvec.ingest.merge import MergeReport, merge_sources
 from reelvec.ingest.movie import SCOPES, Movie
 from reelvec.ingest.movielens import read_movielens
 from reelvec.ingest.quarantine import Rejection, SourceReport
+from reelvec.ingest.series import SeriesReport, link_series
 from reelvec.ingest.tmdb import read_tmdb
 from reelvec.ingest.wikipedia import read_wikipedia
 
@@ -88,6 +89,7 @@ class CatalogReport:
     rejections: list[Rejection] = field(default_factory=list)
     seconds: float = 0.0
     absent: list[str] = field(default_factory=list)  # sources the data folder does not have
+    series: SeriesReport = field(default_factory=SeriesReport)
 
     @property
     def quarantined(self) -> int:
@@ -98,6 +100,7 @@ class CatalogReport:
             "sources": [s.as_dict() for s in self.sources],
             "absent": list(self.absent),
             "merge": self.merge.as_dict(),
+            "series": self.series.as_dict(),
             "quarantined": self.quarantined,
             "seconds": round(self.seconds, 2),
         }
@@ -181,6 +184,8 @@ def build_catalog(data_dir: Path | None, progress: Callable[[str], None] | None 
     step("merge")
     posters = read_poster_manifest(d / POSTERS_DIR) if d is not None else {}
     movies, report.merge = merge_sources(tmdb, ml, wiki, posters, mapped=own)
+    step("series")
+    movies, report.series = link_series(movies)
     report.seconds = time.perf_counter() - t0
     return Catalog(movies), report
 

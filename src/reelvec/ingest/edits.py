@@ -56,12 +56,7 @@ class EditLog:
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:  # one write: concurrent appenders never interleave inside a line
             start = os.fstat(fd).st_size
-            if start and os.pread(fd, 1, start - 1) != b"\n":  # a torn line a crash left: cut it off
-                tail = os.pread(fd, min(start, 1 << 20), max(0, start - (1 << 20)))
-                cut = tail.rfind(b"\n")
-                start = max(0, start - len(tail) + cut + 1) if cut >= 0 else 0
-                logger.warning("%s ended in an incomplete line (a crashed edit); it is cut off", self.path)
-                os.ftruncate(fd, start)
+            start = self._cut_damaged_tail(fd, start)
             try:
                 if os.write(fd, data) != len(data):
                     raise OSError(errno.ENOSPC, "short write")
@@ -77,6 +72,31 @@ class EditLog:
         finally:
             os.close(fd)
 
+    def _cut_damaged_tail(self, fd: int, size: int) -> int:
+        """Before appending: a last line that is torn (a crash mid-append) or does not parse (a
+        damaged disk block) would end up in the middle of the log, where it stops every build;
+        it is moved to ``edits.quarantine.jsonl`` instead. Returns the new size."""
+        if not size:
+            return size
+        tail = os.pread(fd, min(size, 1 << 20), max(0, size - (1 << 20)))
+        body = tail[:-1] if tail.endswith(b"\n") else tail
+        cut = body.rfind(b"\n") + 1
+        last = body[cut:]
+        try:
+            ok = tail.endswith(b"\n") and (not last.strip() or isinstance(json.loads(last.decode("utf-8")), dict))
+        except (ValueError, UnicodeDecodeError):
+            ok = False
+        if ok:
+            return size
+        keep = size - len(tail) + cut
+        q = self.path.with_name(self.path.stem + ".quarantine.jsonl")
+        with open(q, "ab") as fh:
+            fh.write(json.dumps({"where": f"{self.path.name} byte {keep}", "raw": last.decode("utf-8", "replace"),
+                                 "reason": "torn or unparsable last line", "at": time.time()}).encode() + b"\n")
+        logger.warning("%s ended in a torn or unparsable line; it was moved to %s", self.path, q)
+        os.ftruncate(fd, keep)
+        return keep
+
     def append(self, upserts: Sequence[Movie] = (), deletes: Sequence[str] = (), txn: str | None = None) -> str | None:
         """Log one edit's intent (fsynced before it returns); returns its transaction id (None:
         nothing to log). Without `txn` a new id is made."""
@@ -88,6 +108,11 @@ class EditLog:
             return None
         self._append("".join(json.dumps(x, ensure_ascii=False, sort_keys=True) + "\n" for x in lines).encode())
         return txn
+
+    def abort(self, txn: str) -> None:
+        """Mark a logged intent as never applied (it was refused before it changed anything):
+        builds and the next writer skip it."""
+        self._append(f'{{"commit": {json.dumps(txn)}, "aborted": true, "at": {time.time()}}}\n'.encode())
 
     def commit(self, txns: Sequence[str]) -> None:
         """Mark transactions applied (their edits are in the live collection and its copy)."""
@@ -130,8 +155,10 @@ class EditLog:
             return []
         except UnicodeDecodeError as exc:
             raise IngestError(f"{self.path} is not UTF-8 text ({exc}); fix or delete the damaged line") from exc
+        lines = self._lines(text)
+        aborted = {d["commit"] for _, d in lines if "commit" in d and d.get("aborted")}
         return [Edit(d["op"], d["key"], d["_movie"], float(d.get("at") or 0.0), d.get("txn"))
-                for _, d in self._lines(text) if "commit" not in d]
+                for _, d in lines if "commit" not in d and d.get("txn") not in aborted]
 
     def pending(self) -> list[tuple[str, list[Edit]]]:
         """The transactions logged after the last commit mark that have none of their own, oldest

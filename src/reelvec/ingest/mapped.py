@@ -151,6 +151,8 @@ def _present(v) -> bool:
 def _text(v, field: str) -> str | None:
     if not _present(v):
         return None
+    if isinstance(v, (dict, list, tuple, set)):  # a JSON object or list where text belongs
+        raise RowError(f"{field} is a JSON {type(v).__name__}, not text: {json.dumps(v, default=str)[:40]}")
     s = clean(str(v))
     if len(s) > MAX_FIELD:
         raise RowError(f"{field} longer than {MAX_FIELD} characters")
@@ -176,6 +178,8 @@ def _list(v, field: str) -> tuple[str, ...]:
     out = []
     for x in v:
         name = x.get("name") if isinstance(x, dict) else x
+        if isinstance(name, (list, tuple, dict)):
+            raise RowError(f"{field} holds a nested {type(name).__name__}: {json.dumps(v, default=str)[:40]}")
         t = _text(name, field)
         if t and t not in out:
             out.append(t)

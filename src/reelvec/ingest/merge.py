@@ -24,6 +24,7 @@ kept and the disagreement is counted per field in the report.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -34,6 +35,8 @@ MERGED_FIELDS = tuple(
     f.name for f in dataclasses.fields(Movie) if f.name not in ("key", "sources", "provenance")
 )
 _IGNORE_CONFLICT = {"plot", "poster"}
+_NOT_A_FILM = re.compile(r"\b(?:television|TV) (?:miniseries|series|special|episode)|\bminiseries\b|\bvideo game\b",
+                         re.I)
 
 
 @dataclass
@@ -150,22 +153,29 @@ def merge_sources(
         index[normalise_title(m.title)].append(key)
         if m.original_title and normalise_title(m.original_title) != normalise_title(m.title):
             index[normalise_title(m.original_title)].append(key)
-    wiki_taken: set[str] = set()
-    for w in wikipedia:
-        best, best_gap = None, 99
+    # each Wikipedia entry joins the film of its title and year (±1); where several entries want
+    # one film, the one whose lead describes a film (not a TV miniseries or a video game) and
+    # whose year is closest wins, whatever the order of the files
+    cands = []
+    for i, w in enumerate(wikipedia):
+        not_film = int(bool(w.plot and _NOT_A_FILM.search(w.plot[:200])))
         for key in index.get(normalise_title(w.title), ()):
             c = by_key[key]
-            if key in wiki_taken or c.year is None or w.year is None:
+            if c.year is None or w.year is None or abs(c.year - w.year) > 1:
                 continue
-            gap = abs(c.year - w.year)
-            if gap <= 1 and gap < best_gap:
-                best, best_gap = key, gap
-        if best is None:
-            by_key.setdefault(w.key, w)
+            cands.append((not_film, abs(c.year - w.year), i, key))
+    wiki_taken: set[str] = set()
+    joined: set[int] = set()
+    for _, _, i, key in sorted(cands):
+        if i in joined or key in wiki_taken:
             continue
-        wiki_taken.add(best)
-        by_key[best] = combine(by_key[best], w, report)
+        joined.add(i)
+        wiki_taken.add(key)
+        by_key[key] = combine(by_key[key], wikipedia[i], report)
         report.merged_wikipedia += 1
+    for i, w in enumerate(wikipedia):
+        if i not in joined:
+            by_key.setdefault(w.key, w)
 
     for m in mapped or ():
         if m.key in by_key:

@@ -110,7 +110,12 @@ class Movie:
     genres: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
     cast: tuple[str, ...] = ()  # billing order
-    director: str | None = None
+    director: str | None = None  # the first director (what the seed's code and payloads call "director")
+    directors: tuple[str, ...] = ()  # every director the lead names, co-directors included
+    writers: tuple[str, ...] = ()
+    series: str | None = None  # series id (normalised name), `reelvec.ingest.series`
+    series_name: str | None = None  # how the lead (or the oldest member's title) spells it: "James Bond"
+    relations: tuple[str, ...] = ()  # "sequel:<key>", "prequel:<key>", "remake:<key>": what the lead says
     companies: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
     spoken_languages: tuple[str, ...] = ()

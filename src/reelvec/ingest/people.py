@@ -40,8 +40,9 @@ _TOKEN = re.compile(r"[^\s,;:()\[\]\"“”]+|[,;:()\[\]\"“”]")
 _INITIALS = re.compile(r"^(?:[A-Z]\.){1,3}$|^[A-Z]\.?[A-Z]\.$")
 # "directed by", "co-directed by", "written and directed by", "directed and produced by",
 # "directed, written and produced by", "with co-direction by"
-_DIRECTED = re.compile(r"\b(?:co-)?[Dd]irect(?:ed|ion)(?:\s*(?:,|and)\s*(?:co-)?(?:written|produced|edited|animated|"
-                       r"photographed|scored|co-written|co-produced|shot|narrated))*\s+by\s+")
+_ROLES_AND = (r"(?:\s*,\s*(?:and\s+)?|\s+and\s+)(?:co-)?(?:written|produced|edited|animated|photographed|scored|"
+              r"shot|narrated|created|conceived)")
+_DIRECTED = re.compile(r"\b(?:co-)?[Dd]irect(?:ed|ion)(?:" + _ROLES_AND + r")*\s+by\s+")
 _WRITTEN = re.compile(r"\b(?:[Ww]ritten|[Ss]creenplay|[Cc]o-written)(?:\s*(?:,|and)\s*(?:produced|directed|"
                       r"co-produced))*\s+(?:is\s+)?by\s+")
 _MUSIC = re.compile(r"\b(?:[Mm]usic|[Ss]core|[Ss]oundtrack)\s+(?:was\s+)?(?:composed\s+)?by\s+")

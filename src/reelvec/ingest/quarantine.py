@@ -36,6 +36,7 @@ class SourceReport:
     duplicates_merged: int = 0  # identical repeats, folded into the first (counted in accepted)
     reasons: Counter = field(default_factory=Counter)
     unknown_genres: dict = field(default_factory=dict)  # genre -> rows (kept, outside the shared vocabulary)
+    people: Counter = field(default_factory=Counter)  # names read and rejected (`reelvec.ingest.people`)
 
     def reject(self, rejections: list[Rejection], where: str, reason: str, raw: str) -> None:
         self.quarantined += 1
@@ -66,6 +67,7 @@ class SourceReport:
             "quarantined": self.quarantined,
             "duplicates_merged": self.duplicates_merged,
             "reasons": dict(self.reasons),
+            **({"people": dict(self.people)} if self.people else {}),
         }
 
 

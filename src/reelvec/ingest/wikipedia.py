@@ -1,39 +1,32 @@
 """Wikipedia movie data adapter (prust/wikipedia-movie-data: one JSON array per decade).
 
 Wikipedia has no ids: entries are keyed by page name (``href``) and joined to other sources by
-normalised title and year in the merge step. The director is read off the lead paragraph
-("... directed by Ridley Scott ...") because the data has no crew field.
+normalised title and year in the merge step. Directors and writers are read off the lead
+paragraph ("... directed by Ridley Scott ...") with the grammar in `reelvec.ingest.people`,
+because the data has no crew field; cast entries that are no names ("writer)") are dropped.
 """
 from __future__ import annotations
 
 import json
-import re
+from collections import Counter
 from pathlib import Path
 
 from reelvec.errors import IngestError
 from reelvec.ingest.movie import WIKIPEDIA, Movie, canonical_genres, normalise_title
+from reelvec.ingest.people import cast_names, crew_from_lead
 from reelvec.ingest.prep import clean, extract_cast
 from reelvec.ingest.quarantine import Rejection, SourceReport
 
-_NAME = r"(?:[A-Z][\w.'\-]*|de|van|von|del|la|du)"
-_DIRECTED_BY = re.compile(
-    r"\bdirected\b[^.;]{0,80}?\bby (" + _NAME + r"(?:\s" + _NAME + r")*)"
-)
-
 
 def director_from_extract(extract: str | None) -> str | None:
-    """'... directed by Ridley Scott and written by ...' -> 'Ridley Scott' (first named director)."""
-    if not extract:
-        return None
-    m = _DIRECTED_BY.search(extract)
-    if not m:
-        return None
-    name = m.group(1).strip()
-    name = re.split(r"\s(?:and|from|with)\s", name)[0].rstrip(".")
-    return name if len(name.split()) >= 2 else None
+    """'... directed by Ridley Scott and written by ...' -> 'Ridley Scott' (the first director
+    the lead names, validated as a name; see `reelvec.ingest.people`)."""
+    directors = crew_from_lead(extract).directors
+    return directors[0] if directors else None
 
 
-def parse_wikipedia_entry(entry) -> Movie:
+def parse_wikipedia_entry(entry, counts: Counter | None = None) -> Movie:
+    """One entry as a Movie; `counts` (if given) learns how many names were read and rejected."""
     if not isinstance(entry, dict):
         raise ValueError(f"entry is a {type(entry).__name__}, not an object")
     title = entry.get("title")
@@ -51,10 +44,21 @@ def parse_wikipedia_entry(entry) -> Movie:
     extract = clean(entry.get("extract")) or None
     href = entry.get("href")
     thumb = entry.get("thumbnail")
+    crew = crew_from_lead(extract)
+    kept, bad = cast_names(extract_cast(cast))
+    if counts is not None:
+        counts["leads_naming_a_director"] += bool(crew.directors)
+        counts["lead_says_directed_by"] += bool(extract and "irected by" in extract)
+        counts["directors"] += len(crew.directors)
+        counts["writers"] += len(crew.writers)
+        counts["crew_names_rejected"] += len(crew.rejected)
+        counts["cast_kept"] += len(kept)
+        counts["cast_rejected"] += len(bad)
     filled = {
-        "title": clean(title), "year": year, "cast": tuple(extract_cast(cast)),
+        "title": clean(title), "year": year, "cast": tuple(kept),
         "genres": canonical_genres(genres), "plot": extract,
-        "director": director_from_extract(extract),
+        "director": crew.directors[0] if crew.directors else None, "directors": tuple(crew.directors),
+        "writers": tuple(crew.writers),
         "poster": thumb if isinstance(thumb, str) and thumb.startswith(("http://", "https://")) else None,
     }
     filled = {k: v for k, v in filled.items() if v not in (None, (), "")}
@@ -89,7 +93,7 @@ def read_wikipedia(folder: Path) -> tuple[list[Movie], list[Rejection], SourceRe
             report.rows_read += 1
             where = f"{path.name}[{i}]"
             try:
-                movie = parse_wikipedia_entry(entry)
+                movie = parse_wikipedia_entry(entry, report.people)
             except ValueError as exc:
                 report.reject(rejections, where, str(exc), json.dumps(entry, ensure_ascii=False, default=str))
                 continue

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from reelvec.errors import SearchError, StoreError, UnknownMovieError
+from reelvec.errors import NoRoomError, SearchError, StoreError, UnknownMovieError
 from reelvec.fusion.blend import DEFAULT_MODE, LABELS, Blend, blends_from, lead_people, placed_by, resolve_mode
 from reelvec.index.base import ALIAS, Found, QuerySpec, SearchFilter, point_id
 from reelvec.ingest.franchise import TitleSimilarity
@@ -897,8 +897,13 @@ class Engine:
 
         log = EditLog(self._edits) if self._edits is not None and (upserts or deletes) else None
         txn = log.append(upserts=upserts, deletes=deletes) if log is not None else None
-        self._expect(store, collection, len(upserts), len(deletes))
-        write(store)
+        try:
+            self._expect(store, collection, len(upserts), len(deletes))
+            write(store)
+        except NoRoomError:  # refused before anything changed: the intent will never apply
+            if log is not None and txn is not None:
+                log.abort(txn)
+            raise
         self._after_edit(store, collection)
         if log is not None and txn is not None:
             log.commit([txn])
@@ -939,9 +944,10 @@ class Engine:
         from reelvec.search.live import franchises_with
 
         text, image, has, fused = self._movie_vectors(movies, posters)
-        if not np.isfinite(fused).all():
-            raise SearchError("the fusion model gave a vector that is not finite; nothing was written (run "
-                              "`reelvec verify`: the model files may be damaged)")
+        norms = np.linalg.norm(fused, axis=1) if len(fused) else np.ones(0)
+        if not np.isfinite(fused).all() or (np.abs(norms - 1.0) > 1e-3).any():
+            raise SearchError("the fusion model gave a vector that is not a finite unit vector; nothing was written "
+                              "(the model files are damaged: `reelvec build --retrain` trains them again)")
         image_version = self.image_encoder.version if has.any() else ""
         feats = Features([m.key for m in movies], text, image, has, self.text_encoder.version, image_version)
         columns = getattr(self.store, "columns", None)
