@@ -21,7 +21,7 @@ def cmd_catalog(args) -> int:
 
     from reelvec import app
 
-    steps = ["tmdb", "movielens", "wikipedia", "merge"]
+    steps = ["tmdb", "movielens", "wikipedia", "merge", "series"]
     bar = tqdm(total=len(steps), desc="catalog", unit="step", disable=args.json or args.quiet or not sys.stderr.isatty())
 
     def progress(name):
@@ -56,6 +56,21 @@ def cmd_catalog(args) -> int:
         if s.unknown_genres:
             print(f"{s.source}: genres kept outside the shared vocabulary: "
                   + ", ".join(f"{g} ({n})" for g, n in sorted(s.unknown_genres.items())))
+    people = [(f"{s.source}: {k.replace('_', ' ')}", v) for s in report.sources for k, v in sorted(s.people.items())]
+    sr = report.series
+    if people or sr.series:
+        print()
+        print(table([[k, v] for k, v in [
+            *people,
+            ("series found", sr.series), ("movies in a series", sr.movies_in_series),
+            ("leads naming a series", sr.leads_naming_series),
+            *[(f"lead relations linked: {k}", v) for k, v in sorted(sr.relations_linked.items())],
+            ("lead relations not found in the catalogue", sr.relations_unresolved),
+            ("title-stem groups", sr.title_stem_groups),
+            ("plain titles kept out of a stem group", sr.title_stem_dropped),
+            ("links refused by the guards", sr.joins_refused),
+            *[(f"series with evidence from: {k}", v) for k, v in sorted(sr.by_source.items())],
+        ]], ["people and series (from the sources' own words)", "count"]))
     reasons = {f"{s.source}: {r}": n for s in report.sources for r, n in s.reasons.items()}
     if reasons:
         print()

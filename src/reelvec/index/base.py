@@ -21,7 +21,7 @@ from reelvec.errors import StoreError
 POINT_NAMESPACE = uuid.UUID("5b0f7a52-4c35-4e8e-9d3c-2f1b6d2f5e11")
 ALIAS = "movies"
 INDEXED_FIELDS = {"genres": "keyword", "year": "integer", "tmdb_id": "integer", "original_language": "keyword",
-                  "franchise": "keyword"}
+                  "franchise": "keyword", "series": "keyword"}
 
 
 @functools.lru_cache(maxsize=1 << 16)

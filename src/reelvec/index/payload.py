@@ -11,7 +11,9 @@ def movie_payload(m: Movie, model_version: str, text_version: str, image_version
     p = {
         "key": m.key, "tmdb_id": m.tmdb_id, "imdb_id": m.imdb_id, "movielens_id": m.movielens_id,
         "title": m.title, "year": m.year, "genres": list(m.genres), "original_language": m.original_language,
-        "cast": list(m.cast[:5]), "director": m.director, "keywords": list(m.keywords[:20]), "poster": m.poster,
+        "cast": list(m.cast[:5]), "director": m.director, "directors": list(m.directors) or None,
+        "writers": list(m.writers[:5]) or None, "series": m.series, "series_name": m.series_name,
+        "keywords": list(m.keywords[:20]), "poster": m.poster,
         "popularity": m.popularity, "vote_count": m.vote_count, "franchise": franchise,
         "overview": _trim(m.overview or m.plot, OVERVIEW_CHARS),
         "tmdb_url": f"https://www.themoviedb.org/movie/{m.tmdb_id}" if m.tmdb_id else None,

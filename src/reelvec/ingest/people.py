@@ -31,6 +31,9 @@ NOT_NAMES = frozenset({
     "French", "Italian", "German", "Japanese", "Indian", "Australian", "Canadian", "Hollywood", "Screenplay", "Story",
     "Music", "Uncredited", "Co", "Part", "Chapter", "Sequel", "Remake", "Trilogy", "Series", "Edition", "Version",
     "Original", "Official", "Various", "Unknown", "Anonymous", "None", "Himself", "Herself", "Narrator", "Voice",
+    "Adapted", "Filmed", "Released", "Shot", "Featuring", "Featured", "Made", "Edited", "Scored", "Narrated",
+    "Inspired", "Distributed", "Co-written", "Co-produced", "Presented", "Developed", "Created", "Executive",
+    "There", "Here", "Upon", "During", "Although", "Despite", "Unlike", "Like", "Because", "Since",
 })
 ROLES = frozenset({"writer", "director", "producer", "screenplay", "story", "co-director", "uncredited", "voice",
                    "narrator", "cameo", "himself", "herself", "archive", "footage", "host", "presenter", "singer",
@@ -42,7 +45,16 @@ _INITIALS = re.compile(r"^(?:[A-Z]\.){1,3}$|^[A-Z]\.?[A-Z]\.$")
 # "directed, written and produced by", "with co-direction by"
 _ROLES_AND = (r"(?:\s*,\s*(?:and\s+)?|\s+and\s+)(?:co-)?(?:written|produced|edited|animated|photographed|scored|"
               r"shot|narrated|created|conceived)")
-_DIRECTED = re.compile(r"\b(?:co-)?[Dd]irect(?:ed|ion)(?:" + _ROLES_AND + r")*\s+by\s+")
+# "directed by, and starring X", "directed by, produced by, and starring X", "directed by and stars X"
+_BY_AND = r"(?:\s*,?\s*(?:and\s+)?(?:produced|written|starring|stars|featuring|co-starring|edited)(?:\s+by)?)*\s*,?"
+_DIRECTED = re.compile(r"\b(?:co-)?[Dd]irect(?:ed|ion)(?:" + _ROLES_AND + r")*\s+by" + _BY_AND + r"\s+")
+# "directed by British photojournalist Tim Hetherington", "by its star Emilio Estevez", "by Carrey's close
+# friend Steve Oedekerk": what the lead says of the person before the name
+_DESCRIBED = re.compile(
+    r"^(?:(?:the|its|his|her|their|an?|[\w\-]+'s|[\w\-]+)\s+){0,4}?(?:film-?makers?|directors?|photojournalists?|"
+    r"journalists?|actors?|actress(?:es)?|stars?|natives?|friends?|comedians?|screenwriters?|animators?|artists?|"
+    r"producers?|writers?|novelists?|musicians?|singers?|cinematographers?|duo|team|brothers|debutant|newcomer|"
+    r"veteran|co-star|creator|photographer|documentarian|choreographer|playwright)\s+(?=[A-Z])")
 _WRITTEN = re.compile(r"\b(?:[Ww]ritten|[Ss]creenplay|[Cc]o-written)(?:\s*(?:,|and)\s*(?:produced|directed|"
                       r"co-produced))*\s+(?:is\s+)?by\s+")
 _MUSIC = re.compile(r"\b(?:[Mm]usic|[Ss]core|[Ss]oundtrack)\s+(?:was\s+)?(?:composed\s+)?by\s+")
@@ -143,10 +155,14 @@ class Crew:
     rejected: list[str] = field(default_factory=list)
 
 
-def _collect(pattern: re.Pattern, lead: str, crew: Crew) -> list[str]:
+def _collect(pattern: re.Pattern, lead: str, crew: Crew, known: Sequence[str] = ()) -> list[str]:
     got: list[str] = []
     for m in pattern.finditer(lead):
-        for n in names_after(lead[m.end():], known=crew.directors + crew.writers + got):
+        rest = lead[m.end():]
+        d = _DESCRIBED.match(rest)
+        if d:
+            rest = rest[d.end():]
+        for n in names_after(rest, known=[*crew.directors, *crew.writers, *got, *known]):
             if valid_name(n):
                 if n not in got:
                     got.append(n)
@@ -155,15 +171,19 @@ def _collect(pattern: re.Pattern, lead: str, crew: Crew) -> list[str]:
     return got
 
 
-def crew_from_lead(extract: str | None) -> Crew:
-    """Directors, writers and composers a Wikipedia lead names (in order of appearance)."""
+def crew_from_lead(extract: str | None, cast: Sequence[str] = ()) -> Crew:
+    """Directors, writers and composers a Wikipedia lead names (in order of appearance). A lone
+    family name ("produced and directed by Hanks", "directed by Seltzer") is the person of the
+    cast list or of the lead's other credits who has it."""
     crew = Crew()
     if not extract:
         return crew
     lead = extract[:LEAD_CHARS]
-    crew.directors = _collect(_DIRECTED, lead, crew)
-    crew.writers = _collect(_WRITTEN, lead, crew)
-    crew.composers = _collect(_MUSIC, lead, crew)
+    crew.directors = _collect(_DIRECTED, lead, crew, cast)
+    crew.writers = _collect(_WRITTEN, lead, crew, cast)
+    crew.directors = _collect(_DIRECTED, lead, crew, cast)  # again: "written by A and B, directed by B"
+    crew.composers = _collect(_MUSIC, lead, crew, cast)
+    crew.rejected = [n for n in crew.rejected if n.split()[-1] not in {x.split()[-1] for x in crew.directors}]
     return crew
 
 

@@ -288,7 +288,8 @@ def link_series(movies: Sequence[Movie], stems: dict[int, str] | None = None) ->
     for r, f in enumerate(facts):
         if f.series:
             by_name[normalise_title(f.series)].append(r)
-    for rows in by_name.values():
+    for name, rows in list(by_name.items()):  # a remake's lead may name its original's franchise: it keeps out
+        by_name[name] = rows = [r for r in rows if not any(x.relation == "remake" for x in facts[r].mentions)]
         for r in rows[1:]:
             if groups.union(rows[0], r):
                 evidence[rows[0]].add("lead series name")
@@ -334,9 +335,9 @@ def link_series(movies: Sequence[Movie], stems: dict[int, str] | None = None) ->
         tag = f"{rel}:{movies[other].key}"
         if tag not in relations[r]:
             relations[r].append(tag)
-    for rows in comps.values():
-        if len(rows) < 2:
-            continue
+    used: set[str] = set()
+    for rows in sorted((c for c in comps.values() if len(c) >= 2),
+                       key=lambda c: (-len(c), min(movies[r].year or 9999 for r in c), min(c))):
         rows.sort(key=lambda r: (movies[r].year or 9999, r))
         names = Counter(normalise_title(facts[r].series) for r in rows if facts[r].series)
         if names:
@@ -346,6 +347,10 @@ def link_series(movies: Sequence[Movie], stems: dict[int, str] | None = None) ->
             stem = next((stems[r] for r in rows if r in stems), None)
             sid = stem or normalise_title(movies[rows[0]].title)
             display = movies[rows[0]].title if stem is None else _display_stem(movies, rows, stem)
+        if sid in used:  # another series of that name (a remake's own sequels: "Halloween" 2007 and 2009)
+            year = movies[rows[0]].year
+            sid, display = f"{sid} {year}", f"{display} ({year})"
+        used.add(sid)
         rep.series += 1
         rep.movies_in_series += len(rows)
         for kind in set().union(*(evidence[r] for r in rows)):
@@ -390,8 +395,7 @@ def _stem_members(movies: Sequence[Movie], rows: Sequence[int]) -> list[int]:
 def _by_people(movies: Sequence[Movie], rows: Sequence[int]) -> list[list[int]]:
     """A title-stem group split where its films share no director or lead actor ("Captain
     America" 1979 with Reb Brown, and 2011 with Chris Evans; "G.I. Joe: The Movie" 1987 and the
-    2009 one): films connected through people stay together; films without people go with the
-    largest part."""
+    2009 one) into the parts that films of two or more share people within."""
     if len(rows) <= 2:
         return [list(rows)]
     known = [r for r in rows if _people(movies[r])]
@@ -409,9 +413,13 @@ def _by_people(movies: Sequence[Movie], rows: Sequence[int]) -> list[list[int]]:
     comps: dict[int, list[int]] = defaultdict(list)
     for r in known:
         comps[find(r)].append(r)
-    out = sorted(comps.values(), key=len, reverse=True) or [[]]
-    out[0] += [r for r in rows if r not in parent]
-    return [p for p in out if len(p) >= 2]
+    big = sorted((c for c in comps.values() if len(c) >= 2), key=len, reverse=True)
+    if len(big) <= 1:  # one cast: recast sequels ("Tremors 4", direct-to-video ones) stay with it
+        return [list(rows)]
+    # two casts of two films or more each: two series. A lone film joins the largest, and films
+    # without people join none (they could belong to either)
+    big[0] += [r for c in comps.values() if len(c) == 1 for r in c]
+    return big
 
 
 def _numbered(title: str) -> bool:
@@ -492,3 +500,12 @@ def _display_stem(movies: Sequence[Movie], rows: Sequence[int], stem: str) -> st
             head = re.split(r"\s*(?::|\s-\s|\s–\s)\s*", t)[0]
             return re.sub(r"[\s,]+(?:part\s*)?(?:\d{1,2}|[IVX]{1,4})$", "", head, flags=re.I).strip() or t
     return movies[rows[0]].title
+
+
+def series_split(series: str, test_share: float = 0.3) -> str:
+    """'dev' or 'test' for a series id, stable on every machine: evaluation tunes on the dev
+    series' pairs and reports on the test ones, so no series is on both sides."""
+    import hashlib
+
+    h = int(hashlib.sha256(series.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return "test" if h < test_share else "dev"

@@ -44,8 +44,8 @@ def parse_wikipedia_entry(entry, counts: Counter | None = None) -> Movie:
     extract = clean(entry.get("extract")) or None
     href = entry.get("href")
     thumb = entry.get("thumbnail")
-    crew = crew_from_lead(extract)
     kept, bad = cast_names(extract_cast(cast))
+    crew = crew_from_lead(extract, kept)
     if counts is not None:
         counts["leads_naming_a_director"] += bool(crew.directors)
         counts["lead_says_directed_by"] += bool(extract and "irected by" in extract)

@@ -49,6 +49,7 @@ class Explanation:
     note: str | None = None
     placed_by: str | None = None  # the signal that contributed most: "same franchise", "similar plot", ...
     same_franchise: str | None = None  # the franchise both films belong to (payload `franchise`)
+    same_series: str | None = None  # the series both belong to, as its sources name it (payload `series_name`)
 
     def __str__(self) -> str:
         parts = [self.placed_by] if self.placed_by else []
@@ -56,10 +57,12 @@ class Explanation:
                if v is not None]
         if cos:
             parts.append("cos " + ", ".join(cos))
-        if self.same_franchise and self.placed_by != "same franchise":
+        if self.same_series:
+            parts.append(f"same series: {self.same_series}")
+        elif self.same_franchise and self.placed_by != "same franchise":
             parts.append(f"franchise {self.same_franchise}")
         if self.same_director:
-            parts.append(f"director {self.same_director}")
+            parts.append(f"same director: {self.same_director}")
         if self.shared_cast:
             parts.append("cast " + ", ".join(self.shared_cast[:2]))
         if self.shared_genres:
@@ -1140,7 +1143,8 @@ class Engine:
             full.update((f.id, f) for f in self.store.retrieve(self.collection, bare))
         qp = query.payload
         qv = {n: np.asarray(v, np.float32) for n, v in (query.vectors or {}).items()}
-        qd, qf = qp.get("director"), qp.get("franchise")
+        qd, qf, qs = set(qp.get("directors") or ([qp["director"]] if qp.get("director") else [])), \
+            qp.get("franchise"), qp.get("series")
         q_genres, q_keywords, q_cast = set(qp.get("genres", [])), set(qp.get("keywords", [])), set(qp.get("cast", []))
         out = []
         for f in found:
@@ -1153,8 +1157,9 @@ class Engine:
                 shared_genres=tuple(g for g in p.get("genres", []) if g in q_genres),
                 shared_keywords=tuple(x for x in p.get("keywords", []) if x in q_keywords),
                 shared_cast=tuple(x for x in p.get("cast", []) if x in q_cast),
-                same_director=qd if qd and qd == p.get("director") else None,
+                same_director=", ".join(d for d in (p.get("directors") or [p.get("director")]) if d in qd) or None,
                 same_franchise=qf if qf and qf == p.get("franchise") else None,
+                same_series=(p.get("series_name") or qs) if qs and qs == p.get("series") else None,
                 placed_by=placed.get(f.id) if placed else None)
             if expl.placed_by == LABELS["title"] and not expl.same_franchise:
                 expl = dataclasses.replace(expl, placed_by="similar title")
