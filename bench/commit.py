@@ -69,8 +69,10 @@ def main() -> None:
         print(f"CPU: {cpu_model()}")
         print(f"reindex alone: {alone:.1f} s; with {args.edits} edits ({args.edits // args.batch} upserts of "
               f"{args.batch}) made meanwhile: {busy:.1f} s; ratio {busy / alone:.2f} (goal <= 1.5)")
-        print(f"the editor took {edits['seconds']} s; the build applied {rep['stages']['index'].get('edits_replayed')} "
-              f"edit(s) before its swap; points {before} -> {after} (+{after - before}); missing {missing}")
+        idx = rep["stages"]["index"]
+        print(f"the editor took {edits['seconds']} s; the build applied {idx.get('edits_replayed')} edit(s) before "
+              f"its swap in {idx.get('edits_replay_seconds')} s (writer lock held); points {before} -> {after} "
+              f"(+{after - before}); missing {missing}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

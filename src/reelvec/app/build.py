@@ -75,9 +75,13 @@ def _newest_mtime(folder: Path | None, mapped: tuple = ()) -> float:
 
 
 def _sources_signature(cfg: BuildConfig) -> str:
-    """What the catalogue was made from: a change of folder, file or --map rebuilds it."""
+    """What the catalogue was made from: a change of folder, file, --map or of how reelvec reads
+    the sources (`CATALOG_VERSION`) rebuilds it."""
+    from reelvec.ingest.catalog import CATALOG_VERSION
+
     return json.dumps({"data": str(Path(cfg.data).resolve()) if cfg.data is not None else None,
-                       "mapped": [[str(Path(p).resolve()), m] for p, m in cfg.mapped]}, sort_keys=True)
+                       "mapped": [[str(Path(p).resolve()), m] for p, m in cfg.mapped],
+                       "version": CATALOG_VERSION}, sort_keys=True)
 
 
 class _Stage:
@@ -200,9 +204,13 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
         store = home.open_store(cfg.qdrant_url, cfg.api_key) if own else store
         guard = lambda: home.writer_lock(cfg.wait, "reelvec build (swapping the alias)")
 
+        replay: dict = {}
+
         def later_edits(collection: str) -> int:  # under the writer lock, just before the swap
+            t = time.perf_counter()
             n = _apply_later_edits(store, collection, home, movies, len(edits), model, text, image, cfg)
             _mark_edits_seen(home, [collection, store.resolve_alias(ALIAS)])
+            replay["seconds"] = round(time.perf_counter() - t, 2)
             return n
         try:
             res = index_points(store, home.ledger(), points, vector_dims(feats, fused.shape[1]), model.version,
@@ -221,6 +229,7 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
         rep.stages["index"] = {"collection": res.collection, "points": res.points, "swapped": res.swapped,
                                "reused": res.reused, "resumed_after_points": res.skipped_points,
                                "dropped_partial": res.dropped, "edits_replayed": res.replayed,
+                               "edits_replay_seconds": replay.get("seconds"),
                                "message": res.message}
     home.write_manifest(home.qdrant(cfg.qdrant_url)[0], cfg.scope, text_max_tokens=cfg.text_max_tokens)
     # readers can open the home from here on

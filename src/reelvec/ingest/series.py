@@ -277,13 +277,16 @@ def link_series(movies: Sequence[Movie], stems: dict[int, str] | None = None) ->
                     groups.never[r].add(o)
                     groups.never[o].add(r)
     evidence: dict[int, set[str]] = defaultdict(set)  # row -> kinds of evidence that put it in its group
+
+    def join(a: int, b: int, kind: str) -> None:
+        if groups.union(a, b):
+            evidence[a].add(kind)
+            evidence[b].add(kind)
+        else:
+            rep.joins_refused += 1
     for r, other, rel in links:
         if rel in JOINING:
-            if groups.union(r, other):
-                evidence[r].add("lead relation")
-                evidence[other].add("lead relation")
-            else:
-                rep.joins_refused += 1
+            join(r, other, "lead relation")
     by_name: dict[str, list[int]] = defaultdict(list)
     for r, f in enumerate(facts):
         if f.series:
@@ -291,11 +294,7 @@ def link_series(movies: Sequence[Movie], stems: dict[int, str] | None = None) ->
     for name, rows in list(by_name.items()):  # a remake's lead may name its original's franchise: it keeps out
         by_name[name] = rows = [r for r in rows if not any(x.relation == "remake" for x in facts[r].mentions)]
         for r in rows[1:]:
-            if groups.union(rows[0], r):
-                evidence[rows[0]].add("lead series name")
-                evidence[r].add("lead series name")
-            else:
-                rep.joins_refused += 1
+            join(rows[0], r, "lead series name")
     for key, rows in by_name.items():  # "the third film in the Die Hard series" joins the film "Die Hard"
         first = [t for t in titles.get(key, []) if t not in rows and movies[t].year is not None]
         older = [t for t in first if all(movies[r].year is None or movies[t].year <= movies[r].year for r in rows)]
@@ -303,11 +302,7 @@ def link_series(movies: Sequence[Movie], stems: dict[int, str] | None = None) ->
         ok = sorted((r for r in rows if not any(x.relation == "remake" for x in facts[r].mentions)),
                     key=lambda r: movies[r].year or 9999)
         if len(older) == 1 and ok and any(_people(movies[older[0]]) & _people(movies[r]) for r in ok):
-            if groups.union(ok[0], older[0]):
-                evidence[ok[0]].add("lead series name")
-                evidence[older[0]].add("lead series name")
-            else:
-                rep.joins_refused += 1
+            join(ok[0], older[0], "lead series name")
     by_stem: dict[str, list[int]] = defaultdict(list)
     for r, stem in stems.items():
         by_stem[stem].append(r)
@@ -319,11 +314,7 @@ def link_series(movies: Sequence[Movie], stems: dict[int, str] | None = None) ->
     rep.title_stem_groups = len(parts)
     for rows in parts:
         for r in rows[1:]:
-            if groups.union(rows[0], r):
-                evidence[rows[0]].add("title stem")
-                evidence[r].add("title stem")
-            else:
-                rep.joins_refused += 1
+            join(rows[0], r, "title stem")
     rep.title_prefix_links = _join_title_prefixes(movies, groups, evidence)
     rep.name_word_links = _join_by_name_words(movies, facts, groups, evidence)
     comps: dict[int, list[int]] = defaultdict(list)
