@@ -19,8 +19,11 @@ def make_points(n=300, seed=0):
         if i % 3:
             vec["image"] = rng.normal(size=12)
         g = sorted({GENRES[i % 5], GENRES[(i * 7) % 5]})
+        people = {"directors": [f"Director {i % 11}"] + ([f"Director {i % 7}"] if i % 5 == 0 else []),
+                  "cast": [f"Actor {i % 13}", f"Actor {(i * 3) % 17}"], "series": f"series {i % 9}" if i % 2 else None}
         pts.append(PointData(point_id(f"tmdb:{i}"), vec, {"tmdb_id": i, "title": f"Film {i}", "year": 1950 + i % 70,
-                                                           "genres": g, "original_language": "en" if i % 4 else "fr"}))
+                                                           "genres": g, "original_language": "en" if i % 4 else "fr",
+                                                           **{k: v for k, v in people.items() if v}}))
     return pts
 
 
@@ -40,6 +43,9 @@ def exact_ids(points, q, using, flt, k):
                 and (flt.year_min is None or pl["year"] >= flt.year_min)
                 and (flt.year_max is None or pl["year"] <= flt.year_max)
                 and (not flt.languages or pl["original_language"] in flt.languages)
+                and (not flt.series or pl.get("series") in flt.series)
+                and (not flt.directors_any or set(flt.directors_any) & set(pl.get("directors", ())))
+                and (not flt.cast_any or set(flt.cast_any) & set(pl.get("cast", ())))
                 and p.id not in flt.exclude_ids and using in p.vectors)
     cands = [p for p in points if ok(p)]
     sims = [np.dot(q, p.vectors[using]) / np.linalg.norm(p.vectors[using]) for p in cands]
@@ -53,6 +59,9 @@ FILTERS = [
     SearchFilter(exclude_genres=("Comedy",), year_min=1980, year_max=1999),
     SearchFilter(languages=("fr",), exclude_ids=(point_id("tmdb:4"),)),
     SearchFilter(genres_any=("Action", "Horror"), year_min=2030),  # nothing matches
+    SearchFilter(series=("series 3",)),  # the candidate prefetches of `similar`
+    SearchFilter(directors_any=("Director 2", "Director 4"), genres_any=("Horror",)),
+    SearchFilter(cast_any=("Actor 5",), year_min=1990),
 ]
 
 

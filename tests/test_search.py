@@ -265,3 +265,38 @@ def test_cli_next(built, capsys):
     assert main(["next", "Alien", "Aliens@4.5", "Predator", "-k", "3", "--store", str(home), "--json"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 3
     assert main(["next", "Alien@great", "--store", str(home)]) == 2
+
+
+@pytest.mark.parametrize("flt", [{}, {"genres": ["Comedy", "Science Fiction"]}, {"years": (1980, 2005)}])
+def test_the_ranking_does_not_depend_on_k(engine, monkeypatch, flt):
+    """The candidates of a blended `similar` are the same for every k up to BLEND_POOL (here 4,
+    so that 16 movies are more than one pool): the top 2 at k=2 are the first 2 at k=3 and k=4,
+    for every movie, with and without filters, on both backends."""
+    import reelvec.search.engine as eng
+    monkeypatch.setattr(eng, "BLEND_POOL", 4)
+    monkeypatch.setattr(eng, "PEOPLE_POOL", 2)
+    engine.store.answer = lambda collection, pid: None  # computed, not precomputed
+    for e in engine.titles.entries:
+        runs = [[h.key for h in engine.similar(e.tmdb_id, k=k, **flt)] for k in (2, 3, 4)]
+        assert runs[0] == runs[1][:2] == runs[2][:2], (e.title, flt, runs)
+
+
+def test_same_people_and_series_are_candidates(engine, monkeypatch):
+    """A film that shares a lead actor (or a director, or a series) is fetched as a candidate by a
+    prefetch of its own, whatever the nearest ones are: Aliens (Sigourney Weaver) for Alien."""
+    import reelvec.search.engine as eng
+    monkeypatch.setattr(eng, "BLEND_POOL", 1)
+    engine.store.answer = lambda collection, pid: None
+    q = engine.store.retrieve(engine.collection, [engine.get_movie_index("Alien")])[0]
+    assert "Sigourney Weaver" in eng._shared_keys(q.payload)["cast_any"]
+    seen = []
+    batch = engine.store.query_batch
+
+    def spy(collection, specs):
+        out = batch(collection, specs)
+        seen.extend((s.filter.cast_any, [f.id for f in r]) for s, r in zip(specs, out))
+        return out
+    monkeypatch.setattr(engine.store, "query_batch", spy)
+    engine.similar("Alien", k=1)
+    aliens = engine.get_movie_index("Aliens")
+    assert any(cast and aliens in ids for cast, ids in seen), seen

@@ -92,10 +92,11 @@ class Blend:
 LEAD_CAST = 3  # actors that count for "same director or cast"
 
 
-def lead_people(director: str | None, cast) -> frozenset[str]:
-    """The director and the leading actors: what the `people` signal compares (in evaluation and
-    in the engine alike)."""
-    return frozenset(([director] if director else []) + list(cast or ())[:LEAD_CAST])
+def lead_people(directors, cast) -> frozenset[str]:
+    """The directors (a name or a list) and the leading actors: what the `people` signal compares
+    (in evaluation and in the engine alike)."""
+    ds = [directors] if isinstance(directors, str) else list(directors or ())
+    return frozenset(ds + list(cast or ())[:LEAD_CAST])
 
 
 def placed_by(terms: dict[str, float], typical: dict[str, float] | None = None) -> str:

@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 def people_sets(movies) -> list[frozenset]:
     """Director and leading actors of each movie (what "same director or cast" reads)."""
-    return [lead_people(m.director, m.cast) for m in movies]
+    return [lead_people(m.directors or m.director, m.cast) for m in movies]
 
 
 def _unit(E: np.ndarray) -> np.ndarray:

@@ -63,6 +63,10 @@ class SearchFilter:
     exclude_ids: tuple[str, ...] = ()  # point ids (e.g. the query movie itself)
     has_vector: str | None = None
     only_ids: tuple[str, ...] | None = None  # restrict to these point ids (None = no restriction)
+    # candidate prefetches of `similar`: the same series, a director or a lead actor in common
+    series: tuple[str, ...] = ()
+    directors_any: tuple[str, ...] = ()
+    cast_any: tuple[str, ...] = ()
 
     def is_empty(self) -> bool:
         return self == SearchFilter()
@@ -172,6 +176,9 @@ def filter_clauses(f: SearchFilter | None) -> tuple[list[Condition], list[Condit
         must.append(Condition("has_vector", value=f.has_vector))
     if f.only_ids is not None:
         must.append(Condition("has_id", value=list(f.only_ids)))
+    for key, values in (("series", f.series), ("directors", f.directors_any), ("cast", f.cast_any)):
+        if values:
+            must.append(Condition("any", key, list(values)))
     return must, must_not
 
 

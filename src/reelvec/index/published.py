@@ -58,7 +58,8 @@ logger = logging.getLogger(__name__)
 FORMAT = 3  # 3: meta.json carries the checksums of every file and of itself
 FORMATS_READ = (2, 3)  # 2: copies published before checksums (read with size checks only; a build republishes)
 PUBLISHED = "published"
-COLUMNS = ("genres", "year", "original_language", "tmdb_id", "title", "vote_count", "director", "cast")
+COLUMNS = ("genres", "year", "original_language", "tmdb_id", "title", "vote_count", "director", "cast", "series",
+           "directors")
 KNN_VECTOR = "fused"  # the vector whose nearest neighbours each row keeps (what `similar` starts from)
 MASKS_KEPT = 256  # filter masks a reader keeps per generation (a few KB each)
 REFRESH_SECONDS = 1.0  # how often a reader looks for a newer generation of a copy it has open
@@ -100,6 +101,7 @@ class CopyView:
         self.year = np.array([y if isinstance(y, int) else -(1 << 30) for y in self.cols["year"]], np.int64)
         self._genres: dict[str, np.ndarray] = {}
         self._langs: dict[str, np.ndarray] = {}
+        self._lookups: dict[str, dict] = {}  # field -> value -> rows (series, directors, cast)
         self._masks: dict[tuple, np.ndarray] = {}  # by the filter's clauses other than ids
         self.live_cols: dict[str, list] | None = None
         self.title_arrays: dict[str, np.ndarray] | None = None
@@ -266,6 +268,16 @@ class CopyView:
             if value not in self._langs:
                 self._langs[value] = np.array([x == value for x in self.cols["original_language"]], bool)
             return self._langs[value]
+        if key in ("series", "directors", "cast"):  # an inverted index per field, built once per generation
+            index = self._lookups.get(key)
+            if index is None:
+                index = self._lookups[key] = {}
+                for r, v in enumerate(self.cols.get(key) or ()):
+                    for x in (v if isinstance(v, list) else [v] if v else ()):
+                        index.setdefault(x, []).append(r)
+            m = np.zeros(len(self.ids), bool)
+            m[index.get(value, [])] = True
+            return m
         raise StoreError(f"published copies cannot filter on {key!r}")
 
     def mask(self, flt: SearchFilter | None) -> np.ndarray:
@@ -279,8 +291,15 @@ class CopyView:
         if base is None:
             if len(self._masks) >= MASKS_KEPT:
                 self._masks.clear()
-            base = self._masks[key] = self._clauses_mask(dataclasses.replace(flt, exclude_ids=(), only_ids=None))
+            base = self._masks[key] = self._clauses_mask(dataclasses.replace(
+                flt, exclude_ids=(), only_ids=None, series=(), directors_any=(), cast_any=()))
         ok = base.copy()
+        for field_name, values in (("series", flt.series), ("directors", flt.directors_any), ("cast", flt.cast_any)):
+            if values:  # one query's people and series: looked up, not kept as masks
+                any_of = np.zeros(len(self.ids), bool)
+                for v in values:
+                    any_of |= self._match(field_name, v)
+                ok &= any_of
         if flt.exclude_ids:
             ok[[self.row[i] for i in flt.exclude_ids if i in self.row]] = False
         if flt.only_ids is not None:

@@ -20,7 +20,16 @@ from typing import Any
 import numpy as np
 
 from reelvec.errors import NoRoomError, SearchError, StoreError, UnknownMovieError
-from reelvec.fusion.blend import DEFAULT_MODE, LABELS, Blend, blends_from, lead_people, placed_by, resolve_mode
+from reelvec.fusion.blend import (
+    DEFAULT_MODE,
+    LABELS,
+    LEAD_CAST,
+    Blend,
+    blends_from,
+    lead_people,
+    placed_by,
+    resolve_mode,
+)
 from reelvec.index.base import ALIAS, Found, QuerySpec, SearchFilter, point_id
 from reelvec.ingest.franchise import TitleSimilarity
 from reelvec.locks import WRITER_LOCK
@@ -31,7 +40,8 @@ ALIAS_CHECK_SECONDS = 1.0
 FILTER_KEYS = frozenset({"genres", "genres_all", "exclude_genres", "years", "after", "before", "languages"})
 ROW_SETS_KEPT = 100_000  # movies whose genre/people sets a blended `similar` keeps between calls
 ANSWERS_K = 10  # a build precomputes every movie's default `similar` up to this k (the default k)
-BLEND_POOL = 60  # candidates per prefetch of a blended `similar` (6 k when k is larger)
+BLEND_POOL = 60  # nearest candidates of a blended `similar`; its ranking is the same for every k up to this
+PEOPLE_POOL = 30  # candidates from the same series / a shared director / a shared lead actor, each
 MAX_TITLE = 300  # characters; a longer "title" is not one (and fuzzy matching it would take seconds)
 HISTORY_DECAY = 0.85  # recency weight per step back in a history (the fallback without a sequence model)
 logger = logging.getLogger(__name__)
@@ -100,9 +110,21 @@ def _is_blended(blend: Blend) -> bool:
 
 
 def _shared_sets(fields: dict) -> tuple[frozenset, frozenset]:
-    """(genres, director and lead actors) of a movie's payload fields: what the genre and people
+    """(genres, directors and lead actors) of a movie's payload fields: what the genre and people
     signals of a blend compare."""
-    return frozenset(fields.get("genres") or ()), lead_people(fields.get("director"), fields.get("cast"))
+    return frozenset(fields.get("genres") or ()), lead_people(_directors(fields), fields.get("cast"))
+
+
+def _directors(fields: dict) -> list[str]:
+    return list(fields.get("directors") or ([fields["director"]] if fields.get("director") else []))
+
+
+def _shared_keys(payload: dict) -> dict[str, tuple[str, ...]]:
+    """The candidate prefetches of a query movie: filter fields -> values (its series, its
+    directors, its lead actors); only those it has."""
+    out = {"series": (payload["series"],) if payload.get("series") else (),
+           "directors_any": tuple(_directors(payload)), "cast_any": tuple((payload.get("cast") or ())[:LEAD_CAST])}
+    return {k: v for k, v in out.items() if v}
 
 
 def _median(x: np.ndarray) -> float:
@@ -470,7 +492,7 @@ class Engine:
     @functools.lru_cache(maxsize=16)
     def _answers_meta(blend: Blend) -> dict:
         """What precomputed answers must have been computed with to stand for a computed one."""
-        return {"answers": 1, "mode": DEFAULT_MODE, "blend": blend.to_dict(), "k": ANSWERS_K, "pool": BLEND_POOL}
+        return {"answers": 2, "mode": DEFAULT_MODE, "blend": blend.to_dict(), "k": ANSWERS_K, "pool": BLEND_POOL}
 
     def _answered(self, q: Found, blend: Blend, k: int) -> list[Hit] | None:
         """The default `similar` of `q` from the answers a build precomputed for the generation
@@ -520,13 +542,19 @@ class Engine:
         """Candidates from each vector the blend reads (and from similar titles), rescored with the
         blend's formula on their stored vectors and payloads -> (the best k, best first; their
         cosines; the signal that placed each), what `_hits` makes hits of."""
-        pool = max(BLEND_POOL, 6 * k)
-        # candidates come from the heaviest vector's neighbours plus similar titles; the other
-        # vectors only rescore them (measured on validation: a prefetch per vector finds the same
-        # top 10 for franchise pairs and co-liked NDCG, at twice the cost)
+        # The candidates do not depend on k (up to BLEND_POOL), so the first 10 of k=50 are the top
+        # 10 of k=10: the heaviest vector's `pool` nearest, the films of the same series, with a
+        # director or lead actor in common (`PEOPLE_POOL` each, nearest first) and similar titles.
+        # The other vectors only rescore them (measured on validation: a prefetch per vector
+        # found the same top 10 for franchise pairs and co-liked NDCG, at twice the cost)
+        pool = max(BLEND_POOL, k)
         names = sorted((n for n in blend.vectors if n in q.vec), key=lambda n: -getattr(blend, n))[:1]
         specs = [QuerySpec(q.vec[n], n, pool, flt, with_payload=False, near_id=q.id) for n in names]
+        if "fused" in q.vec:
+            specs += [QuerySpec(q.vec["fused"], "fused", PEOPLE_POOL, dataclasses.replace(flt, **{key: values}),
+                                with_payload=False) for key, values in _shared_keys(q.payload).items()]
         cands = {f.id for hits in (self.store.query_batch(self.collection, specs) if specs else []) for f in hits}
+        cands.discard(q.id)
         similar_titles, row_of = dict[int, float](), dict[str, int]()
         if blend.title > 0:
             tsim, row_of, ids = self._title_similarity()
@@ -596,7 +624,7 @@ class Engine:
         cache = self._row_sets[1]
         missing = [i for i in ids if i not in cache]
         if missing:
-            cols = fields(coll, missing, ("genres", "director", "cast"))
+            cols = fields(coll, missing, ("genres", "director", "directors", "cast"))
             if cols is None:
                 return None
             if len(cache) > ROW_SETS_KEPT:
