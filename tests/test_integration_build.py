@@ -94,3 +94,22 @@ def test_readme_examples_run_as_written(real_home, shared_data, capsys):
     code = code.replace('".reelvec"', repr(str(home))).replace('"poster.jpg"', repr(str(poster)))
     exec(compile(code, "README.md", "exec"), {})
     assert "Aliens" in capsys.readouterr().out
+
+
+def test_the_top_10_is_the_same_for_every_k_on_every_movie(real_home):
+    """The first 10 hits of k=50 and k=100 are the top 10 of k=10 (precomputed or computed), for
+    every movie of the real index with a TMDB id, and with a filter for a sample of them."""
+    home, _ = real_home
+    with reelvec.open(home) as engine:
+        movies = [e.tmdb_id for e in engine.titles.entries if e.tmdb_id is not None]
+        assert len(movies) > 4000
+        differ = []
+        for m in movies:
+            top = [h.key for h in engine.similar(m, k=10)]
+            if any([h.key for h in engine.similar(m, k=k)][:10] != top for k in (50, 100)):
+                differ.append(m)
+        assert not differ, (len(differ), differ[:10])
+        flt = {"genres": ["Drama", "Comedy"], "years": (1970, 2010)}
+        for m in movies[::40]:
+            top = [h.key for h in engine.similar(m, k=10, **flt)]
+            assert [h.key for h in engine.similar(m, k=100, **flt)][:10] == top, m

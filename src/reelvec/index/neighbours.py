@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-NEIGHBOURS = 64  # per row: a blended `similar` of k <= 10 reads 60
+NEIGHBOURS = 100  # per row: what a blended `similar` reads first (BLEND_POOL)
 KNN_PARTS = ("rows", "sims", "floor")
 
 
