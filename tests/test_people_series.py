@@ -159,10 +159,10 @@ def test_famous_series_are_linked_and_remakes_kept_apart(real_catalog):
 def test_people_data_goals(real_catalog):
     import re
     movies, rep, _ = real_catalog
-    from reelvec.ingest.people import NOT_NAMES
+    from reelvec.ingest.people import NOT_NAMES, THINGS
     def fragment(name: str) -> bool:  # "Steven Spielberg. It": a word with a full stop inside the name
         tokens = name.split()
-        return any(t in NOT_NAMES for t in tokens) or any(
+        return tokens[0] in NOT_NAMES or any(t in THINGS for t in tokens) or any(
             t.endswith(".") and len(t.rstrip(".")) >= 3 and t not in ("Jr.", "Sr.")
             and not re.fullmatch(r"(?:[A-Z]\.)+", t) for t in tokens[:-1])
     fragments = [d for x in movies for d in x.directors if fragment(d)]

@@ -35,6 +35,12 @@ NOT_NAMES = frozenset({
     "Inspired", "Distributed", "Co-written", "Co-produced", "Presented", "Developed", "Created", "Executive",
     "There", "Here", "Upon", "During", "Although", "Despite", "Unlike", "Like", "Because", "Since",
 })
+# words that name a company or a thing wherever they stand in a "name" ("Walt Disney Pictures")
+THINGS = frozenset({"Film", "Films", "Pictures", "Studios", "Studio", "Productions", "Production", "Entertainment",
+                    "Company", "Animation", "Television", "Records", "Media", "Group", "Inc.", "Ltd."})
+# surnames that are also words the lists above hold: a name may end in them ("Bryan Singer", "Tim Story")
+SURNAMES_TOO = frozenset({"Story", "Mayer", "Goldwyn", "Singer", "Voice", "Music", "Brothers", "Warner", "Disney",
+                          "Universal", "Paramount", "Columbia", "Metro", "United", "Hollywood", "Part", "Stars"})
 ROLES = frozenset({"writer", "director", "producer", "screenplay", "story", "co-director", "uncredited", "voice",
                    "narrator", "cameo", "himself", "herself", "archive", "footage", "host", "presenter", "singer",
                    "composer", "and", "with", "as", "by", "starring", "cast", "others", "various"})
@@ -44,29 +50,31 @@ _INITIALS = re.compile(r"^(?:[A-Z]\.){1,3}$|^[A-Z]\.?[A-Z]\.$")
 # "directed by", "co-directed by", "written and directed by", "directed and produced by",
 # "directed, written and produced by", "with co-direction by"
 _ROLES_AND = (r"(?:\s*,\s*(?:and\s+)?|\s+and\s+)(?:co-)?(?:written|produced|edited|animated|photographed|scored|"
-              r"shot|narrated|created|conceived)")
+              r"shot|narrated|created|conceived|choreographed|designed)")
 # "directed by, and starring X", "directed by, produced by, and starring X", "directed by and stars X"
 _BY_AND = r"(?:\s*,?\s*(?:and\s+)?(?:produced|written|starring|stars|featuring|co-starring|edited)(?:\s+by)?)*\s*,?"
 _DIRECTED = re.compile(r"\b(?:co-)?[Dd]irect(?:ed|ion)(?:" + _ROLES_AND + r")*\s+by" + _BY_AND + r"\s+")
 # "directed by British photojournalist Tim Hetherington", "by its star Emilio Estevez", "by Carrey's close
 # friend Steve Oedekerk": what the lead says of the person before the name
 _DESCRIBED = re.compile(
-    r"^(?:(?:the|its|his|her|their|an?|[\w\-]+'s|[\w\-]+)\s+){0,4}?(?:film-?makers?|directors?|photojournalists?|"
-    r"journalists?|actors?|actress(?:es)?|stars?|natives?|friends?|comedians?|screenwriters?|animators?|artists?|"
-    r"producers?|writers?|novelists?|musicians?|singers?|cinematographers?|duo|team|brothers|debutant|newcomer|"
-    r"veteran|co-star|creator|photographer|documentarian|choreographer|playwright)\s+(?=[A-Z])")
+    r"^(?:(?:the|its|his|her|their|an?|[a-z][\w\-]*|[A-Z][\w\-]*'s|[A-Z][a-z]+(?:an|ian|ish|ese|ch|i))\s+){0,4}?"
+    r"(?:film-?makers?|directors?|photojournalists?|journalists?|actors?|actress(?:es)?|(?<=its |his |her )star|"
+    r"natives?|friends?|comedians?|screenwriters?|animators?|artists?|producers?|writers?|novelists?|musicians?|"
+    r"cinematographers?|duo|team|debutant|newcomer|veteran|co-star|creator|photographer|documentarian|"
+    r"choreographer|playwright)\s+(?=[A-Z])")
 _WRITTEN = re.compile(r"\b(?:[Ww]ritten|[Ss]creenplay|[Cc]o-written)(?:\s*(?:,|and)\s*(?:produced|directed|"
                       r"co-produced))*\s+(?:is\s+)?by\s+")
 _MUSIC = re.compile(r"\b(?:[Mm]usic|[Ss]core|[Ss]oundtrack)\s+(?:was\s+)?(?:composed\s+)?by\s+")
 LEAD_CHARS = 700  # the crew is named in the lead's first sentences
 
 
-def _name_token(w: str) -> bool:
+def _name_token(w: str, first: bool = True) -> bool:
     """A capitalised word of a name ("Spielberg", "O'Brien", "Jean-Pierre", "De"), an initial
-    ("J.", "J.P.") or a suffix ("Jr.")."""
+    ("J.", "J.P.") or a suffix ("Jr."). Sentence words ("It", "The") never start one; words that
+    are also surnames ("Singer", "Story") may follow a first name."""
     if _INITIALS.match(w) or w in SUFFIXES:
         return True
-    if not w or w in NOT_NAMES or not w[0].isupper():
+    if not w or not w[0].isupper() or w in THINGS or (w in NOT_NAMES and (first or w not in SURNAMES_TOO)):
         return False
     core = w.replace("'", "").replace("’", "").replace("-", "").replace(".", "")
     if not core.isalpha():
@@ -85,7 +93,7 @@ def valid_name(name: str) -> bool:
         return False
     words = 0
     for i, t in enumerate(tokens):
-        if t.lower() in ROLES:
+        if t.lower() in ROLES and (t[0].islower() or t not in SURNAMES_TOO or i == 0):
             return False
         if t.lower() in PARTICLES and t[0].islower():
             continue
@@ -93,7 +101,7 @@ def valid_name(name: str) -> bool:
             if i != len(tokens) - 1:
                 return False
             continue
-        if not _name_token(t):
+        if not _name_token(t, first=i == 0):
             return False
         words += not _INITIALS.match(t)
     return words >= 1 and len(tokens) - sum(t.lower() in PARTICLES and t[0].islower() for t in tokens) >= 2
@@ -123,7 +131,7 @@ def names_after(text: str, known: Sequence[str] = ()) -> list[str]:
         nxt = toks[i + 1] if i + 1 < len(toks) else ""
         if word.lower() in PARTICLES and word[0].islower() and cur and nxt[:1].isupper():
             cur.append(word)
-        elif word and _name_token(word) or (word in ABBREVIATIONS and nxt[:1].isupper()):
+        elif word and _name_token(word, first=not cur) or (word in ABBREVIATIONS and nxt[:1].isupper()):
             cur.append(word)
         else:
             stop = True
@@ -155,9 +163,21 @@ class Crew:
     rejected: list[str] = field(default_factory=list)
 
 
-def _collect(pattern: re.Pattern, lead: str, crew: Crew, known: Sequence[str] = ()) -> list[str]:
+# a "directed by" about another film or part: "the 1946 French film of the same name directed by Jean
+# Cocteau", "the first film not to be directed by", "the remake directed by", "live action scenes directed by"
+_OTHER = re.compile(r"(?:\bnot to be|\bof the same (?:name|title)|\b(?:remake|sequel|prequel|version|original|"
+                    r"sequences?|scenes?|segments?|story direction|supervised)),?\s*$", re.I)
+
+
+def _collect(pattern: re.Pattern, lead: str, crew: Crew, known: Sequence[str] = (), own: bool = False) -> list[str]:
+    """The names after each match of `pattern`. `own` (directors): only where the lead states the
+    film's own direction: the first such phrase, and "co-directed by" after it."""
     got: list[str] = []
     for m in pattern.finditer(lead):
+        if own:
+            if _OTHER.search(lead[max(0, m.start() - 60):m.start()]) or (got and not m.group(0).lower().startswith("co-direct")
+                                                        and "co-direct" not in m.group(0).lower()):
+                continue
         rest = lead[m.end():]
         d = _DESCRIBED.match(rest)
         if d:
@@ -179,9 +199,9 @@ def crew_from_lead(extract: str | None, cast: Sequence[str] = ()) -> Crew:
     if not extract:
         return crew
     lead = extract[:LEAD_CHARS]
-    crew.directors = _collect(_DIRECTED, lead, crew, cast)
+    crew.directors = _collect(_DIRECTED, lead, crew, cast, own=True)
     crew.writers = _collect(_WRITTEN, lead, crew, cast)
-    crew.directors = _collect(_DIRECTED, lead, crew, cast)  # again: "written by A and B, directed by B"
+    crew.directors = _collect(_DIRECTED, lead, crew, cast, own=True)  # again: "written by A and B, directed by B"
     crew.composers = _collect(_MUSIC, lead, crew, cast)
     crew.rejected = [n for n in crew.rejected if n.split()[-1] not in {x.split()[-1] for x in crew.directors}]
     return crew

@@ -405,8 +405,13 @@ def _by_people(movies: Sequence[Movie], rows: Sequence[int]) -> list[list[int]]:
     for r in known:
         comps[find(r)].append(r)
     big = sorted((c for c in comps.values() if len(c) >= 2), key=len, reverse=True)
+    # a film without people joins when it shares a genre with those that have them ("The Raid 2"
+    # without a cast list); not an animated line beside live-action films ("Batman: Under the Red Hood")
+    genres = {g for r in known for g in movies[r].genres}
+    bare = [r for r in rows if r not in parent
+            and (not known or not genres or not movies[r].genres or genres & set(movies[r].genres))]
     if len(big) <= 1:  # one cast: recast sequels ("Tremors 4", direct-to-video ones) stay with it
-        return [list(rows)]
+        return [[r for r in rows if r in parent] + bare] if len(known) + len(bare) >= 2 else []
     # two casts of two films or more each: two series. A lone film joins the largest, and films
     # without people join none (they could belong to either)
     big[0] += [r for c in comps.values() if len(c) == 1 for r in c]
@@ -453,6 +458,7 @@ def _join_title_prefixes(movies: Sequence[Movie], groups: _Groups, evidence: dic
     return joined
 
 
+NAME_WORD_TITLES = 8  # a series-name word in more titles than this is a common word, not a name
 _NAME_STOP = frozenset({"the", "of", "and", "a", "an", "film", "series", "saga", "trilogy", "man", "story", "movie"})
 
 
@@ -461,12 +467,14 @@ def _join_by_name_words(movies: Sequence[Movie], facts: Sequence[LeadFacts], gro
     """A film whose title holds a word of a series' name ("The Bourne Identity", "Hannibal") and
     that shares a director or lead actor with one of its members joins that series (at most
     one: a film whose words and people fit two series joins neither)."""
+    df = Counter(w for m in movies for w in set(normalise_title(m.title).split()))
     named: dict[str, set[int]] = defaultdict(set)  # name word -> rows of films whose lead names such a series
     for r, f in enumerate(facts):
         words = [w for w in normalise_title(f.series or "").split() if w not in _NAME_STOP]
         if len(words) >= 2:  # a one-word name ("Before") would take every title with that word
             for w in words:
-                if len(w) >= 4:
+                # a name's rare word ("bourne", "lecter"), not a common one ("night", "world", "king")
+                if len(w) >= 4 and df[w] <= NAME_WORD_TITLES:
                     named[w].add(r)
     joined = 0
     for r, m in enumerate(movies):

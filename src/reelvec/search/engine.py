@@ -127,6 +127,19 @@ def _shared_keys(payload: dict) -> dict[str, tuple[str, ...]]:
     return {k: v for k, v in out.items() if v}
 
 
+def _prefetch_filters(payload: dict, flt: SearchFilter) -> list[SearchFilter]:
+    """`flt` narrowed to each of the query movie's `_shared_keys` (its series, directors, leads)."""
+    keys = _shared_keys(payload)
+    out = []
+    if "series" in keys:
+        out.append(dataclasses.replace(flt, series=keys["series"]))
+    if "directors_any" in keys:
+        out.append(dataclasses.replace(flt, directors_any=keys["directors_any"]))
+    if "cast_any" in keys:
+        out.append(dataclasses.replace(flt, cast_any=keys["cast_any"]))
+    return out
+
+
 def _median(x: np.ndarray) -> float:
     """np.median of a small array without NaNs, at a fraction of its cost (np.median also
     imports numpy.ma on first use, ~15 ms of a cold CLI call)."""
@@ -551,8 +564,8 @@ class Engine:
         names = sorted((n for n in blend.vectors if n in q.vec), key=lambda n: -getattr(blend, n))[:1]
         specs = [QuerySpec(q.vec[n], n, pool, flt, with_payload=False, near_id=q.id) for n in names]
         if "fused" in q.vec:
-            specs += [QuerySpec(q.vec["fused"], "fused", PEOPLE_POOL, dataclasses.replace(flt, **{key: values}),
-                                with_payload=False) for key, values in _shared_keys(q.payload).items()]
+            specs += [QuerySpec(q.vec["fused"], "fused", PEOPLE_POOL, f, with_payload=False)
+                      for f in _prefetch_filters(q.payload, flt)]
         cands = {f.id for hits in (self.store.query_batch(self.collection, specs) if specs else []) for f in hits}
         cands.discard(q.id)
         similar_titles, row_of = dict[int, float](), dict[str, int]()
