@@ -268,3 +268,16 @@ def test_precomputed_answers_equal_computed_ones(home, monkeypatch):
     assert not other.has_similar_answers()  # answers of another preset are not used
     for e in (kept, computed, other):
         e.close()
+
+
+def test_a_deleted_title_is_not_answered_by_a_lookalike(engine):
+    """After deleting "The Matrixx", asking for it is an error, not an answer for The Matrix
+    (which it resembles); a title several films share is never deleted by guessing."""
+    engine.upsert(ALIEN_LIKE | {"title": "The Matrixx"})
+    assert engine.movie("The Matrixx")["key"] == "own:ship-9"
+    engine.delete("own:ship-9")
+    with pytest.raises(UnknownMovieError, match="deleted"):
+        engine.similar("The Matrixx")
+    assert engine.movie("The Matrix")["title"] == "The Matrix"
+    with pytest.raises(UnknownMovieError, match="names 2 films"):
+        engine.delete("Dune")  # a query may mean the best-known Dune; a delete must mean one film

@@ -97,15 +97,35 @@ def test_fuzzy_title_lookup(engine, query, expected):
     assert engine.store.retrieve(engine.collection, [pid])[0].payload["tmdb_id"] == expected
 
 
-def test_ambiguous_and_unknown_titles_list_candidates(engine):
-    with pytest.raises(UnknownMovieError) as e:
-        engine.similar("Dune")
-    assert "ambiguous" in str(e.value) and "Dune (1984)" in str(e.value) and "Dune (2021)" in str(e.value)
+def test_titles_resolve_as_people_mean_them(engine):
+    """An exact title several films share is the best-known (most votes, then the latest), the
+    others come as alternatives; sequel numbers fold; a near-miss is an error with candidates."""
+    got = engine.resolve("Dune")
+    assert (got.entry.title, got.entry.year) == ("Dune", 2021) and [e.year for e in got.alternatives] == [1984]
+    assert got.how == "best-known" and engine.similar("Dune", k=2)
+    assert engine.resolve("Dune (1984)").entry.year == 1984 and not engine.resolve("Dune (1984)").alternatives
     with pytest.raises(UnknownMovieError) as e:
         engine.similar("Zzyzx Road Trip Quartet")
     assert "closest" in str(e.value)
     with pytest.raises(UnknownMovieError, match="TMDB id 999999"):
         engine.similar(999999)
+
+
+def test_sequel_numbers_fold():
+    from reelvec.search.titles import TitleEntry, TitleIndex, fold
+    assert fold("godfather part ii") == "godfather 2" and fold("alien3") == "alien 3" and fold("rocky iv") == "rocky 4"
+    idx = TitleIndex([TitleEntry("a", "Alien³", 1992, 8077, 900), TitleEntry("b", "The Godfather: Part II", 1974, 240, 900),
+                      TitleEntry("c", "Mad Max 2: The Road Warrior", 1981, 8810, 700),
+                      TitleEntry("d", "Mad Max", 1979, 9659, 800),
+                      TitleEntry("e", "Heat", 1995, 949, 1900), TitleEntry("f", "Heat", 1986, 9000, 30),
+                      TitleEntry("g", "Stalker", 1979, 1398, 500)])
+    assert idx.resolve("Alien 3").entry.point_id == "a"
+    assert idx.resolve("Godfather 2").entry.point_id == "b" and idx.resolve("The Godfather Part 2").entry.point_id == "b"
+    assert idx.resolve("Mad Max 2").entry.point_id == "c"
+    heat = idx.resolve("Heat")
+    assert heat.entry.year == 1995 and [e.year for e in heat.alternatives] == [1986]
+    with pytest.raises(UnknownMovieError, match="closest"):
+        idx.resolve("Mad Max 7")
 
 
 def test_filters_are_pushed_down_and_return_exactly_k(engine):
@@ -187,8 +207,8 @@ def test_cli_similar_and_search(built, capsys):
     assert "movies like Alien (1979)" in out and "why" in out
     assert main(["search", "paris", "romance", "--store", str(home), "-k", "2"]) == 0
     assert "matching 'paris romance'" in capsys.readouterr().out
-    assert main(["similar", "Dune", "--store", str(home)]) == 2
-    assert "ambiguous" in capsys.readouterr().err
+    assert main(["similar", "Dune", "--store", str(home), "-k", "2"]) == 0
+    assert "movies like Dune (2021); also: Dune (1984)" in capsys.readouterr().out
     assert main(["similar", "603", "--weights", "text=oops", "--store", str(home)]) == 2
 
 

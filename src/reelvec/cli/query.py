@@ -15,10 +15,16 @@ def _engine(args):
 
 def _query_movie(engine, movie: str) -> tuple[int | str, dict, str]:
     """CLI movie argument -> (query for the engine, its payload, 'Title (Year)'), resolved once."""
-    query = int(movie) if movie.isdigit() else movie
+    query: int | str = int(movie) if movie.isdigit() else movie
+    also = ""
+    if isinstance(query, str) and not (":" in query and " " not in query.split(":", 1)[0]):  # a title, not a key
+        got = engine.resolve(query)
+        query = got.entry.tmdb_id or query
+        if got.alternatives:  # an exact title several films share: the best-known, and the others
+            also = "; also: " + ", ".join(f"{e.title} ({e.year})" if e.year else e.title for e in got.alternatives[:4])
     payload = engine.movie(query)
     title, year = payload.get("title", movie), payload.get("year")
-    return query, payload, f"{title} ({year})" if year else title
+    return query, payload, (f"{title} ({year})" if year else title) + also
 
 
 def cmd_similar(args) -> int:

@@ -34,6 +34,7 @@ class Edit:
     movie: Movie | None = None
     at: float = 0.0
     txn: str | None = None  # the live edit it belongs to (None: logged before transactions)
+    title: str | None = None  # a delete: the title of the movie it deleted
 
 
 COMMIT = b'{"commit": '  # how a commit mark starts: found from the end of the log without parsing it
@@ -97,13 +98,16 @@ class EditLog:
         os.ftruncate(fd, keep)
         return keep
 
-    def append(self, upserts: Sequence[Movie] = (), deletes: Sequence[str] = (), txn: str | None = None) -> str | None:
+    def append(self, upserts: Sequence[Movie] = (), deletes: Sequence[str] = (), txn: str | None = None,
+               titles: dict[str, str] | None = None) -> str | None:
         """Log one edit's intent (fsynced before it returns); returns its transaction id (None:
         nothing to log). Without `txn` a new id is made."""
         now = time.time()
         txn = txn or f"{time.time_ns():x}-{os.getpid()}"
         lines = [{"op": "upsert", "key": m.key, "movie": m.to_dict(), "at": now, "txn": txn} for m in upserts]
-        lines += [{"op": "delete", "key": k, "at": now, "txn": txn} for k in deletes]
+        lines += [{"op": "delete", "key": k, "at": now, "txn": txn, **({"title": (titles or {})[k]}
+                                                                      if (titles or {}).get(k) else {})}
+                  for k in deletes]
         if not lines:
             return None
         self._append("".join(json.dumps(x, ensure_ascii=False, sort_keys=True) + "\n" for x in lines).encode())
@@ -157,7 +161,7 @@ class EditLog:
             raise IngestError(f"{self.path} is not UTF-8 text ({exc}); fix or delete the damaged line") from exc
         lines = self._lines(text)
         aborted = {d["commit"] for _, d in lines if "commit" in d and d.get("aborted")}
-        return [Edit(d["op"], d["key"], d["_movie"], float(d.get("at") or 0.0), d.get("txn"))
+        return [Edit(d["op"], d["key"], d["_movie"], float(d.get("at") or 0.0), d.get("txn"), d.get("title"))
                 for _, d in lines if "commit" not in d and d.get("txn") not in aborted]
 
     def pending(self) -> list[tuple[str, list[Edit]]]:

@@ -33,7 +33,7 @@ from reelvec.fusion.blend import (
 from reelvec.index.base import ALIAS, Found, QuerySpec, SearchFilter, point_id
 from reelvec.ingest.franchise import TitleSimilarity
 from reelvec.locks import WRITER_LOCK
-from reelvec.search.titles import TitleEntry, TitleIndex
+from reelvec.search.titles import Resolved, TitleEntry, TitleIndex, split_year
 
 VECTOR_NAMES = ("fused", "text", "image")
 ALIAS_CHECK_SECONDS = 1.0
@@ -208,6 +208,7 @@ class Engine:
         self._lock = Path(lock) if lock else None  # the home's writer lock, taken before the store is opened
         self._posters = Path(posters) if posters else None  # fetched posters (a crashed edit's recovery)
         self.write_wait = wait  # seconds a write waits for another writer before it is refused
+        self._deleted: tuple[int, set[str]] | None = None  # (edits.jsonl mtime, deleted titles)
         self._fusion = None
         self._held = None  # the writable store `editing()` holds
         self._model_dir = model_dir
@@ -321,7 +322,45 @@ class Engine:
             raise SearchError(f"expected a TMDB id or a title, got {type(movie).__name__}")
         if len(movie) > MAX_TITLE:
             raise SearchError(f"a title of {len(movie)} characters is not a title (limit {MAX_TITLE})")
-        return self._key_point(movie) or self.titles.lookup(movie).point_id
+        return self._key_point(movie) or self.resolve(movie).entry.point_id
+
+    def resolve(self, title: str) -> Resolved:
+        """What a title means: the movie (the best-known of several that share an exact title;
+        sequel numbers folded: "Alien 3" is Alien³) and the other films it could name
+        (``alternatives``, best-known first), and how it was found (``how``).
+
+        Raises:
+            UnknownMovieError: no movie looks like it (the message lists the closest), or it names
+                a movie a live edit deleted (never answered by a lookalike).
+        """
+        from reelvec.ingest.movie import normalise_title
+
+        got = self.titles.resolve(title)
+        norm = normalise_title(split_year(title)[0])
+        if got.how == "fuzzy" and norm in self._deleted_titles():
+            raise UnknownMovieError(f"{title!r} was deleted from the index (a live edit); nothing else is meant by it")
+        return got
+
+    def _deleted_titles(self) -> set[str]:
+        """Normalised titles of movies live edits deleted and did not add back (from edits.jsonl)."""
+        if self._edits is None:
+            return set()
+        try:
+            stamp = self._edits.stat().st_mtime_ns
+        except OSError:
+            return set()
+        if self._deleted is None or self._deleted[0] != stamp:
+            from reelvec.ingest.edits import EditLog
+            from reelvec.ingest.movie import normalise_title
+
+            gone: dict[str, str] = {}
+            for e in EditLog(self._edits).read():
+                if e.op == "delete" and e.title:
+                    gone[e.key] = normalise_title(e.title)
+                elif e.op == "upsert":
+                    gone.pop(e.key, None)
+            self._deleted = (stamp, set(gone.values()))
+        return self._deleted[1]
 
     def movie(self, movie: int | str) -> dict:
         """The stored payload of one movie (title, year, genres, cast, director, ids, ...).
@@ -932,7 +971,8 @@ class Engine:
         logger.warning("finished %d edit(s) that a writer logged in %s but did not commit (it stopped half way)",
                        len(pending), self._edits)
 
-    def _write(self, store, collection: str, write: Callable[[Any], None], upserts=(), deletes=()) -> None:
+    def _write(self, store, collection: str, write: Callable[[Any], None], upserts=(), deletes=(),
+               titles: dict | None = None) -> None:
         """One edit's commit, in an order a kill at any point can finish: the intent goes to the
         edit log (fsynced), the ledger learns the range of counts the edit may leave, then the
         store and its published copy are written, then the ledger gets the exact count, then the
@@ -940,7 +980,7 @@ class Engine:
         from reelvec.ingest.edits import EditLog
 
         log = EditLog(self._edits) if self._edits is not None and (upserts or deletes) else None
-        txn = log.append(upserts=upserts, deletes=deletes) if log is not None else None
+        txn = log.append(upserts=upserts, deletes=deletes, titles=titles) if log is not None else None
         try:
             self._expect(store, collection, len(upserts), len(deletes))
             write(store)
@@ -1060,6 +1100,12 @@ class Engine:
             for m in items:
                 pid = self.get_movie_index(int(m) if isinstance(m, np.integer) else m)
                 if isinstance(m, str) and not m.strip().isdigit() and pid != point_id(m.strip()):  # a title
+                    named = self.resolve(m)
+                    if named.alternatives:  # a query may mean the best-known; a delete must mean one film
+                        films = ", ".join(self.titles._label(e) for e in (named.entry, *named.alternatives))
+                        raise UnknownMovieError(f"{m!r} names {1 + len(named.alternatives)} films ({films}); give "
+                                                "the year or the key, so nothing was deleted",
+                                                [(e.title, e.year) for e in (named.entry, *named.alternatives)])
                     got = self.titles.entry(pid)
                     if got is not None and normalise_title(got.title) != normalise_title(split_year(m)[0]):
                         raise UnknownMovieError(f"{m!r} is not an exact title (closest: {got.title!r}"
@@ -1067,8 +1113,11 @@ class Engine:
                                                 "titles, TMDB ids or keys, so nothing was deleted")
                 pids.append(pid)
             coll = self.collection
-            keys = [f.payload.get("key", f.id) for f in self.store.retrieve(coll, pids)]
-            self._write(store, coll, lambda st: st.delete(coll, pids), deletes=keys if record else ())
+            found = self.store.retrieve(coll, pids)
+            keys = [f.payload.get("key", f.id) for f in found]
+            titles = {f.payload.get("key", f.id): f.payload.get("title") for f in found}
+            self._write(store, coll, lambda st: st.delete(coll, pids), deletes=keys if record else (),
+                        titles=titles)
         logger.info("deleted %d movie(s) from %s", len(keys), coll)
         return keys
 

@@ -1,5 +1,8 @@
 """Title lookup: accent/case/punctuation-insensitive, year-aware ("Dune (1984)"), typo-tolerant
-(rapidfuzz). Ambiguous or unknown titles raise an error listing the closest candidates."""
+(rapidfuzz), resolved as people mean them: an exact title several films share is the best-known
+of them (the others are reported as alternatives: "Heat" is Heat (1995), also Heat (1986));
+sequel numbers fold ("Alien 3" is Alien³, "Godfather 2" is The Godfather: Part II, "Mad Max 2"
+is Mad Max 2: The Road Warrior). Unknown titles raise an error listing the closest candidates."""
 from __future__ import annotations
 
 import re
@@ -29,6 +32,30 @@ def split_year(query: str) -> tuple[str, int | None]:
     return query.strip(), None
 
 
+_SUPER = str.maketrans({c: f" {d}" for c, d in zip("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")})
+
+
+def fold(norm: str) -> str:
+    """A normalised title with its sequel numbers in one spelling: superscripts and roman numerals
+    as digits, "part"/"chapter" dropped ('godfather part ii' -> 'godfather 2', 'alien3' -> 'alien 3')."""
+    t = re.sub(r"(?<=[a-z])(?=\d)", " ", norm.translate(_SUPER))
+    out = []
+    for tok in t.split():
+        if tok in ("part", "chapter", "pt"):
+            continue
+        out.append(str(ROMAN[tok]) if tok in ROMAN and tok != "i" else tok)
+    return " ".join(out)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a query title resolved to, and the other films the same title names."""
+
+    entry: TitleEntry
+    alternatives: tuple[TitleEntry, ...] = ()
+    how: str = "exact"  # exact | best-known | folded | fuzzy | key | id
+
+
 class TitleIndex:
     def __init__(self, entries: list[TitleEntry], norms: list[str] | None = None):
         """`norms`: `normalise_title` of each entry's title, when already known (a published copy
@@ -39,6 +66,9 @@ class TitleIndex:
             self.by_norm[norm].append(e)
         self.norms = list(self.by_norm)
         self._by_point: dict[str, TitleEntry] | None = None
+        self.by_fold: dict[str, list[TitleEntry]] = defaultdict(list)
+        for norm, es in self.by_norm.items():
+            self.by_fold[fold(norm)] += es
 
     def entry(self, point_id: str) -> TitleEntry | None:
         """The entry of a point id (None when it has none)."""
@@ -51,25 +81,43 @@ class TitleIndex:
         return f"{e.title} ({e.year})" if e.year else e.title
 
     def lookup(self, query: str) -> TitleEntry:
+        return self.resolve(query).entry
+
+    @staticmethod
+    def _by_year(entries: list[TitleEntry], year: int | None) -> list[TitleEntry]:
+        if year is None:
+            return entries
+        near = sorted([e for e in entries if e.year is not None and abs(e.year - year) <= 1],
+                      key=lambda e: abs(e.year - year))
+        return near[:1] if near and (len(near) == 1 or near[0].year == year) else near
+
+    @staticmethod
+    def _best_known(entries: list[TitleEntry], how: str) -> Resolved:
+        """The best-known of films sharing a title (most votes, then the latest), the others as
+        alternatives (best-known first)."""
+        ranked = sorted(entries, key=lambda e: (-e.votes, -(e.year or 0)))
+        return Resolved(ranked[0], tuple(ranked[1:]), how if len(ranked) == 1 else "best-known")
+
+    def resolve(self, query: str) -> Resolved:
+        """`query` -> the movie people mean by it (see the module doc), and the alternatives."""
         from rapidfuzz import fuzz, process
 
         title, year = split_year(query)
         norm = normalise_title(title)
         if not norm:
             raise UnknownMovieError(f"empty title {query!r}")
-        exact = self.by_norm.get(norm, [])
-        if year is not None:
-            exact = sorted([e for e in exact if e.year is not None and abs(e.year - year) <= 1],
-                           key=lambda e: abs(e.year - year))
-            exact = exact[:1] if exact and (len(exact) == 1 or exact[0].year == year) else exact
-        if len(exact) == 1:
-            return exact[0]
-        if len(exact) > 1:
-            cands = sorted(exact, key=lambda e: e.year or 0)
-            raise UnknownMovieError(
-                f"{query!r} is ambiguous: " + ", ".join(self._label(e) for e in cands[:8])
-                + "; add the year, e.g. " + repr(self._label(cands[-1])),
-                [(e.title, e.year) for e in cands])
+        exact = self._by_year(self.by_norm.get(norm, []), year)
+        if exact:
+            return self._best_known(exact, "exact")
+        folded = fold(norm)
+        same = self._by_year(self.by_fold.get(folded, []), year)
+        if same:
+            return self._best_known(same, "folded")
+        if numbers(folded):  # "Mad Max 2": the one title that continues it with a subtitle
+            longer = [e for f, es in self.by_fold.items() if f.startswith(folded + " ") for e in es]
+            longer = self._by_year(longer, year)
+            if len({normalise_title(e.title) for e in longer}) == 1:
+                return self._best_known(longer, "folded")
         want = numbers(norm)
         best: dict[str, tuple[float, float]] = {}  # candidate title -> (full ratio, WRatio), best variant
         for variant in {norm, to_roman(norm)}:  # "rocky 2" also as "rocky ii"
@@ -88,7 +136,7 @@ class TitleIndex:
         if ok and (len(ok) == 1 or ok[0][0] - ok[1][0] >= 5
                    or normalise_title(ok[1][2].title) == normalise_title(ok[0][2].title)
                    and ok[0][2].votes >= 5 * max(ok[1][2].votes, 1)):
-            return ok[0][2]
+            return Resolved(ok[0][2], how="fuzzy")
         listed = ", ".join(f"{self._label(e)}" for _, _, e in cands[:6]) or "none"
         raise UnknownMovieError(f"no movie titled {query!r}; closest: {listed}",
                                 [(e.title, e.year) for _, _, e in cands[:6]])
