@@ -56,6 +56,13 @@ class Resolved:
     how: str = "exact"  # exact | best-known | folded | fuzzy | key | id
 
 
+def _literal(title: str) -> str:
+    """A title with case, accents and punctuation folded but its articles kept ("The Heat" is not "Heat")."""
+    from reelvec.ingest.movie import strip_accents
+
+    return re.sub(r"[^a-z0-9]+", " ", strip_accents(title).lower().replace("&", " and ")).strip()
+
+
 class TitleIndex:
     def __init__(self, entries: list[TitleEntry], norms: list[str] | None = None):
         """`norms`: `normalise_title` of each entry's title, when already known (a published copy
@@ -92,10 +99,11 @@ class TitleIndex:
         return near[:1] if near and (len(near) == 1 or near[0].year == year) else near
 
     @staticmethod
-    def _best_known(entries: list[TitleEntry], how: str) -> Resolved:
-        """The best-known of films sharing a title (most votes, then the latest), the others as
-        alternatives (best-known first)."""
-        ranked = sorted(entries, key=lambda e: (-e.votes, -(e.year or 0)))
+    def _best_known(entries: list[TitleEntry], how: str, title: str = "") -> Resolved:
+        """The best-known of films sharing a title, the others as alternatives (best-known first):
+        a title spelt as asked ("Heat", not "The Heat") first, then the most votes, then the latest."""
+        asked = _literal(title)
+        ranked = sorted(entries, key=lambda e: (_literal(e.title) != asked, -e.votes, -(e.year or 0)))
         return Resolved(ranked[0], tuple(ranked[1:]), how if len(ranked) == 1 else "best-known")
 
     def resolve(self, query: str) -> Resolved:
@@ -108,7 +116,7 @@ class TitleIndex:
             raise UnknownMovieError(f"empty title {query!r}")
         exact = self._by_year(self.by_norm.get(norm, []), year)
         if exact:
-            return self._best_known(exact, "exact")
+            return self._best_known(exact, "exact", title)
         folded = fold(norm)
         same = self._by_year(self.by_fold.get(folded, []), year)
         if same:
