@@ -103,9 +103,15 @@ def built_home(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def copy_home(src: Path, dst: Path) -> Path:
+    """A copy of a home that keeps the shards' sparse files sparse (a Qdrant Edge WAL is two
+    32 MiB preallocated files: copied byte by byte, every test's home took 3x the disk)."""
     import shutil
+    import subprocess
 
-    shutil.copytree(src, dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if subprocess.run(["cp", "-a", "--sparse=always", str(src), str(dst)], capture_output=True).returncode != 0:
+        shutil.rmtree(dst, ignore_errors=True)
+        shutil.copytree(src, dst)
     return dst
 
 
