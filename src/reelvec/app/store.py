@@ -32,7 +32,7 @@ def _replay_after(home, ledger, target: str) -> int:
     import json
 
     from reelvec.index.base import point_id
-    from reelvec.ingest.edits import EditLog
+    from reelvec.ingest.edits import EditLog, apply_edits
     from reelvec.search.engine import open_engine
 
     st = ledger.load(target)
@@ -50,15 +50,12 @@ def _replay_after(home, ledger, target: str) -> int:
                        "the home has %s); they stay in %s and the next `reelvec build` applies them", len(later),
                        target, st.model_version if st else "?", model, home.edits)
         return 0
-    final: dict[str, object] = {}
-    for e in later:
-        final[e.key] = e.movie if e.op == "upsert" else None
+    ups = apply_edits([], later)  # each key's last state: the movies still there afterwards
+    gone = sorted({e.key for e in later} - {m.key for m in ups})
     url, key = home.qdrant()
     with open_engine(home.root, url=url, api_key=key) as engine, engine.editing():
-        ups = [m for m in final.values() if m is not None]
         if ups:
             engine.upsert(ups, record=False)
-        gone = [k for k, m in final.items() if m is None]
         there = {f.id for f in engine.store.retrieve(engine.collection, [point_id(k) for k in gone],
                                                      with_payload=False)}
         dels = [k for k in gone if point_id(k) in there]

@@ -324,6 +324,16 @@ class Engine:
             raise SearchError(f"a title of {len(movie)} characters is not a title (limit {MAX_TITLE})")
         return self._key_point(movie) or self.resolve(movie).entry.point_id
 
+    def _title_point(self, movie) -> tuple[str, Resolved | None]:
+        """(point id, how its title resolved) of a TMDB id, key or title; the resolution is None
+        unless `movie` is a title."""
+        movie = int(movie) if isinstance(movie, np.integer) else movie
+        if isinstance(movie, str) and not movie.strip().isdigit() and len(movie) <= MAX_TITLE \
+                and self._key_point(movie) is None:
+            named = self.resolve(movie)
+            return named.entry.point_id, named
+        return self.get_movie_index(movie), None
+
     def resolve(self, title: str) -> Resolved:
         """What a title means: the movie (the best-known of several that share an exact title;
         sequel numbers folded: "Alien 3" is Alien³) and the other films it could name
@@ -961,12 +971,14 @@ class Engine:
             ups = list({e.key: e.movie for e in edits if e.op == "upsert" and e.movie is not None}.values())
             dels = [point_id(e.key) for e in edits if e.op == "delete"]
             dels = [f.id for f in store.retrieve(coll, dels, with_payload=False)] if dels else []
-            self._expect(store, coll, len(ups), len(dels))
-            if ups:
-                store.upsert(coll, self._points(ups, coll, posters))
-            if dels:
-                store.delete(coll, dels)
-            self._after_edit(store, coll)
+            points = self._points(ups, coll, posters) if ups else []
+
+            def write(st, points=points, dels=dels):
+                if points:
+                    st.upsert(coll, points)
+                if dels:
+                    st.delete(coll, dels)
+            self._apply(store, coll, write, len(ups), len(dels))
             log.commit([txn])
         logger.warning("finished %d edit(s) that a writer logged in %s but did not commit (it stopped half way)",
                        len(pending), self._edits)
@@ -982,15 +994,20 @@ class Engine:
         log = EditLog(self._edits) if self._edits is not None and (upserts or deletes) else None
         txn = log.append(upserts=upserts, deletes=deletes, titles=titles) if log is not None else None
         try:
-            self._expect(store, collection, len(upserts), len(deletes))
-            write(store)
+            self._apply(store, collection, write, len(upserts), len(deletes))
         except NoRoomError:  # refused before anything changed: the intent will never apply
             if log is not None and txn is not None:
                 log.abort(txn)
             raise
-        self._after_edit(store, collection)
         if log is not None and txn is not None:
             log.commit([txn])
+
+    def _apply(self, store, collection: str, write: Callable[[Any], None], adds: int, deletes: int) -> None:
+        """The middle of a commit (a new edit's or a recovered one's): the ledger learns the counts
+        the write may leave, the store and its copy are written, the ledger gets the exact count."""
+        self._expect(store, collection, adds, deletes)
+        write(store)
+        self._after_edit(store, collection)
 
     def _ledger(self, collection: str):
         if self._jobs_dir is None:
@@ -1098,16 +1115,15 @@ class Engine:
         with self._holding() as store:
             pids = []
             for m in items:
-                pid = self.get_movie_index(int(m) if isinstance(m, np.integer) else m)
-                if isinstance(m, str) and not m.strip().isdigit() and pid != point_id(m.strip()):  # a title
-                    named = self.resolve(m)
+                pid, named = self._title_point(m)
+                if named is not None:  # a title
                     if named.alternatives:  # a query may mean the best-known; a delete must mean one film
                         films = ", ".join(self.titles._label(e) for e in (named.entry, *named.alternatives))
                         raise UnknownMovieError(f"{m!r} names {1 + len(named.alternatives)} films ({films}); give "
                                                 "the year or the key, so nothing was deleted",
                                                 [(e.title, e.year) for e in (named.entry, *named.alternatives)])
-                    got = self.titles.entry(pid)
-                    if got is not None and normalise_title(got.title) != normalise_title(split_year(m)[0]):
+                    got = named.entry
+                    if normalise_title(got.title) != normalise_title(split_year(str(m))[0]):
                         raise UnknownMovieError(f"{m!r} is not an exact title (closest: {got.title!r}"
                                                 f"{f' ({got.year})' if got.year else ''}); delete takes exact "
                                                 "titles, TMDB ids or keys, so nothing was deleted")
@@ -1233,8 +1249,7 @@ class Engine:
             full.update((f.id, f) for f in self.store.retrieve(self.collection, bare))
         qp = query.payload
         qv = {n: np.asarray(v, np.float32) for n, v in (query.vectors or {}).items()}
-        qd, qf, qs = set(qp.get("directors") or ([qp["director"]] if qp.get("director") else [])), \
-            qp.get("franchise"), qp.get("series")
+        qd, qf, qs = set(_directors(qp)), qp.get("franchise"), qp.get("series")
         q_genres, q_keywords, q_cast = set(qp.get("genres", [])), set(qp.get("keywords", [])), set(qp.get("cast", []))
         out = []
         for f in found:
@@ -1247,7 +1262,7 @@ class Engine:
                 shared_genres=tuple(g for g in p.get("genres", []) if g in q_genres),
                 shared_keywords=tuple(x for x in p.get("keywords", []) if x in q_keywords),
                 shared_cast=tuple(x for x in p.get("cast", []) if x in q_cast),
-                same_director=", ".join(d for d in (p.get("directors") or [p.get("director")]) if d in qd) or None,
+                same_director=", ".join(d for d in _directors(p) if d in qd) or None,
                 same_franchise=qf if qf and qf == p.get("franchise") else None,
                 same_series=(p.get("series_name") or qs) if qs and qs == p.get("series") else None,
                 placed_by=placed.get(f.id) if placed else None)
