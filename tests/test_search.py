@@ -76,8 +76,11 @@ def test_blended_modes_score_by_their_formula(engine, mode):
     for h in hits:
         e, p = h.explanation, engine.movie(h.tmdb_id)
         people = bool(q_people & ({p.get("director")} - {None} | set(p.get("cast", [])[:3])))
+        same_series = bool(q.get("series")) and q.get("series") == p.get("series")
+        assert 0.0 < p["hub"] <= 1.0  # the build wrote every film's hubness
         expected = b.score(e.fused or 0.0, e.text or 0.0, e.image if e.image is not None else float("nan"),
-                           sims[row[engine.get_movie_index(h.tmdb_id)]], bool(e.shared_genres), people)
+                           sims[row[engine.get_movie_index(h.tmdb_id)]], bool(e.shared_genres), people,
+                           same_series, p["hub"])
         assert h.score == pytest.approx(float(expected), abs=1e-4)
         assert e.placed_by and e.placed_by in str(e)
     assert hits[0].tmdb_id == 679  # Aliens: same title word, same cast, same genres

@@ -106,6 +106,7 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
     from reelvec.encoders.pipeline import encode_catalog, fetched_posters
     from reelvec.encoders.text import export_text_model
     from reelvec.fusion.artifact import FusionModel
+    from reelvec.fusion.blend import hubness
     from reelvec.fusion.experiment import cold_start_ndcg, fit, prepare
     from reelvec.fusion.model import FusionConfig
     from reelvec.fusion.sequence import SequenceModel, train_sequence, user_sequences
@@ -199,7 +200,7 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
 
     with _Stage(rep, "index"):
         fused = model.embed(model.inputs(movies, feats))
-        points = make_points(movies, feats, fused, model.version)
+        points = make_points(movies, feats, fused, model.version, hub=hubness(fused))
         own = store is None
         store = home.open_store(cfg.qdrant_url, cfg.api_key) if own else store
         guard = lambda: home.writer_lock(cfg.wait, "reelvec build (swapping the alias)")
@@ -330,6 +331,7 @@ def _apply_later_edits(store, collection: str, home: Home, movies: list, seen: i
     from reelvec.index.build import make_points
     from reelvec.ingest.edits import EditLog, apply_edits
     from reelvec.ingest.franchise import franchise_of
+    from reelvec.search.engine import store_hubness
 
     log = EditLog(home.edits)
     later = log.read()[seen:]
@@ -348,11 +350,13 @@ def _apply_later_edits(store, collection: str, home: Home, movies: list, seen: i
         rows = {m.key: r for r, m in enumerate(after)}
         stems = franchise_of(after)  # judged over the whole catalogue, as the bulk load's were
         franchise = {i: stems[rows[m.key]] for i, m in enumerate(changed) if rows[m.key] in stems}
+        hub = store_hubness(store, collection, [point_id(m.key) for m in changed], fused)
         for s in range(0, len(changed), cfg.batch_size):
             part = changed[s:s + cfg.batch_size]
             store.upsert(collection, make_points(part, feats, fused[s:s + len(part)], model.version,
                                                  franchise={i - s: f for i, f in franchise.items()
-                                                            if s <= i < s + len(part)}))
+                                                            if s <= i < s + len(part)},
+                                                 hub=hub[s:s + len(part)]))
     if gone:
         ids = [point_id(k) for k in gone]
         there = [f.id for f in store.retrieve(collection, ids, with_payload=False)]

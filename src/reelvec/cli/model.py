@@ -83,8 +83,10 @@ def register(sub) -> None:
         "for each held-out movie with reelvec and the baselines (random, most-popular, TF-IDF, MiniLM, CNN poster, "
         "late fusion). Measures, each with a 95%% CI on the same seeds: co-liked NDCG@10 / R@20; franchise "
         "recall@10 over (film, next film) pairs derived from the titles (test franchises only); genre precision@10; "
-        "director/lead-cast overlap@10; popularity bias. The `similar` and `content` presets are chosen on seed 0's "
-        "validation split and the dev franchises, never on test. Writes report.md, report.json (its `blends` can be "
+        "director/lead-cast overlap@10; popularity bias; and what a film buff checks: series recall@10 (series from "
+        "the sources' words, title-disjoint mates apart), same-director recall@10, hub share (500 most-voted films) "
+        "and the title-lookalike rate. The `similar` and `content` presets are chosen on seed 0's "
+        "validation split, the dev franchises and the dev series, never on test. Writes report.md, report.json (its `blends` can be "
         "saved with a model: `reelvec train --config report.json`) and PNG plots.",
         epilog="example: reelvec eval --seeds 0 1 2 --report reports/fusion",
     )

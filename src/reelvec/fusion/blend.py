@@ -1,14 +1,21 @@
 """How `similar` ranks: a blend of signals, each a number per (query movie, candidate) pair.
 
     score = fused * cos(fused) + text * cos(text) + image * cos(poster)
-          + title * ramp(title similarity, title_floor) + genre * [shares a genre]
-          + people * [shares the director or a lead actor]
+          + title * ramp(title similarity, title_floor) * [agrees beyond the title]
+          + genre * [shares a genre] + people * [shares the director or a lead actor]
+          + series * [same series] - hub * hubness(candidate)
 
 `cos(fused)` is the co-liked joint embedding, `cos(text)` the MiniLM description (plot, keywords,
 people), `cos(poster)` the CNN poster vector (0 when either film has no poster). The title
 similarity is `ingest.franchise.TitleSimilarity` ("Independence Day" / "Independence Day:
 Resurgence" = 1.0); `ramp` lifts it linearly from 0 at `title_floor` to 1 at 1.0, so a shared
-common word ("Love Actually" / "Love Story") adds nothing.
+common word ("Love Actually" / "Love Story") adds nothing. A title counts only with agreement
+beyond it (`title_plot` > 0): the same series, a shared director or lead actor, or description
+cosines of at least `title_plot`, so *The Toy* (1982) is no match for *Toy Story* while sequels
+stay. The series is the catalogue's (`ingest.series`: the sources' own words, also where titles
+share no word). `hubness(c)` is the mean co-liked cosine of the candidate's 10 nearest films
+(payload `hub`, written by the build): subtracting it is CSLS-style hub reduction, so a famous
+film near everything (*Mad Max: Fury Road*) stops crowding lists it has little to do with.
 
 Presets (`MODES`): "similar" (the default: what a person means by similar, tuned by `reelvec eval`
 on validation splits), "also-liked" (the co-liked embedding alone: what the same people liked) and
@@ -24,10 +31,11 @@ import numpy as np
 
 from reelvec.errors import SearchError
 
-SIGNALS = ("fused", "text", "image", "title", "genre", "people")
+SIGNALS = ("fused", "text", "image", "title", "genre", "people", "series")
 # which signal placed a hit, in words (the explanation's `placed_by`)
 LABELS = {"fused": "liked by the same people", "text": "similar plot", "image": "similar poster",
-          "title": "same franchise", "genre": "same genre", "people": "same director or cast"}
+          "title": "same franchise", "genre": "same genre", "people": "same director or cast",
+          "series": "same series"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,9 @@ class Blend:
     # posters (0.61 on ../shared/data) neither helps nor hurts a film without one; 0 favours films
     # with posters, which are the better known ones (what validation chose for "similar")
     image_fill: float = 0.6
+    series: float = 0.0
+    hub: float = 0.0  # weight of the candidate's hubness, subtracted
+    title_plot: float = 0.0  # a title counts only with series/people agreement or text cosine >= this (0: always)
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -62,20 +73,33 @@ class Blend:
     def title_term(self, sim):
         return np.clip((np.asarray(sim, np.float64) - self.title_floor) / (1.0 - self.title_floor), 0.0, 1.0)
 
-    def terms(self, fused, text, image, title_sim, shares_genre, shares_people) -> dict[str, np.ndarray]:
-        """Each signal's weighted contribution (arrays of one shape). A missing cosine is NaN: a
-        missing poster counts as `image_fill`, a missing fused or text vector as 0."""
+    def terms(self, fused, text, image, title_sim, shares_genre, shares_people, shares_series=0.0,
+              hubness=0.0) -> dict[str, np.ndarray]:
+        """Each signal's weighted contribution (arrays of one shape; `hub` is <= 0). A missing
+        cosine is NaN: a missing poster counts as `image_fill`, a missing fused or text vector as 0."""
         def filled(x, fill: float) -> np.ndarray:
             x = np.asarray(x, np.float64)
             return np.where(np.isnan(x), fill, x)
         image, fused, text = filled(image, self.image_fill), filled(fused, 0.0), filled(text, 0.0)
+        people = np.asarray(shares_people, np.float64)
+        series = np.asarray(shares_series, np.float64)
+        title = self.title * self.title_term(title_sim)
+        if self.title_plot > 0 and self.title > 0:
+            title = title * ((series > 0) | (people > 0) | (text >= self.title_plot))
         return {"fused": self.fused * fused, "text": self.text * text,
-                "image": self.image * image, "title": self.title * self.title_term(title_sim),
+                "image": self.image * image, "title": title,
                 "genre": self.genre * np.asarray(shares_genre, np.float64),
-                "people": self.people * np.asarray(shares_people, np.float64)}
+                "people": self.people * people, "series": self.series * series,
+                "hub": -self.hub * np.clip(filled(hubness, 0.0), 0.0, 1.0)}
 
-    def score(self, fused, text, image, title_sim, shares_genre, shares_people) -> np.ndarray:
-        return sum(self.terms(fused, text, image, title_sim, shares_genre, shares_people).values())
+    def score(self, fused, text, image, title_sim, shares_genre, shares_people, shares_series=0.0,
+              hubness=0.0) -> np.ndarray:
+        return sum(self.terms(fused, text, image, title_sim, shares_genre, shares_people, shares_series,
+                              hubness).values())
+
+    def upper_bound(self) -> float:
+        """The most the set signals (genre, people, series) can add to a candidate's partial score."""
+        return self.genre + self.people + self.series
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -90,6 +114,24 @@ class Blend:
 
 
 LEAD_CAST = 3  # actors that count for "same director or cast"
+HUB_K = 10  # a film's hubness: the mean co-liked cosine of its HUB_K nearest films
+
+
+def hubness(E: np.ndarray, k: int = HUB_K, chunk: int = 2048) -> np.ndarray:
+    """Each row's hubness in embedding `E`: the mean cosine of its `k` nearest other rows, in
+    [0, 1] (0 for a row without a usable vector). What the blend's `hub` term subtracts."""
+    E = np.nan_to_num(np.asarray(E, np.float32), nan=0.0)
+    E = E / np.maximum(np.linalg.norm(E, axis=1, keepdims=True), 1e-9)
+    n = len(E)
+    out = np.zeros(n, np.float32)
+    k = min(k, n - 1)
+    if k < 1:
+        return out
+    for s in range(0, n, chunk):
+        S = E[s:s + chunk] @ E.T
+        S[np.arange(len(S)), np.arange(s, s + len(S))] = -np.inf
+        out[s:s + chunk] = np.partition(S, -k, axis=1)[:, -k:].mean(axis=1)
+    return np.clip(out, 0.0, 1.0)
 
 
 def lead_people(directors, cast) -> frozenset[str]:

@@ -71,6 +71,7 @@ def evaluate_scores(
     chunk: int = 512,
     people: Sequence[frozenset] | None = None,
     franchise_pairs: Sequence[tuple[int, int]] = (),
+    checks=None,
 ) -> MethodResult:
     """score_fn(query_rows) -> (len(rows), N) scores over the catalogue; the query itself and
     non-candidates are excluded from ranking.
@@ -79,7 +80,8 @@ def evaluate_scores(
     and the content measures: GenreP@10 (hits sharing a genre), People@10 (hits sharing the
     director or a lead actor, for queries with known people) and PopBias (median popularity
     percentile of the hits minus the query's). Per franchise pair (film, mate): FranchiseR@10,
-    whether the mate is in the film's top 10."""
+    whether the mate is in the film's top 10. `checks` (`fusion.faithful.Checks`) adds series
+    and director recall, the hub share, the most lists one film is in and the title-lookalike rate."""
     res = result or MethodResult(name)
     n = len(popularity)
     allowed = np.ones(n, bool) if candidates is None else np.isin(np.arange(n), candidates)
@@ -108,6 +110,13 @@ def evaluate_scores(
     res.coverage.append(len(seen) / n)
     if len(franchise_pairs):
         res.per_query.setdefault("FranchiseR@10", []).extend(franchise_recall(score_fn, franchise_pairs, allowed, k))
+    if checks is not None:
+        from reelvec.fusion.faithful import most_lists, top_lists
+
+        tops = top_lists(score_fn, checks.rows, k)
+        for name, values in checks.measure(tops).items():
+            add(name, []).extend(values)
+        add("MostLists", []).append(float(most_lists(tops, checks.hub_rows)))
     return res
 
 

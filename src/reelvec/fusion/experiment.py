@@ -27,6 +27,7 @@ from reelvec.fusion.evaluate import (
     tfidf_matrix,
     tfidf_scores,
 )
+from reelvec.fusion.faithful import checks_of
 from reelvec.fusion.features import fit_structured, structured_matrix, tag_matrix
 from reelvec.fusion.metrics import paired_bootstrap_diff
 from reelvec.fusion.model import FusionConfig
@@ -194,15 +195,18 @@ def hyper_search(p: Prepared, s: SeedSplit, base: FusionConfig, trials: int) -> 
     return best, tried
 
 
-def tune_presets(p: Prepared, s: SeedSplit, config: FusionConfig, signals, dev_pairs, trials: int = 60) -> tuple:
+def tune_presets(p: Prepared, s: SeedSplit, config: FusionConfig, signals, dev_pairs, trials: int = 60,
+                 checks=None) -> tuple:
     """The "similar" and "content" blends, chosen on a validation split of seed `s`'s training
-    movies (a model trained without their ratings) and on the dev franchise pairs."""
+    movies (a model trained without their ratings), on the dev franchise pairs and on the
+    dev-split content `checks`."""
     co_val_train, vtruth, val = _val_split(p, s)
     model, _, _ = _train_on(p, co_val_train, config)
     sig = signals.with_fused(embed(model, p.inputs()))
     q = np.array(sorted(vtruth))
-    similar, t1 = tune_blend(sig, q, vtruth, dev_pairs, trials=trials, seed=config.seed)
-    content, t2 = tune_blend(sig, q, vtruth, dev_pairs, trials=trials, seed=config.seed + 1, content=True)
+    similar, t1 = tune_blend(sig, q, vtruth, dev_pairs, trials=trials, seed=config.seed, checks=checks)
+    content, t2 = tune_blend(sig, q, vtruth, dev_pairs, trials=trials, seed=config.seed + 1, content=True,
+                             checks=checks)
     return {"similar": similar, "also-liked": Blend(), "content": content}, {"similar": t1, "content": t2}
 
 
@@ -217,6 +221,12 @@ def run_evaluation(p: Prepared, seeds: Sequence[int] = (0, 1, 2), config: Fusion
                       "dev_pairs": len(dev_pairs), "test_pairs": len(test_pairs)}
     people = people_sets(p.movies)
     signals = Signals.of(p.movies, p.text, p.text, p.image, p.has_image)
+    dev_checks, test_checks = checks_of(p.movies, p.text, "dev"), checks_of(p.movies, p.text, "test")
+    rep.franchises.update({"series_dev_queries": len(dev_checks.series),
+                           "series_test_queries": len(test_checks.series),
+                           "series_test_title_disjoint": len(test_checks.series_disjoint),
+                           "director_queries": len(test_checks.director),
+                           "lookalike_queries": len(test_checks.lookalike)})
     for si, seed in enumerate(seeds):
         s = make_split(p, seed)
         queries = np.array(sorted(s.truth))
@@ -240,7 +250,7 @@ def run_evaluation(p: Prepared, seeds: Sequence[int] = (0, 1, 2), config: Fusion
             rep.late_fusion_alpha = best_a
             if blend_trials:
                 rep.blends, rep.blend_trials = tune_presets(p, s, dataclasses.replace(config, seed=seed), signals,
-                                                            dev_pairs, blend_trials)
+                                                            dev_pairs, blend_trials, checks=dev_checks)
             else:
                 rep.blends = dict(MODES)
         cfg = dataclasses.replace(config, seed=seed)
@@ -271,7 +281,7 @@ def run_evaluation(p: Prepared, seeds: Sequence[int] = (0, 1, 2), config: Fusion
             rep.methods[name] = evaluate_scores(name, fn, queries, s.truth, p.genres, s.popularity,
                                                 top1_embedding=E if name == "reelvec-fusion" else p.text,
                                                 result=rep.methods.get(name), people=people,
-                                                franchise_pairs=test_pairs)
+                                                franchise_pairs=test_pairs, checks=test_checks)
         if si == 0 and studies:
             _studies(p, s, cfg, queries, rep)
     base_names = [m for m in rep.methods if m != "reelvec-fusion" and not m.startswith("mode=")]

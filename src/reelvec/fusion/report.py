@@ -10,8 +10,9 @@ import numpy as np
 
 from reelvec.fusion.experiment import EvalReport, Prepared
 
-METRICS = ("NDCG@10", "R@20", "FranchiseR@10", "GenreP@10", "People@10", "PopBias", "P@10", "MAP@10", "Top1Cos",
-           "ILD@10", "coverage")
+METRICS = ("NDCG@10", "R@20", "FranchiseR@10", "SeriesR@10", "SeriesDisjointR@10", "DirectorR@10", "GenreP@10",
+           "People@10", "HubShare", "MostLists", "Lookalike@10", "PopBias", "P@10", "MAP@10", "Top1Cos", "ILD@10",
+           "coverage")
 
 
 def _fmt(t) -> str:
@@ -63,7 +64,16 @@ def write_report(rep: EvalReport, p: Prepared, folder: str | Path) -> Path:
         "known people); PopBias = median popularity percentile of the hits minus the query's. "
         "Top1Cos is the cosine of each query's first neighbour in the method's own space "
         "(MiniLM space for the baselines). coverage = share of the catalogue appearing in any top-10 list "
-        "(mean [min, max] over seeds). reelvec-fusion is the co-liked embedding alone (`mode=also-liked`).",
+        "(mean [min, max] over seeds). reelvec-fusion is the co-liked embedding alone (`mode=also-liked`). "
+        "What a film buff checks (`reelvec.fusion.faithful`, from the sources' own words): SeriesR@10 = share of "
+        f"the other films of the query's series in its top 10 (of min(10, mates); {rep.franchises.get('series_test_queries', 0)} "
+        "queries of *test*-split series), SeriesDisjointR@10 the same for mates sharing no title word "
+        f"({rep.franchises.get('series_test_title_disjoint', 0)} queries); DirectorR@10 the same for films of the "
+        f"query's director ({rep.franchises.get('director_queries', 0)} sampled queries); HubShare = share of the "
+        "top-10 slots of the 500 most-voted films that the 20 most frequent hits take, MostLists = the most of "
+        "those lists one film is in (mean over seeds); Lookalike@10 = share of the films with a title lookalike "
+        f"(a shared title word and nothing else: {rep.franchises.get('lookalike_queries', 0)} queries) that get one "
+        "in their top 10.",
     ]
     if rep.blends:
         md += ["", "## Query presets (`similar(mode=...)`), chosen on seed 0's validation split and dev franchises",
@@ -71,12 +81,15 @@ def write_report(rep: EvalReport, p: Prepared, folder: str | Path) -> Path:
         md += [f"| {m} | `{json.dumps(b.to_dict())}` |" for m, b in rep.blends.items()]
         for mode, tried in rep.blend_trials.items():
             md += ["", f"Search for `{mode}` ({len(tried)} trials, validation; first row = co-liked embedding "
-                   "alone):", "", "| chosen | blend | val NDCG@10 | dev FranchiseR@10 | val GenreP@10 | val People@10 |",
-                   "|---|---|---|---|---|---|"]
-            for t in sorted(tried, key=lambda t: -t.measures["NDCG@10"])[:12] + [tried[0]]:
+                   "alone):", "", "| chosen | blend | val NDCG@10 | dev FranchiseR@10 | dev SeriesR@10 | val GenreP@10 | "
+                   "val People@10 | HubShare | Lookalike@10 |", "|---|---|---|---|---|---|---|---|---|"]
+            top = sorted(tried, key=lambda t: -t.measures["NDCG@10"])[:12]
+            for t in top + [t for t in tried if t.chosen and t not in top] + [tried[0]]:
                 m = t.measures
                 md.append(f"| {'**yes**' if t.chosen else ''} | `{json.dumps(t.blend.to_dict())}` | "
-                          f"{m['NDCG@10']:.4f} | {m['FranchiseR@10']:.4f} | {m['GenreP@10']:.4f} | {m['People@10']:.4f} |")
+                          f"{m['NDCG@10']:.4f} | {m['FranchiseR@10']:.4f} | {m.get('SeriesR@10', 0):.4f} | "
+                          f"{m['GenreP@10']:.4f} | {m['People@10']:.4f} | {m.get('HubShare', 0):.4f} | "
+                          f"{m.get('Lookalike@10', 0):.4f} |")
     if rep.ablations:
         md += ["", "## Ablation (seed 0): which inputs carry the signal", "", "| inputs | NDCG@10 | GenreP@10 |",
                "|---|---|---|"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from reelvec.ingest.movie import Movie
 
+PAYLOAD_VERSION = 2  # 2: `hub` (a film's hubness, what a blended `similar` subtracts); a change re-indexes
+
 
 def movie_payload(m: Movie, model_version: str, text_version: str, image_version: str | None,
                   franchise: str | None = None) -> dict:

@@ -22,6 +22,7 @@ import numpy as np
 from reelvec.errors import NoRoomError, SearchError, StoreError, UnknownMovieError
 from reelvec.fusion.blend import (
     DEFAULT_MODE,
+    HUB_K,
     LABELS,
     LEAD_CAST,
     Blend,
@@ -106,13 +107,25 @@ class Hit:
 
 def _is_blended(blend: Blend) -> bool:
     """Does `similar` with this blend rescore candidates (rather than run one vector query)?"""
-    return blend.vectors != ("fused",) or bool(blend.title or blend.genre or blend.people)
+    return blend.vectors != ("fused",) or bool(blend.title or blend.genre or blend.people or blend.series
+                                               or blend.hub)
 
 
-def _shared_sets(fields: dict) -> tuple[frozenset, frozenset]:
-    """(genres, directors and lead actors) of a movie's payload fields: what the genre and people
-    signals of a blend compare."""
-    return frozenset(fields.get("genres") or ()), lead_people(_directors(fields), fields.get("cast"))
+SET_FIELDS = ("genres", "director", "directors", "cast", "series", "hub")  # what `_shared_sets` reads
+
+
+def _shared_sets(fields: dict) -> tuple[frozenset, frozenset, str | None, float]:
+    """(genres, directors and lead actors, series, hubness) of a movie's payload fields: what the
+    genre, people and series signals of a blend compare, and its hub penalty."""
+    hub = fields.get("hub")
+    return (frozenset(fields.get("genres") or ()), lead_people(_directors(fields), fields.get("cast")),
+            fields.get("series") or None, float(hub) if isinstance(hub, (int, float)) else 0.0)
+
+
+def _agreement(q: tuple, c: tuple) -> tuple[float, float, float, float]:
+    """(shares a genre, shares people, same series, the candidate's hubness) of query sets `q`
+    and candidate sets `c` (`_shared_sets` both)."""
+    return float(bool(q[0] & c[0])), float(bool(q[1] & c[1])), float(q[2] is not None and q[2] == c[2]), c[3]
 
 
 def _directors(fields: dict) -> list[str]:
@@ -138,6 +151,19 @@ def _prefetch_filters(payload: dict, flt: SearchFilter) -> list[SearchFilter]:
     if "cast_any" in keys:
         out.append(dataclasses.replace(flt, cast_any=keys["cast_any"]))
     return out
+
+
+def store_hubness(store, collection: str, ids: Sequence[str], fused: np.ndarray) -> np.ndarray:
+    """The hubness (`fusion.blend.hubness`) of new or replaced points `ids` with fused vectors
+    `fused`, against the films `collection` holds: the mean cosine of their `HUB_K` nearest
+    (themselves left out). The films already there keep theirs until the next build."""
+    if not len(ids):
+        return np.zeros(0, np.float32)
+    specs = [QuerySpec(np.asarray(v, np.float32), "fused", HUB_K, SearchFilter(exclude_ids=(pid,)),
+                       with_payload=False) for pid, v in zip(ids, fused)]
+    found = store.query_batch(collection, specs)
+    return np.array([np.clip(np.mean([f.score for f in hits]), 0.0, 1.0) if hits else 0.0 for hits in found],
+                    np.float32)
 
 
 def _median(x: np.ndarray) -> float:
@@ -222,7 +248,7 @@ class Engine:
         self._text = self._image = None
         self._blends: dict[str, Blend] | None = None
         self._tsim: tuple | None = None
-        self._row_sets: tuple[tuple, dict[str, tuple[frozenset, frozenset]]] = ((), {})  # see _sets_of
+        self._row_sets: tuple[tuple, dict[str, tuple]] = ((), {})  # see _sets_of
         self._encoders_dir = encoders_dir
         self._text_max_tokens = text_max_tokens  # queries are truncated like the indexed descriptions
         self._jobs_dir = jobs_dir  # the job ledger: how many points the live collection was verified with
@@ -645,23 +671,24 @@ class Engine:
         n_c = len(cand_ids)
         cos = {n: cos.get(n, np.full(n_c, np.nan)) for n in VECTOR_NAMES}
         title = np.array([similar_titles.get(row_of.get(i, -1), 0.0) for i in cand_ids])
-        # genre and people come from payloads: a published copy keeps them as columns; otherwise
-        # read payloads best-bound first until no unread candidate could still reach the top k
-        # (its bound: its partial score plus both bonuses)
-        q_genres, q_people = _shared_sets(q.payload)
+        # genre, people, series and hubness come from payloads: a published copy keeps them as
+        # columns; otherwise read payloads best-bound first until no unread candidate could still
+        # reach the top k (its bound: its partial score plus every set bonus)
+        q_sets = _shared_sets(q.payload)
         sets = self._sets_of(cand_ids)
+        genre, people, series, hub = (np.zeros(n_c) for _ in range(4))
         if sets is not None:
-            genre = np.array([bool(q_genres & g) for g, _ in sets], np.float64)
-            people = np.array([bool(q_people & p) for _, p in sets], np.float64)
+            for i, row in enumerate(sets):
+                genre[i], people[i], series[i], hub[i] = _agreement(q_sets, row)
             read = np.arange(n_c)
         else:
-            genre, people = np.zeros(n_c), np.zeros(n_c)
             zero = np.zeros(n_c)
-            partial = np.sum(list(blend.terms(cos["fused"], cos["text"], cos["image"], title, zero, zero).values()),
-                             axis=0)
-            read = np.sort(np.array(self._read_bonuses(cand_ids, partial, blend, k, q_genres, q_people, genre, people),
-                                    np.int64))
-        terms = blend.terms(cos["fused"], cos["text"], cos["image"], title, genre, people)
+            partial = np.sum(list(blend.terms(cos["fused"], cos["text"], cos["image"], title, zero, zero,
+                                              zero, zero).values()), axis=0)
+            # the title term above counts ungated: gating only lowers it, so the bound holds
+            read = np.sort(np.array(self._read_bonuses(cand_ids, partial, blend, k, q_sets,
+                                                       (genre, people, series, hub)), np.int64))
+        terms = blend.terms(cos["fused"], cos["text"], cos["image"], title, genre, people, series, hub)
         score: np.ndarray = np.sum(list(terms.values()), axis=0)
         order = read[np.argsort(-score[read], kind="stable")][:k]
         typical = {n: _median(t[read]) for n, t in terms.items()}
@@ -672,7 +699,7 @@ class Engine:
         why = {pid: placed_by({n: term_of[n][j] for n in terms}, typical) or None for j, pid in enumerate(ids)}
         return [Found(pid, s, {}, None) for pid, s in zip(ids, score[order].tolist())], shown, why
 
-    def _sets_of(self, ids: Sequence[str]) -> list[tuple[frozenset, frozenset]] | None:
+    def _sets_of(self, ids: Sequence[str]) -> list[tuple] | None:
         """`_shared_sets` of each point from the store's columns (kept per point until the collection
         or its generation changes); None when the store keeps no such columns."""
         fields = getattr(self.store, "fields_of", None)
@@ -686,7 +713,7 @@ class Engine:
         cache = self._row_sets[1]
         missing = [i for i in ids if i not in cache]
         if missing:
-            cols = fields(coll, missing, ("genres", "director", "directors", "cast"))
+            cols = fields(coll, missing, SET_FIELDS)
             if cols is None:
                 return None
             if len(cache) > ROW_SETS_KEPT:
@@ -694,21 +721,23 @@ class Engine:
             cache.update((i, _shared_sets(f)) for i, f in zip(missing, cols))
         return [cache[i] for i in ids]
 
-    def _read_bonuses(self, ids: list[str], partial: np.ndarray, blend: Blend, k: int, q_genres: frozenset,
-                      q_people: frozenset, genre: np.ndarray, people: np.ndarray) -> list[int]:
-        """Fill the genre/people bonuses from payloads, best partial score first, stopping once the
-        k-th best full score beats every unread candidate's bound; returns the rows read."""
+    def _read_bonuses(self, ids: list[str], partial: np.ndarray, blend: Blend, k: int, q_sets: tuple,
+                      out: tuple[np.ndarray, ...]) -> list[int]:
+        """Fill the genre/people/series bonuses and hubness (`out`, in that order) from payloads,
+        best partial score first, stopping once the k-th best full score beats every unread
+        candidate's bound; returns the rows read."""
         bound = np.argsort(-partial, kind="stable")
-        bonus = blend.genre + blend.people
+        bonus = blend.upper_bound()
+        genre, people, series, hub = out
         read: list[int] = []
         for s in range(0, len(bound), 2 * k):
             batch = bound[s:s + 2 * k]
             for i, f in zip(batch, self.store.retrieve(self.collection, [ids[i] for i in batch])):
-                g, people_of = _shared_sets(f.payload)
-                genre[i], people[i] = bool(q_genres & g), bool(q_people & people_of)
+                genre[i], people[i], series[i], hub[i] = _agreement(q_sets, _shared_sets(f.payload))
                 read.append(int(i))
             r = np.array(read)
-            full = partial[r] + blend.genre * genre[r] + blend.people * people[r]
+            full = (partial[r] + blend.genre * genre[r] + blend.people * people[r] + blend.series * series[r]
+                    - blend.hub * np.clip(hub[r], 0.0, 1.0))
             nxt = s + 2 * k
             if len(read) >= k and (nxt >= len(bound) or np.sort(full)[-k] >= partial[bound[nxt]] + bonus):
                 break
@@ -1053,7 +1082,8 @@ class Engine:
         feats = Features([m.key for m in movies], text, image, has, self.text_encoder.version, image_version)
         columns = getattr(self.store, "columns", None)
         franchise = franchises_with(movies, columns(collection) if columns is not None else None)
-        return make_points(movies, feats, fused, self._fusion_runtime().version, franchise=franchise)
+        hub = store_hubness(self.store, collection, [point_id(m.key) for m in movies], fused)
+        return make_points(movies, feats, fused, self._fusion_runtime().version, franchise=franchise, hub=hub)
 
     def upsert(self, movies, posters: dict[str, str] | None = None, *, record: bool = True) -> list[str]:
         """Add or replace movies in the live collection, encoded as a build would encode them.
