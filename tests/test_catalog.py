@@ -116,3 +116,26 @@ def test_train_config_from_eval_report(tmp_path):
     (tmp_path / "bad.json").write_text("[1, 2]")
     with pytest.raises(ReelvecError, match="bad.json"):
         fusion_config(tmp_path / "bad.json")
+
+
+def test_wikipedia_spelling_of_a_title_joins_as_an_alias():
+    """An entry no title matched joins the film of its year that spells the title otherwise
+    (Seven / Se7en), word for word and with a genre in common; its title becomes an alias. Films
+    that share only some words (In America / Ciao America) or no genre stay apart."""
+    def tm(i, title, year, genres):
+        return Movie(key=f"tmdb:{i}", title=title, tmdb_id=i, year=year, genres=genres, sources=("tmdb",))
+
+    def wk(title, year, genres):
+        return Movie(key=f"wiki:{title}", title=title, year=year, genres=genres, sources=("wikipedia",))
+    tmdb = [tm(1, "Se7en", 1995, ("Crime", "Thriller")), tm(2, "In America", 2002, ("Drama",)),
+            tm(3, "Mouse Hunt", 1997, ("Comedy",)), tm(4, "Timecode", 2000, ("Drama",))]
+    wiki = [wk("Seven", 1995, ("Crime",)), wk("Seven", 1979, ("Action",)), wk("Ciao America", 2002, ("Drama",)),
+            wk("MouseHunt", 1997, ("Comedy",)), wk("Time Code", 2000, ("Horror",))]
+    merged, report = merge_sources(tmdb, [], wiki)
+    by_key = {m.key: m for m in merged}
+    assert by_key["tmdb:1"].aliases == ("Seven",) and "wikipedia" in by_key["tmdb:1"].sources
+    assert by_key["tmdb:3"].aliases == ("MouseHunt",)
+    assert not by_key["tmdb:2"].aliases and "wiki:Ciao America" in by_key  # a different film
+    assert not by_key["tmdb:4"].aliases  # no genre in common
+    assert "wiki:Seven" in by_key and by_key["wiki:Seven"].year == 1979  # the 1979 film stays itself
+    assert report.merged_wikipedia_by_spelling == 2

@@ -131,6 +131,20 @@ def test_sequel_numbers_fold():
         idx.resolve("Mad Max 7")
 
 
+def test_aliases_find_a_film_as_its_own_title_does():
+    """Wikipedia's "Seven" is Se7en (an alias from the merge): the alias resolves to it, ahead of
+    a little-known film that is titled "Seven" (but not when the year asks for that one)."""
+    from reelvec.search.titles import TitleEntry, TitleIndex
+    idx = TitleIndex([TitleEntry("se7en", "Se7en", 1995, 807, 5000), TitleEntry("seven79", "Seven", 1979, None, 0),
+                      TitleEntry("other", "Sevens", 2001, 1, 3)], aliases={"se7en": ("Seven",), "nobody": ("X",)})
+    got = idx.resolve("Seven")
+    assert got.entry.point_id == "se7en" and [e.point_id for e in got.alternatives] == ["seven79"]
+    assert idx.resolve("Seven (1979)").entry.point_id == "seven79"
+    assert idx.resolve("Se7en").entry.point_id == "se7en" and idx.resolve("Se7en").how == "exact"
+    only = TitleIndex([TitleEntry("se7en", "Se7en", 1995, 807, 5000)], aliases={"se7en": ("Seven",)})
+    assert only.resolve("Seven").how == "alias"
+
+
 def test_filters_are_pushed_down_and_return_exactly_k(engine):
     hits = engine.similar(603, k=3, genres=["Comedy"])
     assert len(hits) == 3 and all("Comedy" in h.genres for h in hits)

@@ -86,7 +86,8 @@ def register(sub) -> None:
         "director/lead-cast overlap@10; popularity bias; and what a film buff checks: series recall@10 (series from "
         "the sources' words, title-disjoint mates apart), same-director recall@10, hub share (500 most-voted films) "
         "and the title-lookalike rate. The `similar` and `content` presets are chosen on seed 0's "
-        "validation split, the dev franchises and the dev series, never on test. Writes report.md, report.json (its `blends` can be "
+        "validation split, the dev franchises and the dev series, never on test. Writes report.md, report.json "
+        "(its `blends` can be "
         "saved with a model: `reelvec train --config report.json`) and PNG plots.",
         epilog="example: reelvec eval --seeds 0 1 2 --report reports/fusion",
     )

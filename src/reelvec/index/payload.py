@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from reelvec.ingest.movie import Movie
 
-PAYLOAD_VERSION = 2  # 2: `hub` (a film's hubness, what a blended `similar` subtracts); a change re-indexes
+PAYLOAD_VERSION = 2  # 2: `hub` (a film's hubness, what a blended `similar` subtracts), `aliases`; a change re-indexes
 
 
 def movie_payload(m: Movie, model_version: str, text_version: str, image_version: str | None,
                   franchise: str | None = None) -> dict:
     p = {
         "key": m.key, "tmdb_id": m.tmdb_id, "imdb_id": m.imdb_id, "movielens_id": m.movielens_id,
-        "title": m.title, "year": m.year, "genres": list(m.genres), "original_language": m.original_language,
+        "title": m.title, "aliases": list(m.aliases) or None,
+        "year": m.year, "genres": list(m.genres), "original_language": m.original_language,
         "cast": list(m.cast[:5]), "director": m.director, "directors": list(m.directors) or None,
         "writers": list(m.writers[:5]) or None, "series": m.series, "series_name": m.series_name,
         "keywords": list(m.keywords[:20]), "poster": m.poster,

@@ -59,7 +59,7 @@ FORMAT = 3  # 3: meta.json carries the checksums of every file and of itself
 FORMATS_READ = (2, 3)  # 2: copies published before checksums (read with size checks only; a build republishes)
 PUBLISHED = "published"
 COLUMNS = ("genres", "year", "original_language", "tmdb_id", "title", "vote_count", "director", "cast", "series",
-           "directors", "hub")
+           "directors", "hub", "aliases")
 KNN_VECTOR = "fused"  # the vector whose nearest neighbours each row keeps (what `similar` starts from)
 MASKS_KEPT = 256  # filter masks a reader keeps per generation (a few KB each)
 REFRESH_SECONDS = 1.0  # how often a reader looks for a newer generation of a copy it has open

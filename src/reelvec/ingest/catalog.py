@@ -27,8 +27,9 @@ from reelvec.ingest.wikipedia import read_wikipedia
 logger = logging.getLogger(__name__)
 
 # how the sources are read into movies; a build whose catalogue was made by another version reads
-# the sources again (2: people parsed as names, series from the leads; 3: the review's fixes)
-CATALOG_VERSION = 3
+# the sources again (2: people parsed as names, series from the leads; 3: the review's fixes;
+# 4: Wikipedia entries joined by another spelling of the title, kept as aliases)
+CATALOG_VERSION = 4
 
 TMDB_CSV = Path("tmdb/tmdb_5000_movies.csv")
 MOVIELENS_DIR = Path("movielens")

@@ -45,6 +45,7 @@ class MergeReport:
     merged_tmdb_movielens: int = 0
     merged_movielens_by_title: int = 0  # MovieLens rows without a TMDB link, joined on (title, year±1)
     merged_wikipedia: int = 0
+    merged_wikipedia_by_spelling: int = 0  # of those, joined by another spelling of the title (an alias)
     merged_mapped: int = 0  # rows of one's own files joined to a movie of another source (key or title+year)
     only: Counter = field(default_factory=Counter)  # movies known to one source only, by source
     by_sources: Counter = field(default_factory=Counter)  # "tmdb+movielens+wikipedia" -> n
@@ -58,6 +59,7 @@ class MergeReport:
             "merged_tmdb_movielens": self.merged_tmdb_movielens,
             "merged_movielens_by_title": self.merged_movielens_by_title,
             "merged_wikipedia": self.merged_wikipedia,
+            "merged_wikipedia_by_spelling": self.merged_wikipedia_by_spelling,
             "merged_mapped": self.merged_mapped,
             "only_in_one_source": dict(self.only),
             "by_sources": dict(self.by_sources),
@@ -112,6 +114,57 @@ def _same_film(m: Movie, index: dict[str, list[str]], by_key: dict[str, Movie], 
         if gap <= 1 and gap < best_gap:
             best, best_gap = key, gap
     return best
+
+
+SPELLING_RATIO = 80  # rapidfuzz ratio of two spellings of one title ("seven" / "se7en" = 80)
+
+
+_FILLER = frozenset({"the", "a", "an", "3d", "3", "d", "movie", "vol", "volume", "part", "chapter", "episode", "s", "in"})
+
+
+def _word_for_word(a: str, b: str) -> bool:
+    """Is each word of either title (fillers aside) a spelling of a word of the other (rapidfuzz
+    ratio >= 70: "se7en" / "seven"), so that "In America" is not "Ciao America"?"""
+    from rapidfuzz import fuzz
+
+    wa, wb = a.split(), b.split()
+    if len(wa) == 1 or len(wb) == 1:
+        return True
+    def covered(xs, ys):
+        return all(x in _FILLER or any(fuzz.ratio(x, y) >= 70 for y in ys) for x in xs)
+    return covered(wa, wb) and covered(wb, wa)
+
+
+def _spelt_otherwise(wikipedia: list[Movie], joined: set[int], by_key: dict[str, Movie],
+                     taken: set[str]) -> list[tuple[int, str]]:
+    """Wikipedia entries no title matched, joined to the one film of the same year that no
+    Wikipedia entry joined, whose title is another spelling of theirs (ratio >= `SPELLING_RATIO`,
+    both 4+ characters) and that shares a genre with them: (entry, film key), best first. The
+    entry's title becomes an alias of the film."""
+    from rapidfuzz import fuzz, process
+
+    by_year: dict[int, list[str]] = defaultdict(list)
+    for key, m in by_key.items():
+        if m.year is not None and key not in taken and WIKIPEDIA not in m.sources:
+            by_year[m.year].append(key)
+    found = []
+    for i, w in enumerate(wikipedia):
+        if i in joined or w.year is None or len(normalise_title(w.title)) < 4:
+            continue
+        keys = by_year.get(w.year, [])
+        names = [normalise_title(by_key[k].title) for k in keys]
+        hits = process.extract(normalise_title(w.title), names, scorer=fuzz.ratio, score_cutoff=SPELLING_RATIO,
+                               limit=2)
+        hits = [h for h in hits if len(h[0]) >= 4 and set(by_key[keys[h[2]]].genres) & set(w.genres)
+                and _word_for_word(normalise_title(w.title), h[0])]
+        if len(hits) == 1 or (len(hits) > 1 and hits[0][1] > hits[1][1]):
+            found.append((-hits[0][1], i, keys[hits[0][2]]))
+    out, used = [], set()
+    for _, i, key in sorted(found):
+        if key not in used:
+            used.add(key)
+            out.append((i, key))
+    return out
 
 
 def merge_sources(
@@ -173,6 +226,13 @@ def merge_sources(
         wiki_taken.add(key)
         by_key[key] = combine(by_key[key], wikipedia[i], report)
         report.merged_wikipedia += 1
+    for i, key in _spelt_otherwise(wikipedia, joined, by_key, wiki_taken):
+        joined.add(i)
+        wiki_taken.add(key)
+        m = combine(by_key[key], wikipedia[i], report)
+        by_key[key] = dataclasses.replace(m, aliases=tuple(dict.fromkeys(m.aliases + (wikipedia[i].title,))))
+        report.merged_wikipedia += 1
+        report.merged_wikipedia_by_spelling += 1
     for i, w in enumerate(wikipedia):
         if i not in joined:
             by_key.setdefault(w.key, w)

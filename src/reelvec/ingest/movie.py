@@ -102,6 +102,7 @@ class Movie:
     imdb_id: str | None = None  # 'tt' + 7+ digits
     movielens_id: int | None = None
     original_title: str | None = None
+    aliases: tuple[str, ...] = ()  # other titles the sources give it (Wikipedia's "Seven" for TMDB's "Se7en")
     year: int | None = None
     release_date: str | None = None  # ISO date
     overview: str | None = None

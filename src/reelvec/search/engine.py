@@ -321,11 +321,16 @@ class Engine:
                 entries = [TitleEntry(pid, t or "", y, tid, int(v or 0)) for pid, t, y, tid, v in
                            zip(c["ids"], c["title"], c["year"], c["tmdb_id"], c["vote_count"])]
                 norms = c["norm_title"]
+                aliases = {pid: a for pid, a in zip(c["ids"], c.get("aliases") or ()) if a}
             else:
-                entries = [TitleEntry(f.id, f.payload.get("title", ""), f.payload.get("year"), f.payload.get("tmdb_id"),
-                                      int(f.payload.get("vote_count") or 0)) for f in self.store.scroll(coll, batch=2000)]
+                entries, aliases = [], {}
+                for f in self.store.scroll(coll, batch=2000):
+                    entries.append(TitleEntry(f.id, f.payload.get("title", ""), f.payload.get("year"),
+                                              f.payload.get("tmdb_id"), int(f.payload.get("vote_count") or 0)))
+                    if f.payload.get("aliases"):
+                        aliases[f.id] = tuple(f.payload["aliases"])
                 norms = None
-            self._titles = TitleIndex(entries, norms)
+            self._titles = TitleIndex(entries, norms, aliases)
             generation = getattr(self.store, "generation", None)
             self._titles_gen = generation(coll) if generation is not None else None
         return self._titles

@@ -1,6 +1,7 @@
 """Title lookup: accent/case/punctuation-insensitive, year-aware ("Dune (1984)"), typo-tolerant
 (rapidfuzz), resolved as people mean them: an exact title several films share is the best-known
 of them (the others are reported as alternatives: "Heat" is Heat (1995), also Heat (1986));
+other titles the sources give a film are aliases (Wikipedia's "Seven" is Se7en);
 sequel numbers fold ("Alien 3" is Alien³, "Godfather 2" is The Godfather: Part II, "Mad Max 2"
 is Mad Max 2: The Road Warrior). Unknown titles raise an error listing the closest candidates."""
 from __future__ import annotations
@@ -53,7 +54,7 @@ class Resolved:
 
     entry: TitleEntry
     alternatives: tuple[TitleEntry, ...] = ()
-    how: str = "exact"  # exact | best-known | folded | fuzzy | key | id
+    how: str = "exact"  # exact | alias | best-known | folded | fuzzy | key | id
 
 
 def _literal(title: str) -> str:
@@ -64,13 +65,24 @@ def _literal(title: str) -> str:
 
 
 class TitleIndex:
-    def __init__(self, entries: list[TitleEntry], norms: list[str] | None = None):
+    def __init__(self, entries: list[TitleEntry], norms: list[str] | None = None,
+                 aliases: dict[str, tuple[str, ...]] | None = None):
         """`norms`: `normalise_title` of each entry's title, when already known (a published copy
-        keeps them: computing them takes ~0.15 s of a cold CLI call for 11k titles)."""
+        keeps them: computing them takes ~0.15 s of a cold CLI call for 11k titles). `aliases`:
+        point id -> the other titles the sources give that film (Wikipedia's "Seven" for
+        "Se7en"), which find it as its own title does."""
         self.entries = entries
+        self.aliases = {pid: tuple(a) for pid, a in (aliases or {}).items() if a}
         self.by_norm: dict[str, list[TitleEntry]] = defaultdict(list)
         for e, norm in zip(entries, norms if norms is not None else (normalise_title(e.title) for e in entries)):
             self.by_norm[norm].append(e)
+        by_point = {e.point_id: e for e in entries} if self.aliases else {}
+        for pid, names in self.aliases.items():
+            e = by_point.get(pid)
+            for name in names if e is not None else ():
+                norm = normalise_title(name)
+                if norm and e not in self.by_norm[norm]:
+                    self.by_norm[norm].append(e)
         self.norms = list(self.by_norm)
         self._by_point: dict[str, TitleEntry] | None = None
         self.by_fold: dict[str, list[TitleEntry]] = defaultdict(list)
@@ -98,12 +110,15 @@ class TitleIndex:
                       key=lambda e: abs(e.year - year))
         return near[:1] if near and (len(near) == 1 or near[0].year == year) else near
 
-    @staticmethod
-    def _best_known(entries: list[TitleEntry], how: str, title: str = "") -> Resolved:
+    def _best_known(self, entries: list[TitleEntry], how: str, title: str = "") -> Resolved:
         """The best-known of films sharing a title, the others as alternatives (best-known first):
-        a title spelt as asked ("Heat", not "The Heat") first, then the most votes, then the latest."""
+        a title (or alias) spelt as asked ("Heat", not "The Heat") first, then the most votes, then
+        the latest."""
         asked = _literal(title)
-        ranked = sorted(entries, key=lambda e: (_literal(e.title) != asked, -e.votes, -(e.year or 0)))
+        spelt = lambda e: asked in {_literal(e.title), *map(_literal, self.aliases.get(e.point_id, ()))}
+        ranked = sorted(entries, key=lambda e: (not spelt(e), -e.votes, -(e.year or 0)))
+        if how == "exact" and title and normalise_title(ranked[0].title) != normalise_title(title):
+            how = "alias"
         return Resolved(ranked[0], tuple(ranked[1:]), how if len(ranked) == 1 else "best-known")
 
     def resolve(self, query: str) -> Resolved:
