@@ -65,7 +65,9 @@ class FusionModel:
                 "struct_dim": self.model.struct_dim, "n_tags": self.model.n_tags,
                 "text_version": self.text_version, "image_version": self.image_version,
                 "version": self.version, "metrics": self.metrics,
-                "blends": {name: b.to_dict() for name, b in self.blends.items()}}
+                # only presets chosen for this model (e.g. by `reelvec eval`): a built-in one is read
+                # from the code that loads the model, so an upgrade's presets reach an old home
+                "blends": {name: b.to_dict() for name, b in self.blends.items() if MODES.get(name) != b}}
         return save_checkpoint(folder, self.model.state_dict(), meta)
 
     @classmethod
