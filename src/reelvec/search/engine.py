@@ -159,7 +159,7 @@ def store_hubness(store, collection: str, ids: Sequence[str], fused: np.ndarray)
     (themselves left out). The films already there keep theirs until the next build."""
     if not len(ids):
         return np.zeros(0, np.float32)
-    specs = [QuerySpec(np.asarray(v, np.float32), "fused", HUB_K, SearchFilter(exclude_ids=(pid,)),
+    specs = [QuerySpec([float(x) for x in v], "fused", HUB_K, SearchFilter(exclude_ids=(pid,)),
                        with_payload=False) for pid, v in zip(ids, fused)]
     found = store.query_batch(collection, specs)
     return np.array([np.clip(np.mean([f.score for f in hits]), 0.0, 1.0) if hits else 0.0 for hits in found],
