@@ -111,7 +111,7 @@ def evaluate_scores(
     if len(franchise_pairs):
         res.per_query.setdefault("FranchiseR@10", []).extend(franchise_recall(score_fn, franchise_pairs, allowed, k))
     if checks is not None:
-        from reelvec.fusion.faithful import most_lists, top_lists
+        from reelvec.fusion.faithful import most_lists
 
         tops = top_lists(score_fn, checks.rows, k)
         for name, values in checks.measure(tops).items():
@@ -124,13 +124,20 @@ def franchise_recall(score_fn: Callable[[np.ndarray], np.ndarray], pairs: Sequen
                      allowed: np.ndarray | None = None, k: int = K, chunk: int = 512) -> list[float]:
     """1.0 per (film, mate) pair whose mate is in the film's top k, else 0.0 (pair order kept)."""
     films = np.array(sorted({a for a, _ in pairs}), np.int64)
-    tops: dict[int, set[int]] = {}
-    for s in range(0, len(films), chunk):
-        q = films[s:s + chunk]
-        S = np.asarray(score_fn(q), np.float64)
-        top = _rank(S, q, np.ones(S.shape[1], bool) if allowed is None else allowed, k)
-        tops.update((int(r), set(t.tolist())) for r, t in zip(q, top))
+    tops = top_lists(score_fn, films, k, allowed, chunk)
     return [1.0 if b in tops[a] else 0.0 for a, b in pairs]
+
+
+def top_lists(score_fn: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, k: int = K,
+              allowed: np.ndarray | None = None, chunk: int = 512) -> dict[int, list[int]]:
+    """Each of `rows`' top k by `score_fn` (never itself, only `allowed` rows when given)."""
+    out: dict[int, list[int]] = {}
+    for s in range(0, len(rows), chunk):
+        q = np.asarray(rows[s:s + chunk], np.int64)
+        S = np.asarray(score_fn(q), np.float64)
+        for r, t in zip(q, _rank(S, q, np.ones(S.shape[1], bool) if allowed is None else allowed, k)):
+            out[int(r)] = t.tolist()
+    return out
 
 
 def ground_truth(co_full: dict[int, list[tuple[int, float]]], test_rows: np.ndarray, top: int = 20) -> dict[int, set[int]]:

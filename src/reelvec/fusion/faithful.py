@@ -15,12 +15,12 @@ own words, not from the ranking's title parser), and a function of the top 10 of
   below 0.5, description cosine below `LOOKALIKE_TEXT`: *Toy Story* / *The Toy*), the share with
   one in their top 10.
 
-numpy only; the ranking comes in as a score function over query rows (`evaluate._rank`).
+numpy only; the ranking comes in as top-10 lists (`evaluate.top_lists`).
 """
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -130,18 +130,4 @@ def lookalikes(movies: Sequence, text: np.ndarray, words: Sequence[frozenset], r
                 bad.add(c)
         if bad:
             out[r] = frozenset(bad)
-    return out
-
-
-def top_lists(score_fn: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, k: int = 10,
-              chunk: int = 512) -> dict[int, list[int]]:
-    """Each row's top k by `score_fn` (never itself)."""
-    from reelvec.fusion.evaluate import _rank
-
-    out: dict[int, list[int]] = {}
-    for s in range(0, len(rows), chunk):
-        q = np.asarray(rows[s:s + chunk], np.int64)
-        S = np.asarray(score_fn(q), np.float64)
-        for r, t in zip(q, _rank(S, q, np.ones(S.shape[1], bool), k)):
-            out[int(r)] = t.tolist()
     return out

@@ -682,19 +682,23 @@ class Engine:
         q_sets = _shared_sets(q.payload)
         sets = self._sets_of(cand_ids)
         genre, people, series, hub = (np.zeros(n_c) for _ in range(4))
+
+        def scored() -> tuple[dict[str, np.ndarray], np.ndarray]:
+            t = blend.terms(cos["fused"], cos["text"], cos["image"], title, genre, people, series, hub)
+            return t, np.sum(list(t.values()), axis=0)
         if sets is not None:
             for i, row in enumerate(sets):
                 genre[i], people[i], series[i], hub[i] = _agreement(q_sets, row)
             read = np.arange(n_c)
         else:
+            # the bound of an unread candidate: its score with no set bonus and an ungated title
+            # (gating and hubness only lower a score) plus every set bonus
             zero = np.zeros(n_c)
-            partial = np.sum(list(blend.terms(cos["fused"], cos["text"], cos["image"], title, zero, zero,
-                                              zero, zero).values()), axis=0)
-            # the title term above counts ungated: gating only lowers it, so the bound holds
+            partial = np.sum(list(dataclasses.replace(blend, title_plot=0.0).terms(
+                cos["fused"], cos["text"], cos["image"], title, zero, zero, zero, zero).values()), axis=0)
             read = np.sort(np.array(self._read_bonuses(cand_ids, partial, blend, k, q_sets,
-                                                       (genre, people, series, hub)), np.int64))
-        terms = blend.terms(cos["fused"], cos["text"], cos["image"], title, genre, people, series, hub)
-        score: np.ndarray = np.sum(list(terms.values()), axis=0)
+                                                       (genre, people, series, hub), lambda: scored()[1]), np.int64))
+        terms, score = scored()
         order = read[np.argsort(-score[read], kind="stable")][:k]
         typical = {n: _median(t[read]) for n, t in terms.items()}
         ids = [cand_ids[i] for i in order]
@@ -727,10 +731,11 @@ class Engine:
         return [cache[i] for i in ids]
 
     def _read_bonuses(self, ids: list[str], partial: np.ndarray, blend: Blend, k: int, q_sets: tuple,
-                      out: tuple[np.ndarray, ...]) -> list[int]:
+                      out: tuple[np.ndarray, ...], full_score: Callable[[], np.ndarray]) -> list[int]:
         """Fill the genre/people/series bonuses and hubness (`out`, in that order) from payloads,
-        best partial score first, stopping once the k-th best full score beats every unread
-        candidate's bound; returns the rows read."""
+        best bound (`partial`) first, stopping once the k-th best full score (`full_score()`,
+        the blend over `out` as filled so far) beats every unread candidate's bound; returns the
+        rows read."""
         bound = np.argsort(-partial, kind="stable")
         bonus = blend.upper_bound()
         genre, people, series, hub = out
@@ -740,9 +745,7 @@ class Engine:
             for i, f in zip(batch, self.store.retrieve(self.collection, [ids[i] for i in batch])):
                 genre[i], people[i], series[i], hub[i] = _agreement(q_sets, _shared_sets(f.payload))
                 read.append(int(i))
-            r = np.array(read)
-            full = (partial[r] + blend.genre * genre[r] + blend.people * people[r] + blend.series * series[r]
-                    - blend.hub * np.clip(hub[r], 0.0, 1.0))
+            full = full_score()[np.array(read)]
             nxt = s + 2 * k
             if len(read) >= k and (nxt >= len(bound) or np.sort(full)[-k] >= partial[bound[nxt]] + bonus):
                 break
