@@ -48,6 +48,7 @@ def test_every_command_has_help_with_an_example(capsys):
                                 "serve", "info"}
     for name, p in sub.choices.items():
         assert "example" in (p.epilog or ""), name
+        assert "%%" not in p.format_help(), name  # a description is printed as written, not %-formatted
 
 
 def test_catalog_fetch_encode_train_eval(work, poster_server, capsys, tmp_path):

@@ -141,6 +141,10 @@ def test_aliases_find_a_film_as_its_own_title_does():
     assert got.entry.point_id == "se7en" and [e.point_id for e in got.alternatives] == ["seven79"]
     assert idx.resolve("Seven (1979)").entry.point_id == "seven79"
     assert idx.resolve("Se7en").entry.point_id == "se7en" and idx.resolve("Se7en").how == "exact"
+    with pytest.raises(UnknownMovieError, match="Latin-script"):
+        idx.resolve("七人の侍")
+    with pytest.raises(UnknownMovieError, match="empty title"):
+        idx.resolve("  ")
     only = TitleIndex([TitleEntry("se7en", "Se7en", 1995, 807, 5000)], aliases={"se7en": ("Seven",)})
     assert only.resolve("Seven").how == "alias"
 

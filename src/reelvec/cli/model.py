@@ -79,9 +79,9 @@ def register(sub) -> None:
 
     v = sub.add_parser(
         "eval", help="co-liked and content-faithful evaluation of every `similar` mode and the baselines, with a report",
-        description="Hold out 20%% of rated movies per seed (ratings removed), train, and rank the whole catalogue "
+        description="Hold out 20% of rated movies per seed (ratings removed), train, and rank the whole catalogue "
         "for each held-out movie with reelvec and the baselines (random, most-popular, TF-IDF, MiniLM, CNN poster, "
-        "late fusion). Measures, each with a 95%% CI on the same seeds: co-liked NDCG@10 / R@20; franchise "
+        "late fusion). Measures, each with a 95% CI on the same seeds: co-liked NDCG@10 / R@20; franchise "
         "recall@10 over (film, next film) pairs derived from the titles (test franchises only); genre precision@10; "
         "director/lead-cast overlap@10; popularity bias; and what a film buff checks: series recall@10 (series from "
         "the sources' words, title-disjoint mates apart), same-director recall@10, hub share (500 most-voted films) "

@@ -128,6 +128,10 @@ class TitleIndex:
         title, year = split_year(query)
         norm = normalise_title(title)
         if not norm:
+            if title.strip():  # "七人の侍": nothing a Latin-script title index could match
+                raise UnknownMovieError(f"no movie titled {query!r}: titles are matched by their Latin-script "
+                                        "spelling (letters and digits), and this one has none; try the English "
+                                        "title or the TMDB id")
             raise UnknownMovieError(f"empty title {query!r}")
         exact = self._by_year(self.by_norm.get(norm, []), year)
         if exact:
