@@ -122,8 +122,9 @@ def real_catalog(shared_data):
 
     cat, rep = build_catalog(shared_data)
     by: dict = {}
-    for x in cat:
-        by.setdefault((normalise_title(x.title), x.year), []).append(x)
+    for x in cat:  # by its title and by the other titles the sources give it (Wikipedia's "Seven" is Se7en)
+        for t in {x.title, *x.aliases}:
+            by.setdefault((normalise_title(t), x.year), []).append(x)
 
     def get(title, year):
         c = by.get((normalise_title(title), year)) or by.get((normalise_title(title), year - 1)) or \
