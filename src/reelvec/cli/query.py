@@ -111,10 +111,13 @@ def cmd_serve(args) -> int:
 def register(sub) -> None:
     si = sub.add_parser("similar", help="movies like a given movie (title or TMDB id)",
                         description="Movies like MOVIE; filters are pushed down to Qdrant. --mode picks what "
-                        "'similar' means: similar (default: same franchise, genre and creators first, blended with "
-                        "what the same people liked), also-liked (what the same people liked: the co-liked "
-                        "embedding alone) or content (no ratings signal). The 'why' column says which signal "
-                        "placed each hit.",
+                        "'similar' means: similar (default: the same series, franchise, director and lead actors "
+                        "and genre first, blended with what the same people liked; a shared title word counts only "
+                        "with a shared series, people or plot), also-liked (what the same people liked: the co-liked "
+                        "embedding alone) or content (no ratings signal; films near everything are demoted). The "
+                        "'why' column says which signal placed each hit. A title several films share is the "
+                        "best-known one ('also: ...' names the others); titles other sources give a film work too "
+                        "('Seven' is Se7en).",
                         epilog='examples:\n  reelvec similar "Alien" -k 10 --genre "Science Fiction" --after 1990\n'
                         '  reelvec similar "The Matrix" --mode also-liked\n'
                         '  reelvec similar 603 --weights text=1,image=0.3 --json', formatter_class=EXAMPLES)
