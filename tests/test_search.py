@@ -196,6 +196,29 @@ def test_search_text_and_image(engine, built, tmp_path):
         engine.search_text("   ")
 
 
+def test_search_text_reads_plots_and_is_the_same_for_every_k(engine):
+    from reelvec.fusion.textrank import popularity, rank
+
+    hits = engine.search_text("commandos hunted by a predator in the jungle", k=3)
+    assert hits[0].tmdb_id == 106
+    note = hits[0].explanation.note
+    assert "jungle" in note and "predator" not in note  # plot words, never a word only in the title
+    assert engine.search_text("a shy waitress who changes the lives of others", k=1)[0].tmdb_id == 194
+    for q, flt in (("space", {}), ("love in paris", {"genres": ["Romance"]}), ("alien creature", {"after": 1980})):
+        full = engine.search_text(q, k=16, **flt)
+        for k in (1, 3, 10):
+            assert [h.key for h in engine.search_text(q, k=k, **flt)] == [h.key for h in full[:k]]
+    how = engine.text_rank
+    full = engine.search_text("alien creature", k=16)
+    payloads = [engine.movie(h.tmdb_id) for h in full]
+    again = rank("alien creature", [h.explanation.text for h in full], payloads, how)
+    for h, r, p in zip(full, sorted(again, key=lambda r: r.index), payloads):
+        assert h.score == pytest.approx(r.score, abs=1e-4)  # cosine + plot words + popularity
+        assert h.score >= h.explanation.text + how.popular * popularity(p.get("vote_count"), how.votes_scale) - 1e-4
+    with pytest.raises(SearchError, match="at most"):
+        engine.search_text("word " * 5000)
+
+
 def test_recommend(engine):
     hits = engine.recommend(positive=[603, "Alien"], negative=["Amélie"], k=5)
     ids = [h.tmdb_id for h in hits]

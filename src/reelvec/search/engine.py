@@ -31,6 +31,8 @@ from reelvec.fusion.blend import (
     placed_by,
     resolve_mode,
 )
+from reelvec.fusion.textrank import TextRank
+from reelvec.fusion.textrank import rank as rank_text
 from reelvec.index.base import ALIAS, Found, QuerySpec, SearchFilter, point_id
 from reelvec.ingest.franchise import TitleSimilarity
 from reelvec.locks import WRITER_LOCK
@@ -43,6 +45,7 @@ ROW_SETS_KEPT = 100_000  # movies whose genre/people sets a blended `similar` ke
 ANSWERS_K = 10  # a build precomputes every movie's default `similar` up to this k (the default k)
 BLEND_POOL = 100  # nearest candidates of a blended `similar`; its ranking is the same for every k up to this
 PEOPLE_POOL = 30  # candidates from the same series / a shared director / a shared lead actor, each
+MAX_TEXT = 10_000  # characters of a `search_text` query
 MAX_TITLE = 300  # characters; a longer "title" is not one (and fuzzy matching it would take seconds)
 HISTORY_DECAY = 0.85  # recency weight per step back in a history (the fallback without a sequence model)
 logger = logging.getLogger(__name__)
@@ -234,6 +237,7 @@ class Engine:
         self._lock = Path(lock) if lock else None  # the home's writer lock, taken before the store is opened
         self._posters = Path(posters) if posters else None  # fetched posters (a crashed edit's recovery)
         self.write_wait = wait  # seconds a write waits for another writer before it is refused
+        self.text_rank = TextRank()  # how `search_text` ranks (fusion/textrank.py)
         self._deleted: tuple[int, set[str]] | None = None  # (edits.jsonl mtime, deleted titles)
         self._fusion = None
         self._held = None  # the writable store `editing()` holds
@@ -790,17 +794,31 @@ class Engine:
                 pushed down to Qdrant, so `k` hits come back whenever `k` movies pass them.
 
         Returns:
-            Up to `k` hits ranked by text cosine.
+            Up to `k` hits: the `text_rank.pool` (200) nearest films by text cosine, ranked by that
+            cosine plus the query's words in their plots (BM25 over overview, keywords and genres,
+            never the title) plus a mild popularity prior (`reelvec.fusion.textrank`); the same
+            order for every `k` up to the pool. A hit's `score` is that sum, its explanation the
+            cosine and the plot words matched.
 
         Raises:
-            SearchError: empty text or bad `k`/filters.
+            SearchError: empty or over-long text, bad `k`/filters.
         """
         self._check_k(k)
         if not isinstance(text, str) or not text.strip():
             raise SearchError("empty search text")
+        if len(text) > MAX_TEXT:
+            raise SearchError(f"search text of {len(text):,} characters; give at most {MAX_TEXT:,} (the text encoder "
+                              "reads the first 256 word pieces anyway)")
         v = self.text_encoder.encode([text.strip()])[0]
-        hits = self.store.query(self.collection, QuerySpec(v, "text", k, self._filter(filters), with_vectors=True))
-        return self._hits(hits, Found("", 0.0, {}, {"text": v.tolist()}))
+        how = self.text_rank
+        pool = self.store.query(self.collection, QuerySpec(v, "text", max(how.pool, k), self._filter(filters)))
+        ranked = rank_text(text, [f.score for f in pool], [f.payload for f in pool], how)[:k]
+        found = [dataclasses.replace(pool[r.index], score=r.score) for r in ranked]
+        hits = self._hits(found, Found("", 0.0, {}), cosines={pool[r.index].id: {"text": pool[r.index].score}
+                                                              for r in ranked})
+        return [dataclasses.replace(h, explanation=dataclasses.replace(
+                    h.explanation, note="plot words: " + ", ".join(r.matched[:4]) if r.matched else None))
+                for h, r in zip(hits, ranked)]
 
     def search_image(self, image: str | Path | bytes, k: int = 10, **filters) -> list[Hit]:
         """Movies whose posters look like an image.
