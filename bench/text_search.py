@@ -83,7 +83,7 @@ def main() -> None:
     from reelvec.fusion.textrank import TextRank
 
     engine = reelvec.open(args.store)
-    engine._text = CachedEncoder(engine.text_encoder)  # noqa: SLF001 (a bench: encode each query once)
+    engine._text = CachedEncoder(engine.text_encoder)
     queries = load_queries()
     found = [engine.resolve(f"{t} ({y})") for _, t, y in queries]
     for (_, t, y), r in zip(queries, found):

@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -111,6 +112,80 @@ def test_bad_input_is_a_4xx_with_a_message(service, method, path, body, status, 
     assert got == status and says in payload["error"]
 
 
+def test_answers_name_the_query_and_serve_posters(home, service):
+    """/similar and /recommend say which film a title named (an exact title two films share: the
+    best-known, and the other as `also`); posters are URLs the service serves, never paths."""
+    client = reelvec.connect(service)
+    status, body, _ = http("POST", f"{service}/similar", {"movie": "Dune", "k": 3})
+    with reelvec.open(home[1]) as engine:
+        assert status == 200 and body["query"] == engine.query_info("Dune") == client.query_info("Dune")
+        assert ids(client.similar("Dune", k=3)) == ids(engine.similar("Dune", k=3))
+    q = body["query"]
+    assert q["title"] == "Dune" and q["how"] == "best-known" and len(q["also"]) == 1
+    assert {q["year"], q["also"][0]["year"]} == {1984, 2021}
+    assert http("GET", f"{service}/resolve?movie=348")[1]["how"] == "id"
+    status, body, _ = http("POST", f"{service}/recommend", {"positive": ["Alien"], "negative": ["Dune"], "k": 2})
+    assert status == 200 and body["query"]["positive"][0]["id"] == 348 and body["query"]["negative"][0]["also"]
+    text = json.dumps(body)
+    assert str(home[0]) not in text and str(home[1]) not in text and '"poster"' not in text  # no server paths
+    with_poster = [h for h in client.similar("Alien", k=15) if h.poster]
+    assert with_poster and all(h.poster.startswith(service + "/posters/") for h in with_poster)
+    req = urllib.request.Request(with_poster[0].poster)
+    with urllib.request.urlopen(req, timeout=10) as r:
+        full, tag = r.read(), r.headers["ETag"]
+        assert r.headers["Content-Type"] == "image/jpeg" and "max-age" in r.headers["Cache-Control"]
+    with urllib.request.urlopen(with_poster[0].poster + "?w=92", timeout=10) as r:
+        import io
+
+        from PIL import Image
+        small = Image.open(io.BytesIO(r.read()))
+        assert small.width <= 92 and len(full) > 0
+    req = urllib.request.Request(with_poster[0].poster, headers={"If-None-Match": tag})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=10)
+    assert e.value.code == 304
+    assert http("GET", f"{service}/posters/679")[0] == 404  # Aliens has no poster here
+    assert http("GET", with_poster[0].poster + "?w=13")[0] == 400
+
+
+@pytest.mark.parametrize("body,says", [
+    (b'{"movie": "Alien", "k": 1e400}', "k must be an integer"),
+    (b'{"movie": "Alien", "k": 1.9}', "k must be an integer"),
+    (b'{"movie": "Alien", "k": true}', "k must be an integer"),
+    (b'{"movie": "Alien", "k": "3"}', "k must be an integer"),
+    (b'{"movie": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nests deeper"),
+    (b'{"movie": "Alien", "k": 3' + b', "x": "[[[[' + b"[" * 50 + b'"}', "unknown field"),  # brackets in a string
+    (b"\xff\xfe{", "not JSON"),
+])
+def test_hostile_bodies_are_4xx_json(service, body, says):
+    status, payload, _ = http("POST", f"{service}/similar", body)
+    assert status == 400 and says in payload["error"]
+
+
+def test_big_requests_are_refused_before_work_and_never_stall_health(service):
+    big = {"positive": ["Alien"] * 200_000}
+    done = {}
+
+    def heavy():
+        t0 = time.perf_counter()
+        done["recommend"] = http("POST", f"{service}/recommend", big)
+        done["seconds"] = time.perf_counter() - t0
+    t = threading.Thread(target=heavy)
+    t.start()
+    t0 = time.perf_counter()
+    assert http("GET", f"{service}/health")[0] == 200
+    health = time.perf_counter() - t0
+    t.join(60)
+    assert done["recommend"][0] == 400 and "at most 100" in done["recommend"][1]["error"]
+    assert health < 0.5 and done["seconds"] < 5
+    status, body, _ = http("POST", f"{service}/next", {"history": ["Alien"] * 100_000})
+    assert status == 400 and "at most 1,000" in body["error"]
+    status, body, _ = http("POST", f"{service}/search", {"text": "x" * 2_000_000})
+    assert status == 400 and "at most 10,000" in body["error"]
+    status, body, _ = http("POST", f"{service}/next", {"history": [["Alien", "five"]]})
+    assert status == 400 and "rating" in body["error"]
+
+
 def test_client_maps_errors(service):
     client = reelvec.connect(service)
     with pytest.raises(UnknownMovieError) as e:
@@ -124,10 +199,14 @@ def test_client_maps_errors(service):
 
 def test_api_key_body_size_and_rate_limit(guarded, home):
     assert http("GET", f"{guarded}/health")[0] == 200  # liveness needs no key
-    assert http("GET", f"{guarded}/info")[0] == 401
+    assert http("GET", f"{guarded}/info")[0] == 401  # a failed key costs two of the 4-request burst
+    time.sleep(2.1)  # 2 requests/s refill the burst
     assert http("GET", f"{guarded}/info", headers={"X-API-Key": "wrong"})[0] == 401
     with pytest.raises(StoreError, match="API key"):
         reelvec.connect(guarded).info()
+    assert http("GET", f"{guarded}/info", headers={"X-API-Key": "w\xffrong".encode("latin-1").decode("latin-1")})[0] \
+        in (401, 429)  # a key with byte 0xff: refused, never a 500
+    time.sleep(2.1)
     big = (home[0] / "posters" / "348.jpg").read_bytes()
     assert len(big) > 2000
     status, body, _ = http("POST", f"{guarded}/search/image", big, {"X-API-Key": "s3cret"})
@@ -136,6 +215,9 @@ def test_api_key_body_size_and_rate_limit(guarded, home):
     codes = [s for s, _, _ in statuses]
     assert 200 in codes and 429 in codes  # burst of 4 at 2/s: the rest are told to wait
     assert next(h for s, _, h in statuses if s == 429)["Retry-After"] == "1"
+    time.sleep(2.1)
+    guesses = [http("GET", f"{guarded}/info", headers={"X-API-Key": f"guess{i}"})[0] for i in range(30)]
+    assert guesses[:2] == [401, 401] and set(guesses[2:]) == {429}  # key guessing is rate limited
 
 
 def test_rate_limiter_refills():
@@ -188,6 +270,19 @@ def test_live_edits_over_http(home, tmp_path):
             client.movie("Web Stalker")
         assert [h.title for h in client.similar("Alien", k=30)] == everyone
         assert http("POST", f"{url}/movies", {"movies": [{"title": "X"}]})[0] == 401  # the key still guards
+        key = {"X-API-Key": "k"}
+        plain = http("POST", f"{url}/movies", json.dumps({"movies": [{"title": "X"}]}).encode(),
+                     key | {"Content-Type": "text/plain"})
+        assert plain[0] == 415 and "application/json" in plain[1]["error"]  # what a foreign page's form can send
+        foreign = http("POST", f"{url}/movies", {"movies": [{"title": "X"}]},
+                       key | {"Content-Type": "application/json", "Origin": "https://evil.example"})
+        assert foreign[0] == 403 and "--cors" in foreign[1]["error"]
+        assert http("DELETE", f"{url}/movies/Alien", None, key | {"Origin": "https://evil.example"})[0] == 403
+        probe = http("POST", f"{url}/movies", {"movies": [{"title": "Probe", "poster": "/etc/passwd"}]},
+                     key | {"Content-Type": "application/json"})
+        assert probe[0] == 400 and "URL" in probe[1]["error"]  # a server path is never read
+        with pytest.raises(UnknownMovieError):
+            client.movie("Probe")
     finally:
         p.terminate()
         p.wait(timeout=10)

@@ -10,6 +10,8 @@ years, after, before, languages):
     GET  /health                      liveness + the collection served
     GET  /info                        collection, points, vectors, model versions
     GET  /movies/{movie}              one movie's payload (TMDB id or title)
+    GET  /posters/{movie}?w=185       a movie's poster (ETag, Cache-Control; w in 92 154 185 342 500 780)
+    GET  /resolve?movie=Heat          which film a title names (id, key, title, year, how, also)
     GET  /similar?movie=Alien&k=10&mode=similar&genres=Horror&after=1990
     POST /similar     {"movie": "Alien", "k": 10, "mode": "also-liked", "genres": [...], ...}
     POST /search      {"text": "a heist comedy in paris", "k": 10, ...}
@@ -19,6 +21,9 @@ years, after, before, languages):
     GET  /openapi.json                this API as OpenAPI 3
     POST /movies      {"movies": [{"id": "sku-1", "title": "...", ...}]}   live add/replace (--allow-edits)
     DELETE /movies/{movie}            live delete by TMDB id, key or exact title (--allow-edits)
+
+`/similar` and `/recommend` answers carry ``query``: the movie(s) the request resolved to, and the
+other films an exact title shared by several names (``also``), as `GET /resolve` gives them.
 
 Errors: 400 bad input, 401 missing/wrong API key, 404 unknown movie (with candidates), 413 body
 too large, 429 over the rate limit (with Retry-After), 503 store unavailable. Each body is
@@ -42,6 +47,34 @@ logger = logging.getLogger(__name__)
 
 FILTER_KEYS = {"genres", "genres_all", "exclude_genres", "years", "after", "before", "languages"}
 MAX_K = 1000
+MAX_MOVIES = 100  # positives + negatives of one /recommend
+MAX_HISTORY = 1000  # items of one /next history
+MAX_EDIT = 1000  # movies of one POST /movies
+MAX_DEPTH = 32  # JSON nesting of a request body (a movie record nests 3 deep)
+DEADLINE = 10.0  # seconds a query may run before its answer is a 503 (it runs off the event loop)
+
+
+def _bounded(name: str, items: list, limit: int) -> list:
+    if len(items) > limit:
+        raise SearchError(f"{name} has {len(items):,} items; one request takes at most {limit:,}")
+    return items
+
+
+def _too_deep(raw: bytes, limit: int = MAX_DEPTH) -> bool:
+    """Does a JSON text nest arrays/objects deeper than `limit`? (Brackets inside strings do not
+    count; checked on the bytes before parsing, so a 100k-deep body costs no recursion.)"""
+    import re
+
+    depth = 0
+    for tok in re.finditer(rb'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]', raw):
+        c = tok.group()[:1]
+        if c in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif c in (b"]", b"}"):
+            depth -= 1
+    return False
 
 
 @dataclass(frozen=True)
@@ -56,6 +89,7 @@ class ServeConfig:
     workers: int = 1  # processes answering on the same port; each has its own limits and cache
     cache: int = 4096  # answers kept per worker (LRU, by request and data generation); 0 = none
     edit_wait: float = 30.0  # seconds a live edit waits for another writer (a build's swap) before a 503
+    cors: tuple[str, ...] = ()  # web origins whose pages may send edits (others are refused)
 
 
 class RateLimiter:
@@ -112,8 +146,45 @@ class AnswerCache:
             self._answers.popitem(last=False)
 
 
+POSTER_WIDTHS = (92, 154, 185, 342, 500, 780)  # ?w= sizes of GET /posters/{movie} (TMDB's own steps)
+
+
+def public(record: dict) -> dict:
+    """A hit or payload as the service shows it: never a path on the server's disk. A local poster
+    becomes ``poster_url`` = ``/posters/{key}`` (served by the service); a remote one is its URL."""
+    from urllib.parse import quote
+
+    out = dict(record)
+    poster = out.pop("poster", None)
+    out.pop("poster_is_local", None)
+    if isinstance(poster, str) and poster:
+        out["poster_url"] = poster if poster.startswith(("http://", "https://")) else \
+            "/posters/" + quote(str(out.get("key") or out.get("tmdb_id")), safe="")
+    else:
+        out["poster_url"] = None
+    return out
+
+
 def _hits(hits) -> dict:
-    return {"hits": [h.to_dict() for h in hits]}
+    return {"hits": [public(h.to_dict()) for h in hits]}
+
+
+def poster_bytes(path: str, width: int | None) -> bytes:
+    """A local poster file, or a JPEG of it `width` pixels wide."""
+    from pathlib import Path
+
+    data = Path(path).read_bytes()
+    if width is None:
+        return data
+    import io
+
+    from reelvec.ingest.images import load_poster
+
+    img = load_poster(data)
+    img.thumbnail((width, width * 3))
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=85)
+    return out.getvalue()
 
 
 def _filters(body: dict) -> dict:
@@ -133,10 +204,9 @@ def _filters(body: dict) -> dict:
 
 
 def _k(value) -> int:
-    try:
-        k = int(value)
-    except (TypeError, ValueError) as exc:
-        raise SearchError(f"k must be a positive integer, got {value!r}") from exc
+    if isinstance(value, bool) or not isinstance(value, int):  # 1.9, true, 1e400 and "3" are not a k
+        raise SearchError(f"k must be an integer between 1 and {MAX_K}, got {str(value)[:40]!r}")
+    k = value
     if not 1 <= k <= MAX_K:
         raise SearchError(f"k must be between 1 and {MAX_K}, got {k}")
     return k
@@ -172,6 +242,7 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
     if config.allow_edits:
         engine.write_wait = config.edit_wait  # an edit waits out a build's swap rather than fail at once
     encoders = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelvec-encode")
+    queries = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reelvec-query")  # long lists, histories
     generation = getattr(engine.store, "generation", None)
     cache = AnswerCache(config.cache) if config.cache > 0 and generation is not None else None
 
@@ -196,16 +267,23 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
     def error(status: int, message: str, **extra):
         return reply({"error": message, **extra}, status=status)
 
+    def limited(wait: float):
+        return reply({"error": "rate limit exceeded; slow down"}, status=429,
+                     headers={"Retry-After": str(max(1, round(wait)))})
+
     @web.middleware
     async def guard(request, handler):
+        who = request.remote or "?"
+        wait = limiter.allow(who)  # before the key check: wrong keys cannot be tried without limit
+        if wait:
+            return limited(wait)
         if config.api_key and request.path not in ("/health", "/openapi.json"):
             given = request.headers.get("X-API-Key") or request.headers.get("Authorization", "").removeprefix("Bearer ")
-            if not given or not hmac.compare_digest(given.encode(), config.api_key.encode()):
+            if not given or not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), config.api_key.encode()):
+                wait = limiter.allow(who)  # a failed key costs double
+                if wait:
+                    return limited(wait)
                 return error(401, "missing or wrong API key: send it as X-API-Key or Authorization: Bearer")
-        wait = limiter.allow(request.remote or "?")
-        if wait:
-            return reply({"error": "rate limit exceeded; slow down"}, status=429,
-                                     headers={"Retry-After": str(max(1, round(wait)))})
         try:
             return await handler(request)
         except UnknownMovieError as exc:
@@ -215,24 +293,48 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
             return reply({"error": "another writer holds the index (a build's swap or an edit); retry shortly"},
                          status=503, headers={"Retry-After": "5"})
         except StoreError as exc:
-            logger.warning("store error on %s: %s", request.path, exc)
-            return error(503, str(exc))
+            logger.warning("store error on %s: %s", request.path, exc)  # the log has the path; the answer not
+            return reply({"error": "the index is unavailable right now (the service's log says why); retry shortly"},
+                         status=503, headers={"Retry-After": "5"})
         except ReelvecError as exc:
             return error(400, str(exc))
         except web.HTTPRequestEntityTooLarge:
             return error(413, f"request body over {config.max_body} bytes")
         except web.HTTPException:
             raise
-        except (TypeError, ValueError) as exc:
-            return error(400, f"bad request: {exc}")
+        except TimeoutError:
+            logger.warning("%s %s ran past its %s s deadline", request.method, request.path, DEADLINE)
+            return reply({"error": f"the query took longer than {DEADLINE:g} s; narrow it (fewer movies, a smaller k)"},
+                         status=503, headers={"Retry-After": "5"})
+        except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+            return error(400, f"bad request: {str(exc)[:200]}")
+
+    def cross_site(request):
+        """An edit from a web page: refused unless JSON (a form or text/plain post is what a foreign
+        page can send without asking) and from no foreign Origin (unless `--cors` lets it in)."""
+        origin = request.headers.get("Origin")
+        if origin is not None and origin not in config.cors:
+            return error(403, f"edits from the web origin {origin[:100]!r} are refused; start the service with "
+                              "--cors ORIGIN to allow that site")
+        if request.method == "POST" and request.content_type != "application/json":
+            return error(415, "send edits as Content-Type: application/json")
+        return None
+
+    async def off_loop(work):
+        """Run `work` in the query threads (the event loop keeps answering /health and cheap
+        queries meanwhile), giving up after `DEADLINE` seconds."""
+        return await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(queries, work), DEADLINE)
 
     async def body_of(request) -> dict:
         if request.method == "GET":
             return _query_params(request.query)
+        raw = await request.read()
+        if _too_deep(raw):
+            raise SearchError(f"the body nests deeper than {MAX_DEPTH} levels")
         try:
-            body = await request.json()
-        except json.JSONDecodeError as exc:
-            raise SearchError(f"the body is not JSON ({exc})") from exc
+            body = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise SearchError(f"the body is not JSON ({str(exc)[:200]})") from exc
         if not isinstance(body, dict):
             raise SearchError("the body must be a JSON object")
         return body
@@ -250,7 +352,48 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
                                                            "hits": cache.hits, "misses": cache.misses}})
 
     async def movie(request):
-        return reply(engine.movie(_movie_arg(request.match_info["movie"])))
+        return reply(public(engine.movie(_movie_arg(request.match_info["movie"]))))
+
+    posters: dict = {}  # (path, width, mtime) -> bytes, the most recent few hundred
+
+    async def poster(request):
+        """A movie's poster image (local files only; a remote poster's URL is its poster_url)."""
+        import os
+
+        p = engine.movie(_movie_arg(request.match_info["movie"]))
+        path = p.get("poster")
+        if not path or str(path).startswith(("http://", "https://")):
+            raise web.HTTPNotFound(text=dumps({"error": "this movie has no poster the service holds"}).decode(),
+                                   content_type="application/json")
+        w = request.query.get("w")
+        if w is not None and (not w.isdigit() or int(w) not in POSTER_WIDTHS):
+            raise SearchError(f"w must be one of {', '.join(map(str, POSTER_WIDTHS))}, got {w[:20]!r}")
+        width = int(w) if w else None
+        try:
+            st = os.stat(path)
+        except OSError:
+            raise web.HTTPNotFound(text=dumps({"error": "the poster file is gone; rebuild the home"}).decode(),
+                                   content_type="application/json") from None
+        tag = f'"{st.st_mtime_ns:x}-{st.st_size:x}-{width or 0}"'
+        headers = {"ETag": tag, "Cache-Control": "public, max-age=86400"}
+        if request.headers.get("If-None-Match") == tag:
+            return web.Response(status=304, headers=headers)
+        key = (path, width, st.st_mtime_ns)
+        body = posters.get(key)
+        if body is None:
+            body = await asyncio.get_running_loop().run_in_executor(queries, poster_bytes, path, width)
+            if len(posters) > 512:
+                posters.clear()
+            posters[key] = body
+        kind = "image/jpeg" if width or body[:3] == b"\xff\xd8\xff" else \
+            "image/png" if body[:8] == b"\x89PNG\r\n\x1a\n" else "application/octet-stream"
+        return web.Response(body=body, headers=headers, content_type=kind)
+
+    async def resolve(request):
+        body = await body_of(request)
+        if "movie" not in body:
+            raise SearchError("give the movie: ?movie=a title or a TMDB id")
+        return reply(engine.query_info(_movie_arg(body["movie"])))
 
     async def similar(request):
         body = await body_of(request)
@@ -260,7 +403,9 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
         mode = body.pop("mode", None)
         if mode is not None and not isinstance(mode, str):
             raise SearchError(f"mode must be one of {', '.join(engine.blends)}, got {mode!r}")
-        return reply(_hits(engine.similar(mv, k=k, weights=weights, mode=mode, **_filters(body))))
+        query = engine.query_info(mv)  # which film the title named (and the others it could name)
+        hits = engine.similar(query["key"], k=k, weights=weights, mode=mode, **_filters(body))
+        return reply({"query": query, **_hits(hits)})
 
     async def search(request):
         body = await body_of(request)
@@ -289,41 +434,57 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
         if not isinstance(pos, list) or not isinstance(neg, list):
             raise SearchError("positive and negative must be lists of titles or TMDB ids")
         k = _k(body.pop("k", 10))
-        return reply(_hits(engine.recommend([_movie_arg(m) for m in pos], [_movie_arg(m) for m in neg],
-                                                        k=k, **_filters(body))))
+        _bounded("positive + negative", pos + neg, MAX_MOVIES)
+        pos, neg, flt = [_movie_arg(m) for m in pos], [_movie_arg(m) for m in neg], _filters(body)
+
+        def work():
+            pos_q, neg_q = [engine.query_info(m) for m in pos], [engine.query_info(m) for m in neg]
+            hits = engine.recommend([q["key"] for q in pos_q], [q["key"] for q in neg_q], k=k, **flt)
+            return {"query": {"positive": pos_q, "negative": neg_q}, **_hits(hits)}
+        return reply(await off_loop(work))
 
     async def next_(request):
         body = await body_of(request)
         history = body.pop("history", None)
         if not isinstance(history, list):
             raise SearchError("history must be a list of movies (oldest first), each a title, an id or [movie, rating]")
-        items = [(_movie_arg(h[0]), float(h[1])) if isinstance(h, list) and len(h) == 2 else _movie_arg(h)
+        _bounded("history", history, MAX_HISTORY)
+        items = [(_movie_arg(h[0]), _rating(h[1])) if isinstance(h, list) and len(h) == 2 else _movie_arg(h)
                  for h in history]
-        k, seen = _k(body.pop("k", 10)), bool(body.pop("exclude_seen", True))
-        return reply(_hits(engine.for_history(items, k=k, exclude_seen=seen, **_filters(body))))
+        k, seen = _k(body.pop("k", 10)), body.pop("exclude_seen", True)
+        if not isinstance(seen, bool):
+            raise SearchError(f"exclude_seen must be true or false, got {str(seen)[:40]!r}")
+        flt = _filters(body)
+        return reply(await off_loop(lambda: _hits(engine.for_history(items, k=k, exclude_seen=seen, **flt))))
 
     async def openapi(request):
         return reply(openapi_spec())
 
-    def editable():
+    def editable(request):
         if not config.allow_edits:
             return error(403, "this service is read-only; start it with `reelvec serve --allow-edits` (and an API "
                               "key) to add or delete movies")
-        return None
+        return cross_site(request)
 
     async def add_movies(request):
-        refused = editable()
+        refused = editable(request)
         if refused is not None:
             return refused
         body = await body_of(request)
         movies = body.get("movies")
         if not isinstance(movies, list) or not movies:
             raise SearchError('give the movies as {"movies": [{"title": ..., ...}, ...]}')
+        _bounded("movies", movies, MAX_EDIT)
+        for i, m in enumerate(movies):
+            poster = m.get("poster") if isinstance(m, dict) else None
+            if poster is not None and not (isinstance(poster, str) and poster.startswith(("http://", "https://"))):
+                raise SearchError(f"movies[{i}].poster must be an http(s) URL (fetched through the guarded fetcher); "
+                                  "the service never reads a file path it is given")
         keys = await asyncio.get_running_loop().run_in_executor(encoders, lambda: engine.upsert(movies))
         return reply({"written": keys})
 
     async def delete_movie(request):
-        refused = editable()
+        refused = editable(request)
         if refused is not None:
             return refused
         target = _movie_arg(request.match_info["movie"])
@@ -333,6 +494,7 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
     app = web.Application(middlewares=[guard], client_max_size=config.max_body)
     app.add_routes([
         web.get("/health", health), web.get("/info", info), web.get("/movies/{movie}", cached(movie)),
+        web.get("/resolve", cached(resolve)), web.get("/posters/{movie}", poster),
         web.get("/similar", cached(similar)), web.post("/similar", cached(similar)), web.post("/search", cached(search)),
         web.get("/search", cached(search)), web.post("/search/image", search_image),
         web.post("/recommend", cached(recommend)), web.post("/next", cached(next_)), web.get("/openapi.json", openapi),
@@ -341,8 +503,15 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
 
     async def closing(_app):
         encoders.shutdown(wait=False)
+        queries.shutdown(wait=False)
     app.on_cleanup.append(closing)
     return app
+
+
+def _rating(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 10:
+        raise SearchError(f"a rating is a number from 0 to 10, got {str(value)[:40]!r}")
+    return float(value)
 
 
 def _movie_arg(value):
@@ -545,7 +714,17 @@ def openapi_spec() -> dict:
         "info": {"title": "reelvec", "version": "1", "description": "Multimodal movie search over one collection."},
         "components": {
             "securitySchemes": {"key": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
-            "schemas": {"Hits": {"type": "object", "properties": {"hits": {"type": "array", "items": {
+            "schemas": {"Query": {"type": "object", "properties": {
+                "id": {"type": "integer", "nullable": True}, "key": {"type": "string"}, "title": {"type": "string"},
+                "year": {"type": "integer", "nullable": True},
+                "how": {"type": "string", "enum": ["exact", "alias", "best-known", "folded", "fuzzy", "key", "id"]},
+                "also": {"type": "array", "items": {"type": "object", "properties": {
+                    "id": {"type": "integer", "nullable": True}, "title": {"type": "string"},
+                    "year": {"type": "integer", "nullable": True}}}}}},
+                "Hits": {"type": "object", "properties": {
+                "query": {"description": "what the request resolved to (/similar: a Query; /recommend: "
+                                         "{positive: [Query], negative: [Query]})"},
+                "hits": {"type": "array", "items": {
                 "type": "object", "properties": {
                     "tmdb_id": {"type": "integer"}, "title": {"type": "string"}, "year": {"type": "integer"},
                     "genres": {"type": "array", "items": {"type": "string"}}, "score": {"type": "number"},
@@ -563,6 +742,11 @@ def openapi_spec() -> dict:
                            "responses": {"200": {"description": "{\"deleted\": [keys]}"},
                                          "403": {"description": "edits not allowed"},
                                          "404": {"description": "unknown movie or not an exact title"}}}},
+            "/resolve": {"get": {"summary": "which film a title names, and the others it could name",
+                                 "parameters": [{"name": "movie", "in": "query", "required": True, "schema": movie}],
+                                 "responses": {"200": {"description": "the resolved movie", "content": {
+                                     "application/json": {"schema": {"$ref": "#/components/schemas/Query"}}}},
+                                     "404": {"description": "unknown movie; candidates listed"}}}},
             "/movies": {"post": {
                 "summary": "add or replace movies live, encoded as a build would (needs --allow-edits)",
                 "requestBody": {"content": {"application/json": {"schema": {

@@ -91,7 +91,8 @@ def cmd_serve(args) -> int:
 
     cfg = ServeConfig(host=args.host, port=args.port, api_key=args.key or os.environ.get("REELVEC_API_KEY"),
                       max_body=args.max_body, rate=args.rate, burst=max(1, int(args.rate * 2)),
-                      allow_edits=args.allow_edits, workers=args.workers, cache=args.cache, edit_wait=args.wait)
+                      allow_edits=args.allow_edits, workers=args.workers, cache=args.cache, edit_wait=args.wait,
+                      cors=tuple(args.cors or ()))
     if cfg.cache < 0:
         raise ReelvecError(f"--cache must be 0 (none) or more answers, got {cfg.cache}")
     if cfg.workers < 1:
@@ -130,6 +131,11 @@ def register(sub) -> None:
     si.set_defaults(func=cmd_similar)
 
     se = sub.add_parser("search", help="free-text search, or posters like an image",
+                        description="Movies whose plots match TEXT, or whose posters look like --image. Text: the "
+                        "200 nearest films by description cosine, ranked by that cosine plus the query's words found "
+                        "in their plots (overview, keywords, genres; never the title) plus a mild popularity prior; "
+                        "the 'why' column lists the plot words matched. Describe the film, not its title: "
+                        "'a clownfish father crosses the ocean to find his son'. Filters are pushed down to Qdrant.",
                         epilog='examples:\n  reelvec search "a heist comedy in paris" -k 10\n'
                         "  reelvec search --image poster.jpg", formatter_class=EXAMPLES)
     se.add_argument("text", nargs="*", help="what to look for")
@@ -148,6 +154,8 @@ def register(sub) -> None:
     nx.set_defaults(func=cmd_next)
 
     rp = sub.add_parser("report", help="a static HTML page: the query poster and a grid of result posters",
+                        description="Write a static HTML page for QUERY: its poster and a grid of the posters of "
+                        "the movies like it (the default similar), with titles, years and why each is there.",
                         epilog='example: reelvec report --query "Alien" --out reports/alien.html')
     rp.add_argument("--query", required=True, help="a title or TMDB id")
     rp.add_argument("--out", default="reports/similar.html", help="HTML file to write (default: %(default)s)")
@@ -178,6 +186,9 @@ def register(sub) -> None:
     sv.add_argument("--wait", type=seconds, default=30.0, metavar="SECONDS",
                     help="with --allow-edits: how long an edit waits for another writer of the home (a build's "
                     "alias swap) before it answers 503 with Retry-After (default %(default)s)")
+    sv.add_argument("--cors", action="append", metavar="ORIGIN", help="with --allow-edits: a web origin whose pages "
+                    "may send edits, e.g. https://admin.example.com (repeatable); edits from any other Origin are "
+                    "refused, and every edit must be Content-Type: application/json")
     sv.add_argument("--quiet", action="store_true", help="warnings only")
     add_store(sv, data=False)
     sv.set_defaults(func=cmd_serve)

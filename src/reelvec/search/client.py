@@ -17,12 +17,16 @@ from reelvec.errors import SearchError, StoreError, UnknownMovieError
 from reelvec.search.engine import Explanation, Hit
 
 
-def _hit(d: dict) -> Hit:
+def _hit(d: dict, base: str = "") -> Hit:
+    """A hit of the service as a `Hit`; its poster is the service's ``poster_url`` (made absolute)."""
     e = d.get("explanation") or {}
     known = set(Explanation.__dataclass_fields__)
     expl = Explanation(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in e.items() if k in known})
+    poster = d.get("poster_url")
+    if isinstance(poster, str) and poster.startswith("/"):
+        poster = base + poster
     return Hit(d.get("tmdb_id"), d.get("title", "?"), d.get("year"), tuple(d.get("genres", [])), float(d["score"]),
-               expl, d.get("key", ""), d.get("poster"))
+               expl, d.get("key", ""), poster)
 
 
 class Client:
@@ -73,28 +77,32 @@ class Client:
     def movie(self, movie: int | str) -> dict:
         return self._call("GET", "/movies/" + urllib.parse.quote(str(movie), safe=""))
 
+    def query_info(self, movie: int | str) -> dict:
+        """Which film a title names (`Engine.query_info`): id, key, title, year, how, also."""
+        return self._call("GET", "/resolve", None, {"movie": movie})
+
     def similar(self, movie: int | str, k: int = 10, weights: dict | None = None, mode: str | None = None,
                 **filters) -> list[Hit]:
         body = {"movie": movie, "k": k, **filters} | ({"weights": weights} if weights else {}) | (
             {"mode": mode} if mode else {})
-        return [_hit(h) for h in self._call("POST", "/similar", body)["hits"]]
+        return [_hit(h, self.url) for h in self._call("POST", "/similar", body)["hits"]]
 
     def search_text(self, text: str, k: int = 10, **filters) -> list[Hit]:
-        return [_hit(h) for h in self._call("POST", "/search", {"text": text, "k": k, **filters})["hits"]]
+        return [_hit(h, self.url) for h in self._call("POST", "/search", {"text": text, "k": k, **filters})["hits"]]
 
     def search_image(self, image: str | Path | bytes, k: int = 10, **filters) -> list[Hit]:
         data = image if isinstance(image, bytes) else Path(image).read_bytes()
-        return [_hit(h) for h in self._call("POST", "/search/image", data, {"k": k, **filters})["hits"]]
+        return [_hit(h, self.url) for h in self._call("POST", "/search/image", data, {"k": k, **filters})["hits"]]
 
     def recommend(self, positive: Sequence[int | str], negative: Sequence[int | str] = (), k: int = 10,
                   **filters) -> list[Hit]:
         body = {"positive": list(positive), "negative": list(negative), "k": k, **filters}
-        return [_hit(h) for h in self._call("POST", "/recommend", body)["hits"]]
+        return [_hit(h, self.url) for h in self._call("POST", "/recommend", body)["hits"]]
 
     def for_history(self, history: Sequence, k: int = 10, exclude_seen: bool = True, **filters) -> list[Hit]:
         items = [list(h) if isinstance(h, tuple) else h for h in history]
         body = {"history": items, "k": k, "exclude_seen": exclude_seen, **filters}
-        return [_hit(h) for h in self._call("POST", "/next", body)["hits"]]
+        return [_hit(h, self.url) for h in self._call("POST", "/next", body)["hits"]]
 
     def upsert(self, movies) -> list[str]:
         """Add or replace movies live (`Engine.upsert`); the service must run with --allow-edits."""

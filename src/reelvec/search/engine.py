@@ -369,6 +369,21 @@ class Engine:
             return named.entry.point_id, named
         return self.get_movie_index(movie), None
 
+    def query_info(self, movie: int | str) -> dict:
+        """What a query movie resolved to, as a service answer names it: ``id`` (TMDB), ``key``,
+        ``title``, ``year``, ``how`` (exact, alias, best-known, folded, fuzzy, key or id) and
+        ``also`` (the other films an exact title shared by several names, best-known first).
+
+        Raises:
+            UnknownMovieError: as `resolve`.
+        """
+        pid, named = self._title_point(movie)
+        p = self._record(pid).payload
+        how = named.how if named is not None else ("id" if isinstance(movie, int) or str(movie).isdigit() else "key")
+        also = [{"id": e.tmdb_id, "title": e.title, "year": e.year} for e in (named.alternatives if named else ())]
+        return {"id": p.get("tmdb_id"), "key": p.get("key"), "title": p.get("title"), "year": p.get("year"),
+                "how": how, "also": also}
+
     def resolve(self, title: str) -> Resolved:
         """What a title means: the movie (the best-known of several that share an exact title;
         sequel numbers folded: "Alien 3" is Alien³) and the other films it could name
