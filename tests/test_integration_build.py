@@ -1,5 +1,7 @@
 """End to end on ../shared/data: build the real index, check recall of HNSW against exact search,
 and that the demo's well-known titles give sensible neighbours (slow; runs in CI)."""
+import re
+
 import numpy as np
 import pytest
 
@@ -113,3 +115,53 @@ def test_the_top_10_is_the_same_for_every_k_on_every_movie(real_home):
         for m in movies[::40]:
             top = [h.key for h in engine.similar(m, k=10, **flt)]
             assert [h.key for h in engine.similar(m, k=100, **flt)][:10] == top, m
+
+
+def readme_curls(blocks: list[str]) -> list[str]:
+    """The curl commands of bash blocks: continuation lines joined, a quoted multi-line argument
+    kept whole, comments dropped."""
+    out, cur = [], ""
+    for block in blocks:
+        for line in block.replace("\\\n", " ").splitlines():
+            cur = f"{cur}\n{line}" if cur else line
+            if cur.count("'") % 2:  # inside a quoted argument
+                continue
+            cmd, cur = cur.strip(), ""
+            if cmd.startswith("curl"):
+                out.append(re.sub(r"\s+#[^'\n]*$", "", cmd))
+    return out
+
+
+def test_readme_service_examples_run_as_written(real_home, shared_data, tmp_path):
+    """Every curl line of the README's service section (and its page-building snippet) against a
+    real `reelvec serve --allow-edits` on a copy of the real index: each answers 2xx."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import copy_home
+
+    home = copy_home(real_home[0], tmp_path / "home")
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = [b for b in re.findall(r"```bash\n(.*?)```", readme, re.S) if "127.0.0.1:8080" in b]
+    commands = readme_curls(blocks)
+    assert len(commands) >= 9
+    shutil.copy(next((shared_data / "posters").glob("*.jpg")), tmp_path / "poster.jpg")
+    p = subprocess.Popen([sys.executable, "-m", "reelvec", "serve", "--port", "0", "--store", str(home),
+                          "--allow-edits"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()
+        assert "serving on" in line, p.stderr.read()
+        where = line.split("serving on http://")[1].split()[0]
+        for cmd in commands:
+            run = cmd.replace("127.0.0.1:8080", where).replace("localhost:8080", where)
+            run = re.sub(r"(^|; )curl ", r"\1curl -sS --fail-with-body ", run)
+            done = subprocess.run(["bash", "-o", "pipefail", "-c", run.replace("python -c", f"{sys.executable} -c")],
+                                  cwd=tmp_path, capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, f"{cmd}\n{done.stdout[-500:]}\n{done.stderr[-500:]}"
+            if "more like" in cmd:
+                assert done.stdout.startswith("more like Heat 1995") and "/posters/" in done.stdout
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
