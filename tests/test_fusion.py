@@ -223,3 +223,31 @@ def test_metrics_on_hand_worked_example():
     assert mean == 0.5 and lo < 0.5 < hi
     d, dlo, dhi = M.paired_bootstrap_diff([1.0] * 30, [0.0] * 30)
     assert d == dlo == dhi == 1.0
+
+
+def test_sequence_runtime_equals_the_torch_model(tmp_path):
+    """The numpy GRU (`for_history` without torch) gives the torch model's vectors; a damaged or
+    transformer checkpoint is refused with a message."""
+    from reelvec.fusion.sequence import NextItemModel, SequenceConfig, SequenceModel
+    from reelvec.fusion.sequence_runtime import SequenceRuntime
+
+    torch.manual_seed(0)
+    model = NextItemModel(8, SequenceConfig(hidden=16, max_len=5)).eval()
+    SequenceModel(model, "fusion-x").save(tmp_path / "seq")
+    rt = SequenceRuntime.load(tmp_path / "seq", "fusion-x")
+    rng = np.random.default_rng(0)
+    for n in (1, 3, 5, 9):  # 9 > max_len: the last 5 count
+        v = rng.normal(size=(n, 8)).astype(np.float32)
+        r = list(rng.uniform(0.5, 5, size=n))
+        want = SequenceModel(model, "fusion-x").predict_vectors(v, r)
+        assert np.allclose(rt.predict_vectors(v, r), want, atol=1e-5)
+    with pytest.raises(FusionError, match="trained on fusion-x"):
+        SequenceRuntime.load(tmp_path / "seq", "fusion-y")
+    SequenceModel(NextItemModel(8, SequenceConfig(kind="transformer", hidden=16, max_len=5)), "f").save(tmp_path / "tr")
+    with pytest.raises(FusionError, match="GRUs only"):
+        SequenceRuntime.load(tmp_path / "tr")
+    (tmp_path / "seq" / "model.safetensors").write_bytes(b"junk")
+    with pytest.raises(FusionError, match="damaged|unreadable"):
+        SequenceRuntime.load(tmp_path / "seq")
+    with pytest.raises(FusionError, match="no sequence model"):
+        SequenceRuntime.load(tmp_path / "nothing")

@@ -1222,11 +1222,18 @@ class Engine:
         is live; an engine opened on a bare store folder has no model folder)."""
         if self._seq is None and self._model_dir is not None:
             from reelvec.errors import FusionError
+            from reelvec.fusion.sequence_runtime import SequenceRuntime
 
+            folder = Path(self._model_dir) / "sequence"
             try:
-                from reelvec.fusion.sequence import SequenceModel
+                try:
+                    self._seq = SequenceRuntime.load(folder)  # numpy: no torch import (4-5 s cold)
+                except FusionError as exc:
+                    if "GRUs only" not in str(exc):
+                        raise
+                    from reelvec.fusion.sequence import SequenceModel
 
-                self._seq = SequenceModel.load(Path(self._model_dir) / "sequence")
+                    self._seq = SequenceModel.load(folder)
             except (FusionError, ImportError) as exc:  # ImportError: a serving install has no torch
                 logger.info("no sequence model yet (%s); histories use the recency-weighted mean", exc)
                 return None
