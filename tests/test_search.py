@@ -220,6 +220,8 @@ def test_search_text_reads_plots_and_is_the_same_for_every_k(engine):
 
 
 def test_recommend(engine):
+    assert [h.key for h in engine.recommend(["Alien"], k=5, after=1980)] == \
+        [h.key for h in engine.similar("Alien", k=5, after=1980)]  # one positive: what similar answers
     hits = engine.recommend(positive=[603, "Alien"], negative=["Amélie"], k=5)
     ids = [h.tmdb_id for h in hits]
     assert len(hits) == 5 and not {603, 348, 194} & set(ids)

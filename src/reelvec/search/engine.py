@@ -877,7 +877,8 @@ class Engine:
                 pushed down to Qdrant, so `k` hits come back whenever `k` movies pass them.
 
         Returns:
-            Up to `k` hits, none of them a movie given in `positive` or `negative`.
+            Up to `k` hits, none of them a movie given in `positive` or `negative`. One positive
+            and no negative is `similar(positive[0], k)` (the default blend).
 
         Raises:
             UnknownMovieError: a movie is not in the index.
@@ -888,6 +889,8 @@ class Engine:
         negative = [negative] if isinstance(negative, (str, int, np.integer)) else list(negative or ())
         if not positive:
             raise SearchError("recommend needs at least one positive movie")
+        if len(positive) == 1 and not negative:  # one movie: what `similar` answers (its blend, not best score)
+            return self.similar(positive[0], k=k, **filters)
         pos = [self._record(self.get_movie_index(m)) for m in positive]
         neg = [self._record(self.get_movie_index(m)) for m in negative]
         flt = self._filter(filters, exclude_ids=tuple(r.id for r in pos + neg))
