@@ -44,6 +44,7 @@ def exact_ids(points, q, using, flt, k):
                 and (flt.year_max is None or pl["year"] <= flt.year_max)
                 and (not flt.languages or pl["original_language"] in flt.languages)
                 and (not flt.series or pl.get("series") in flt.series)
+                and pl.get("series") not in flt.exclude_series
                 and (not flt.directors_any or set(flt.directors_any) & set(pl.get("directors", ())))
                 and (not flt.cast_any or set(flt.cast_any) & set(pl.get("cast", ())))
                 and p.id not in flt.exclude_ids and using in p.vectors)
@@ -62,6 +63,7 @@ FILTERS = [
     SearchFilter(series=("series 3",)),  # the candidate prefetches of `similar`
     SearchFilter(directors_any=("Director 2", "Director 4"), genres_any=("Horror",)),
     SearchFilter(cast_any=("Actor 5",), year_min=1990),
+    SearchFilter(exclude_series=("series 3", "series 5"), genres_any=("Horror", "Drama")),  # similar(exclude_series=)
 ]
 
 

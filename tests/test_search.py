@@ -219,6 +219,35 @@ def test_search_text_reads_plots_and_is_the_same_for_every_k(engine):
         engine.search_text("word " * 5000)
 
 
+def test_pages_exclusions_groups_and_diversity(engine):
+    from reelvec.search.lists import mmr, one_per_group
+
+    keys = lambda hits: [h.key for h in hits]
+    for flt in ({}, {"genres": ["Comedy", "Science Fiction"]}):
+        full = engine.similar(348, k=9, **flt)
+        assert keys(engine.similar(348, k=3, offset=2, **flt)) == keys(full[2:5])  # pages agree with a longer k
+        assert keys(engine.similar(348, k=4, offset=7, **flt)) == keys(engine.similar(348, k=11, **flt)[7:11])
+        div = engine.similar(348, k=9, diversity=0.6, **flt)
+        assert keys(engine.similar(348, k=4, offset=3, diversity=0.6, **flt)) == keys(div[3:7])
+        assert div[0].key == full[0].key and set(keys(div)) <= set(keys(engine.similar(348, k=30, **flt)))
+    assert keys(engine.similar(348, k=5, diversity=0.0)) == keys(engine.similar(348, k=5))
+    dropped = engine.similar(348, k=5, exclude=[679, "The Matrix"])
+    assert not {679, 603} & {h.tmdb_id for h in dropped} and len(dropped) == 5
+    grouped = engine.similar(348, k=8, group_by="series")
+    named = [h.series for h in grouped if h.series]
+    assert len(named) == len(set(named))
+    hit = engine.similar("Alien", k=1)[0]
+    assert hit.tmdb_url and hit.tmdb_url.startswith("https://www.themoviedb.org/movie/") and hit.overview
+    for bad in ({"offset": -1}, {"group_by": "genre"}, {"diversity": 2}, {"exclude_series": "yes"}):
+        with pytest.raises(SearchError):
+            engine.similar(348, **bad)
+    # the pure parts
+    assert one_per_group(["a1", "b1", "a2", "x", "x"], lambda s: None if s == "x" else s[0]) == ["a1", "b1", "x", "x"]
+    import numpy as np
+    v = np.array([[1, 0], [0.99, 0.1], [0, 1]], float)
+    assert mmr([1.0, 0.95, 0.5], v, 0.0) == [0, 1, 2] and mmr([1.0, 0.95, 0.5], v, 0.6) == [0, 2, 1]
+
+
 def test_recommend(engine):
     assert [h.key for h in engine.recommend(["Alien"], k=5, after=1980)] == \
         [h.key for h in engine.similar("Alien", k=5, after=1980)]  # one positive: what similar answers

@@ -88,6 +88,15 @@ def test_endpoints_equal_the_engine(home, service):
         assert client.search_image(data / "posters" / "348.jpg", k=1)[0].tmdb_id == 348
     status, body, _ = http("GET", f"{service}/similar?movie=Alien&k=2&genres=Horror&genres=Comedy")
     assert status == 200 and len(body["hits"]) == 2
+    with reelvec.open(h) as engine:  # pages, exclusions, groups, diversity: GET, POST and the client alike
+        want = ids(engine.similar("Alien", k=3, offset=2, exclude=[603], diversity=0.3, exclude_series=True))
+        status, body, _ = http("GET", f"{service}/similar?movie=Alien&k=3&offset=2&exclude=603&diversity=0.3"
+                                      "&exclude_series=true")
+        assert status == 200 and [x["tmdb_id"] for x in body["hits"]] == want
+        assert ids(client.similar("Alien", k=3, offset=2, exclude=[603], diversity=0.3, exclude_series=True)) == want
+        assert ids(client.similar("Alien", k=3, group_by="series")) == ids(engine.similar("Alien", k=3, group_by="series"))
+        got = client.similar("Alien", k=1)[0]
+        assert got.tmdb_url == engine.similar("Alien", k=1)[0].tmdb_url and got.overview
     status, spec, _ = http("GET", f"{service}/openapi.json")
     assert status == 200 and {"/similar", "/search", "/search/image", "/recommend", "/next"} <= set(spec["paths"])
 
@@ -106,6 +115,11 @@ def test_endpoints_equal_the_engine(home, service):
     ("GET", "/similar?movie=Alien&after=x", None, 400, "integer"),
     ("GET", "/similar?movie=Alien&mode=fancy", None, 400, "unknown mode 'fancy'"),
     ("POST", "/similar", {"movie": "Alien", "mode": 3}, 400, "mode must be one of"),
+    ("GET", "/similar?movie=Alien&offset=-1", None, 400, "offset must be"),
+    ("GET", "/similar?movie=Alien&diversity=lots", None, 400, "diversity must be"),
+    ("GET", "/similar?movie=Alien&exclude_series=maybe", None, 400, "true or false"),
+    ("POST", "/similar", {"movie": "Alien", "group_by": "genre"}, 400, "group_by must be"),
+    ("POST", "/similar", {"movie": "Alien", "exclude": ["Nope Nope Nope Qwerty"]}, 404, "closest"),
 ])
 def test_bad_input_is_a_4xx_with_a_message(service, method, path, body, status, says):
     got, payload, _ = http(method, service + path, body)
@@ -144,6 +158,11 @@ def test_answers_name_the_query_and_serve_posters(home, service):
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(req, timeout=10)
     assert e.value.code == 304
+    for tags in (f"W/{tag}", f'"x", {tag}', "*"):
+        req = urllib.request.Request(with_poster[0].poster, headers={"If-None-Match": tags})
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=10)
+        assert e.value.code == 304
     assert http("GET", f"{service}/posters/679")[0] == 404  # Aliens has no poster here
     assert http("GET", with_poster[0].poster + "?w=13")[0] == 400
 
@@ -162,6 +181,13 @@ def test_hostile_bodies_are_4xx_json(service, body, says):
     assert status == 400 and says in payload["error"]
 
 
+def test_unknown_routes_and_methods_answer_json(service):
+    status, body, _ = http("GET", f"{service}/nowhere")
+    assert status == 404 and "error" in body
+    status, body, _ = http("PUT", f"{service}/similar", {"movie": "Alien"})
+    assert status == 405 and "error" in body
+
+
 def test_big_requests_are_refused_before_work_and_never_stall_health(service):
     big = {"positive": ["Alien"] * 200_000}
     done = {}
@@ -176,12 +202,23 @@ def test_big_requests_are_refused_before_work_and_never_stall_health(service):
     assert http("GET", f"{service}/health")[0] == 200
     health = time.perf_counter() - t0
     t.join(60)
-    assert done["recommend"][0] == 400 and "at most 100" in done["recommend"][1]["error"]
+    assert done["recommend"][0] == 413 and "at most 262,144" in done["recommend"][1]["error"]
     assert health < 0.5 and done["seconds"] < 5
+    status, body, _ = http("POST", f"{service}/recommend", {"positive": ["Alien"] * 101})
+    assert status == 400 and "at most 100" in body["error"]
     status, body, _ = http("POST", f"{service}/next", {"history": ["Alien"] * 100_000})
+    assert status == 413
+    status, body, _ = http("POST", f"{service}/next", {"history": ["Alien"] * 1001})
     assert status == 400 and "at most 1,000" in body["error"]
-    status, body, _ = http("POST", f"{service}/search", {"text": "x" * 2_000_000})
+    t0 = time.perf_counter()
+    status, body, _ = http("POST", f"{service}/next", {"history": [f"Nope Qwerty {i}" for i in range(1000)]})
+    assert status == 404 and "stopped after 10 unknown" in body["error"] and time.perf_counter() - t0 < 5
+    status, body, _ = http("POST", f"{service}/search", {"text": "x" * 20_000})
     assert status == 400 and "at most 10,000" in body["error"]
+    status, body, _ = http("POST", f"{service}/search", {"text": "a " * 2_000_000})
+    assert status == 413 and "at most 262,144" in body["error"]  # a query body is small; checked before parsing
+    status, body, _ = http("POST", f"{service}/search", json.dumps({"text": "a\ud800b"}).encode())
+    assert status == 400 and "not valid Unicode" in body["error"]
     status, body, _ = http("POST", f"{service}/next", {"history": [["Alien", "five"]]})
     assert status == 400 and "rating" in body["error"]
 
@@ -220,6 +257,21 @@ def test_api_key_body_size_and_rate_limit(guarded, home):
     assert guesses[:2] == [401, 401] and set(guesses[2:]) == {429}  # key guessing is rate limited
 
 
+def test_wrong_keys_lock_a_client_out_of_keyed_routes(home):
+    p, url = start(home[1], "--key", "s3cret", "--rate", "1000")  # the general limit out of the way
+    try:
+        codes = [http("GET", f"{url}/info", headers={"X-API-Key": f"guess{i}"})[0] for i in range(300)]
+        assert codes[:20] == [401] * 20 and set(codes[20:]) == {429}  # 20 wrong keys a minute, then 429s
+        assert http("GET", f"{url}/info", headers={"X-API-Key": "s3cret"})[0] == 429  # until they refill
+        assert http("GET", f"{url}/health")[0] == 200
+        # posters load in <img> tags: no key needed (they are named in keyed answers only)
+        with urllib.request.urlopen(f"{url}/posters/tmdb:348?w=92", timeout=10) as r:
+            assert r.status == 200 and r.headers["Content-Type"] == "image/jpeg"
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+
+
 def test_rate_limiter_refills():
     now = [0.0]
     rl = RateLimiter(rate=2, burst=2, clock=lambda: now[0])
@@ -252,7 +304,7 @@ def test_live_edits_over_http(home, tmp_path):
     without it; the service's own queries see the edit at once."""
     from conftest import copy_home
     copy = copy_home(home[1], tmp_path / "home")
-    p, url = start(copy, "--allow-edits", "--key", "k")
+    p, url = start(copy, "--allow-edits", "--key", "k", "--cors", "https://admin.example")
     try:
         client = reelvec.connect(url, api_key="k")
         everyone = [h.title for h in client.similar("Alien", k=30)]
@@ -278,15 +330,33 @@ def test_live_edits_over_http(home, tmp_path):
                        key | {"Content-Type": "application/json", "Origin": "https://evil.example"})
         assert foreign[0] == 403 and "--cors" in foreign[1]["error"]
         assert http("DELETE", f"{url}/movies/Alien", None, key | {"Origin": "https://evil.example"})[0] == 403
+        req = urllib.request.Request(f"{url}/movies", method="OPTIONS", headers={
+            "Origin": "https://admin.example", "Access-Control-Request-Method": "POST"})
+        with urllib.request.urlopen(req, timeout=10) as r:  # a preflight carries no key: answered before the check
+            assert r.status == 204 and r.headers["Access-Control-Allow-Origin"] == "https://admin.example"
+            assert "X-API-Key" in r.headers["Access-Control-Allow-Headers"]
+        assert http("OPTIONS", f"{url}/movies", None, {"Origin": "https://evil.example"})[0] == 403
+        status, body, headers = http("POST", f"{url}/movies", {"movies": [{"id": "cors-1", "title": "Admin Pick"}]},
+                                     key | {"Content-Type": "application/json", "Origin": "https://admin.example"})
+        assert status == 200 and headers["Access-Control-Allow-Origin"] == "https://admin.example"
+        assert client.delete("own:cors-1") == ["own:cors-1"]
         probe = http("POST", f"{url}/movies", {"movies": [{"title": "Probe", "poster": "/etc/passwd"}]},
                      key | {"Content-Type": "application/json"})
         assert probe[0] == 400 and "URL" in probe[1]["error"]  # a server path is never read
+        for inside in ("http://169.254.169.254/latest/meta-data", "http://127.0.0.2/x.jpg", "http://[::1]/x.jpg",
+                       "http://0x7f000001/x.jpg", "http://localhost/x.jpg"):
+            probe = http("POST", f"{url}/movies", {"movies": [{"title": "Probe", "poster": inside}]},
+                         key | {"Content-Type": "application/json"})
+            assert probe[0] == 400 and "public poster URL" in probe[1]["error"], inside
+        long = http("POST", f"{url}/movies", {"movies": [{"title": "x" * 100_000}]},
+                    key | {"Content-Type": "application/json"})
+        assert long[0] == 400 and "at most 300" in long[1]["error"]
         with pytest.raises(UnknownMovieError):
             client.movie("Probe")
     finally:
         p.terminate()
         p.wait(timeout=10)
-    assert len([x for x in (copy / "edits.jsonl").read_text().splitlines() if '"op"' in x]) == 2
+    assert len([x for x in (copy / "edits.jsonl").read_text().splitlines() if '"op"' in x]) == 4  # 2 adds, 2 deletes
 
 
 def test_edits_are_refused_unless_allowed(service):
@@ -359,3 +429,19 @@ def test_workers_share_the_port(home):
         with pytest.raises(ProcessLookupError):
             import os
             os.kill(pid, 0)
+
+
+def test_openapi_is_valid_and_covers_every_route(home):
+    """The OpenAPI document validates (openapi-spec-validator) and lists every route the service
+    answers, with each of its methods."""
+    from openapi_spec_validator import validate
+
+    from reelvec.app.serve import make_app, openapi_spec
+
+    spec = openapi_spec()
+    validate(spec)
+    with reelvec.open(home[1]) as engine:
+        app = make_app(engine)
+        routes = {(r.method.lower(), r.resource.canonical) for r in app.router.routes() if r.method != "HEAD"}
+    documented = {(m, p) for p, ops in spec["paths"].items() for m in ops} | {("get", "/openapi.json")}
+    assert routes <= documented, routes - documented

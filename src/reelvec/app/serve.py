@@ -50,6 +50,8 @@ MAX_K = 1000
 MAX_MOVIES = 100  # positives + negatives of one /recommend
 MAX_HISTORY = 1000  # items of one /next history
 MAX_EDIT = 1000  # movies of one POST /movies
+MAX_QUERY_BODY = 256 * 1024  # bytes of a query's JSON body (edits may use the whole --max-body)
+KEY_FAILURES_PER_MINUTE = 20  # wrong API keys one client may send (then 429 until they refill)
 MAX_DEPTH = 32  # JSON nesting of a request body (a movie record nests 3 deep)
 DEADLINE = 10.0  # seconds a query may run before its answer is a 503 (it runs off the event loop)
 
@@ -98,6 +100,13 @@ class RateLimiter:
     def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic):
         self.rate, self.burst, self.clock = rate, burst, clock
         self.buckets: dict[str, tuple[float, float]] = {}
+
+    def tokens(self, who: str) -> float:
+        """The tokens `who` has now (nothing is spent)."""
+        if self.rate <= 0:
+            return float("inf")
+        tokens, last = self.buckets.get(who, (float(self.burst), self.clock()))
+        return min(float(self.burst), tokens + (self.clock() - last) * self.rate)
 
     def allow(self, who: str) -> float:
         """0 when allowed, else the seconds to wait."""
@@ -212,18 +221,43 @@ def _k(value) -> int:
     return k
 
 
+def _list_options(body: dict) -> dict:
+    """offset, exclude, exclude_series, group_by, diversity of a request (checked by the engine)."""
+    out = {key: body.pop(key) for key in ("offset", "exclude", "exclude_series", "group_by", "diversity") if key in body}
+    if "exclude" in out:
+        ex = out["exclude"]
+        ex = ex if isinstance(ex, list) else [ex]
+        out["exclude"] = [_movie_arg(m) for m in _bounded("exclude", ex, 1000)]
+    return out
+
+
+def _flag(value: str, key: str) -> bool:
+    if value.lower() in ("1", "true", "yes"):
+        return True
+    if value.lower() in ("0", "false", "no"):
+        return False
+    raise SearchError(f"{key} must be true or false, got {value[:40]!r}")
+
+
 def _query_params(query) -> dict:
     """?movie=Alien&k=5&genres=Horror&genres=Comedy&after=1990 -> a request body."""
     body: dict = {}
     for key in set(query):
         vals = query.getall(key)
-        if key in ("genres", "genres_all", "exclude_genres", "languages"):
+        if key in ("genres", "genres_all", "exclude_genres", "languages", "exclude"):
             body[key] = vals
-        elif key in ("after", "before", "k"):
+        elif key in ("after", "before", "k", "offset"):
             try:
                 body[key] = int(vals[-1])
             except ValueError as exc:
-                raise SearchError(f"{key} must be an integer, got {vals[-1]!r}") from exc
+                raise SearchError(f"{key} must be an integer, got {vals[-1][:40]!r}") from exc
+        elif key == "diversity":
+            try:
+                body[key] = float(vals[-1])
+            except ValueError as exc:
+                raise SearchError(f"diversity must be a number from 0 to 1, got {vals[-1][:40]!r}") from exc
+        elif key == "exclude_series":
+            body[key] = _flag(vals[-1], key)
         else:
             body[key] = vals[-1]
     return body
@@ -239,10 +273,12 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
         return web.Response(body=dumps(data), status=status, headers=headers, content_type="application/json")
 
     limiter = RateLimiter(config.rate, config.burst)
+    failures = RateLimiter(KEY_FAILURES_PER_MINUTE / 60, KEY_FAILURES_PER_MINUTE)  # wrong keys per client
     if config.allow_edits:
         engine.write_wait = config.edit_wait  # an edit waits out a build's swap rather than fail at once
     encoders = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelvec-encode")
     queries = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reelvec-query")  # long lists, histories
+    images = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelvec-poster")  # resized posters
     generation = getattr(engine.store, "generation", None)
     cache = AnswerCache(config.cache) if config.cache > 0 and generation is not None else None
 
@@ -271,19 +307,42 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
         return reply({"error": "rate limit exceeded; slow down"}, status=429,
                      headers={"Retry-After": str(max(1, round(wait)))})
 
+    def allowed_origin(request) -> str | None:
+        origin = request.headers.get("Origin")
+        return origin if origin is not None and origin in config.cors else None
+
     @web.middleware
     async def guard(request, handler):
         who = request.remote or "?"
         wait = limiter.allow(who)  # before the key check: wrong keys cannot be tried without limit
         if wait:
             return limited(wait)
-        if config.api_key and request.path not in ("/health", "/openapi.json"):
+        if request.method == "OPTIONS":  # a browser's preflight: answered before the key (it carries none)
+            origin = allowed_origin(request)
+            if origin is None:
+                return error(403, "cross-origin requests are refused; start the service with --cors ORIGIN to allow a "
+                                  "site")
+            return web.Response(status=204, headers=cors_headers(origin) | {
+                "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
+                "Access-Control-Allow-Headers": "Content-Type, X-API-Key, Authorization", "Access-Control-Max-Age": "600"})
+        if config.api_key and request.path not in ("/health", "/openapi.json") and not request.path.startswith("/posters/"):
+            if failures.tokens(who) < 1:  # this client sent too many wrong keys lately
+                return limited(60 / KEY_FAILURES_PER_MINUTE)
             given = request.headers.get("X-API-Key") or request.headers.get("Authorization", "").removeprefix("Bearer ")
             if not given or not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), config.api_key.encode()):
-                wait = limiter.allow(who)  # a failed key costs double
-                if wait:
-                    return limited(wait)
+                failures.allow(who)
+                limiter.allow(who)  # a failed key costs double
                 return error(401, "missing or wrong API key: send it as X-API-Key or Authorization: Bearer")
+        origin = allowed_origin(request)
+        response = await answer(request, handler)
+        if origin is not None:
+            response.headers.update(cors_headers(origin))
+        return response
+
+    def cors_headers(origin: str) -> dict:
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+    async def answer(request, handler):
         try:
             return await handler(request)
         except UnknownMovieError as exc:
@@ -296,12 +355,16 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
             logger.warning("store error on %s: %s", request.path, exc)  # the log has the path; the answer not
             return reply({"error": "the index is unavailable right now (the service's log says why); retry shortly"},
                          status=503, headers={"Retry-After": "5"})
+        except SearchTooLarge as exc:
+            return error(413, str(exc))
         except ReelvecError as exc:
             return error(400, str(exc))
         except web.HTTPRequestEntityTooLarge:
             return error(413, f"request body over {config.max_body} bytes")
-        except web.HTTPException:
-            raise
+        except web.HTTPException as exc:
+            if exc.status < 400 or exc.content_type == "application/json":
+                raise
+            return reply({"error": exc.reason}, status=exc.status)  # 404, 405, ... as JSON too
         except TimeoutError:
             logger.warning("%s %s ran past its %s s deadline", request.method, request.path, DEADLINE)
             return reply({"error": f"the query took longer than {DEADLINE:g} s; narrow it (fewer movies, a smaller k)"},
@@ -329,6 +392,8 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
         if request.method == "GET":
             return _query_params(request.query)
         raw = await request.read()
+        if len(raw) > MAX_QUERY_BODY and not request.path.startswith("/movies"):
+            raise SearchTooLarge(f"a query body of {len(raw):,} bytes; queries take at most {MAX_QUERY_BODY:,}")
         if _too_deep(raw):
             raise SearchError(f"the body nests deeper than {MAX_DEPTH} levels")
         try:
@@ -376,12 +441,13 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
                                    content_type="application/json") from None
         tag = f'"{st.st_mtime_ns:x}-{st.st_size:x}-{width or 0}"'
         headers = {"ETag": tag, "Cache-Control": "public, max-age=86400"}
-        if request.headers.get("If-None-Match") == tag:
+        seen = {t.strip().removeprefix("W/") for t in request.headers.get("If-None-Match", "").split(",")}
+        if tag in seen or "*" in seen:
             return web.Response(status=304, headers=headers)
         key = (path, width, st.st_mtime_ns)
         body = posters.get(key)
         if body is None:
-            body = await asyncio.get_running_loop().run_in_executor(queries, poster_bytes, path, width)
+            body = await asyncio.get_running_loop().run_in_executor(images, poster_bytes, path, width)
             if len(posters) > 512:
                 posters.clear()
             posters[key] = body
@@ -403,8 +469,9 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
         mode = body.pop("mode", None)
         if mode is not None and not isinstance(mode, str):
             raise SearchError(f"mode must be one of {', '.join(engine.blends)}, got {mode!r}")
+        lists = _list_options(body)
         query = engine.query_info(mv)  # which film the title named (and the others it could name)
-        hits = engine.similar(query["key"], k=k, weights=weights, mode=mode, **_filters(body))
+        hits = engine.similar(query["key"], k=k, weights=weights, mode=mode, **lists, **_filters(body))
         return reply({"query": query, **_hits(hits)})
 
     async def search(request):
@@ -480,6 +547,9 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
             if poster is not None and not (isinstance(poster, str) and poster.startswith(("http://", "https://"))):
                 raise SearchError(f"movies[{i}].poster must be an http(s) URL (fetched through the guarded fetcher); "
                                   "the service never reads a file path it is given")
+            refused = _refused_host(poster) if poster else None
+            if refused:
+                raise SearchError(f"movies[{i}].poster points at a {refused}; give a public poster URL")
         keys = await asyncio.get_running_loop().run_in_executor(encoders, lambda: engine.upsert(movies))
         return reply({"written": keys})
 
@@ -504,8 +574,29 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
     async def closing(_app):
         encoders.shutdown(wait=False)
         queries.shutdown(wait=False)
+        images.shutdown(wait=False)
     app.on_cleanup.append(closing)
     return app
+
+
+def _refused_host(url: str) -> str | None:
+    """Why a poster URL's host may not be handed out (an IP literal the fetcher refuses, or
+    localhost), or None. Host names are checked by the fetcher when it resolves them."""
+    from urllib.parse import urlsplit
+
+    from reelvec.ingest.netguard import forbidden_reason, is_ip_literal
+
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return "malformed URL"
+    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return "loopback host"
+    return forbidden_reason(host) if is_ip_literal(host) else None
+
+
+class SearchTooLarge(SearchError):
+    """A query body over MAX_QUERY_BODY (413)."""
 
 
 def _rating(value) -> float:
@@ -706,9 +797,19 @@ def openapi_spec() -> dict:
             "400": {"description": "bad input"}, "401": {"description": "API key missing or wrong"},
             "404": {"description": "unknown movie; candidates listed"}, "429": {"description": "rate limited"}}
 
+    def get(summary: str, props: dict, required: list[str]) -> dict:
+        params = [{"name": name, "in": "query", "required": name in required, "schema": schema}
+                  | ({"style": "form", "explode": True} if schema.get("type") == "array" else {})
+                  for name, schema in (props | filters).items() if name != "weights"]
+        return {"get": {"summary": summary + " (the same fields as query parameters; lists repeat the name)",
+                        "parameters": params, "responses": hits}}
+
     def post(summary: str, props: dict, required: list[str]) -> dict:
         return {"post": {"summary": summary, "responses": hits, "requestBody": {"content": {"application/json": {
             "schema": {"type": "object", "properties": props | filters, "required": required}}}}}}
+    def similar_ops(summary: str, props: dict, required: list[str]) -> dict:
+        return get(summary, props, required) | post(summary, props, required)
+
     return {
         "openapi": "3.0.3",
         "info": {"title": "reelvec", "version": "1", "description": "Multimodal movie search over one collection."},
@@ -728,6 +829,10 @@ def openapi_spec() -> dict:
                 "type": "object", "properties": {
                     "tmdb_id": {"type": "integer"}, "title": {"type": "string"}, "year": {"type": "integer"},
                     "genres": {"type": "array", "items": {"type": "string"}}, "score": {"type": "number"},
+                    "key": {"type": "string"}, "poster_url": {"type": "string", "nullable": True},
+                    "series": {"type": "string", "nullable": True}, "director": {"type": "string", "nullable": True},
+                    "overview": {"type": "string", "nullable": True}, "tmdb_url": {"type": "string", "nullable": True},
+                    "imdb_url": {"type": "string", "nullable": True},
                     "why": {"type": "string"}, "explanation": {"type": "object"}}}}}}}},
         "security": [{"key": []}],
         "paths": {
@@ -742,6 +847,15 @@ def openapi_spec() -> dict:
                            "responses": {"200": {"description": "{\"deleted\": [keys]}"},
                                          "403": {"description": "edits not allowed"},
                                          "404": {"description": "unknown movie or not an exact title"}}}},
+            "/posters/{movie}": {"get": {
+                "summary": "a movie's poster (the poster_url of a hit); no API key needed", "security": [],
+                "parameters": [{"name": "movie", "in": "path", "required": True, "schema": movie},
+                               {"name": "w", "in": "query", "required": False,
+                                "schema": {"type": "integer", "enum": list(POSTER_WIDTHS)}}],
+                "responses": {"200": {"description": "the image (JPEG when resized)", "content": {
+                    "image/*": {"schema": {"type": "string", "format": "binary"}}}},
+                    "304": {"description": "not modified (If-None-Match)"},
+                    "404": {"description": "no such movie or no poster held"}}}},
             "/resolve": {"get": {"summary": "which film a title names, and the others it could name",
                                  "parameters": [{"name": "movie", "in": "query", "required": True, "schema": movie}],
                                  "responses": {"200": {"description": "the resolved movie", "content": {
@@ -756,11 +870,17 @@ def openapi_spec() -> dict:
                                                                   "genres, keywords, cast, director, tmdb_id, ..."}}}}}}},
                 "responses": {"200": {"description": "{\"written\": [keys]}"}, "400": {"description": "bad movie"},
                               "403": {"description": "edits not allowed"}}}},
-            "/similar": post("movies like a movie", {"movie": movie, "weights": {"type": "object"},
-                                                    "mode": {"type": "string",
-                                                             "enum": ["similar", "also-liked", "content"]}},
-                             ["movie"]),
-            "/search": post("free-text search", {"text": {"type": "string"}}, ["text"]),
+            "/similar": similar_ops("movies like a movie", {
+                "movie": movie, "weights": {"type": "object"},
+                "mode": {"type": "string", "enum": ["similar", "also-liked", "content"]},
+                "offset": {"type": "integer", "minimum": 0, "default": 0, "description": "skip this many hits (pages)"},
+                "exclude": {"type": "array", "items": movie, "maxItems": 1000, "description": "never return these"},
+                "exclude_series": {"type": "boolean", "description": "leave out the query's own series"},
+                "group_by": {"type": "string", "enum": ["series"], "description": "one hit per series"},
+                "diversity": {"type": "number", "minimum": 0, "maximum": 1,
+                              "description": "maximal marginal relevance over the best 30 (0 = relevance only)"}},
+                ["movie"]),
+            "/search": similar_ops("free-text search", {"text": {"type": "string", "maxLength": 10_000}}, ["text"]),
             "/search/image": {"post": {"summary": "posters like the image in the body (?k=&genres=...)",
                                        "requestBody": {"content": {"image/*": {"schema": {"type": "string",
                                                                                          "format": "binary"}}}},

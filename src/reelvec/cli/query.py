@@ -36,7 +36,10 @@ def cmd_similar(args) -> int:
             raise ReelvecError(f"--weights wants name=value pairs like text=1,image=0.3, got {args.weights!r}") from exc
     with _engine(args) as engine:
         query, _, label = _query_movie(engine, args.movie)
-        hits = engine.similar(query, k=args.k, weights=weights, mode=args.mode, **filters(args))
+        exclude = [int(m) if m.isdigit() else m for m in args.exclude]
+        hits = engine.similar(query, k=args.k, weights=weights, mode=args.mode, offset=args.offset, exclude=exclude,
+                              exclude_series=args.exclude_series, group_by=args.group_by, diversity=args.diversity,
+                              **filters(args))
         how = "by your weights" if weights else f"mode {args.mode or 'similar'}"
         print_hits(hits, args.json, f"movies like {label} ({how}):")
     return 0
@@ -120,6 +123,7 @@ def register(sub) -> None:
                         "best-known one ('also: ...' names the others); titles other sources give a film work too "
                         "('Seven' is Se7en).",
                         epilog='examples:\n  reelvec similar "Alien" -k 10 --genre "Science Fiction" --after 1990\n'
+                        '  reelvec similar "Toy Story" --exclude-series --diversity 0.3\n'
                         '  reelvec similar "The Matrix" --mode also-liked\n'
                         '  reelvec similar 603 --weights text=1,image=0.3 --json', formatter_class=EXAMPLES)
     si.add_argument("movie", help="a title (fuzzy, 'Dune (1984)' for a year) or a TMDB id")
@@ -127,6 +131,14 @@ def register(sub) -> None:
                     help="what similar means (default: similar; the presets are saved with the model)")
     si.add_argument("--weights", help="hand-set modality weights over fused/text/image instead of a mode, "
                     "e.g. text=1,image=0.3")
+    si.add_argument("--offset", type=int, default=0, help="skip this many hits: a page (--offset 10 -k 10 is hits "
+                    "11-20 of -k 20)")
+    si.add_argument("--exclude", action="append", default=[], metavar="MOVIE",
+                    help="never list this movie (title, TMDB id or key; repeatable)")
+    si.add_argument("--exclude-series", action="store_true", help="leave out the films of the query's own series")
+    si.add_argument("--group-by", choices=["series"], help="one hit per series (its best)")
+    si.add_argument("--diversity", type=float, default=0.0, help="0 (default) to 1: mix in films unlike those "
+                    "already listed (maximal marginal relevance over the best 30); 0.2-0.3 is a mild mix")
     add_filters(si)
     si.set_defaults(func=cmd_similar)
 

@@ -22,7 +22,8 @@ _WORD = re.compile(r"[^\W_]+")
 STOPWORDS = frozenset(
     "a an the of and or to in on for with by from at as is are was were be been his her their its this that "
     "these those who whom whose which what when where while into about after before over under than then "
-    "he she they it him them one two film movie story tale".split())
+    "he she they it him them one two film movie story tale not no but also so very just can will would could "
+    "must has have had do does did being around go goes come comes get gets".split())
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,11 @@ def words(text: str) -> list[str]:
 
 
 def plot_words(payload: dict) -> list[str]:
-    """The words a film's plot term reads: overview, keywords and genres, never the title."""
-    return words(" ".join([payload.get("overview") or "", " ".join(payload.get("keywords") or ()),
-                           " ".join(payload.get("genres") or ())]))
+    """The words a film's plot term reads: overview, keywords and genres, without the words of its
+    title (a Wikipedia lead starts "Heat is a 1995 American crime film...")."""
+    titled = set(words(" ".join([payload.get("title") or "", *(payload.get("aliases") or ())])))
+    return [w for w in words(" ".join([payload.get("overview") or "", " ".join(payload.get("keywords") or ()),
+                                       " ".join(payload.get("genres") or ())])) if w not in titled]
 
 
 def bm25(query: Sequence[str], docs: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> list[float]:

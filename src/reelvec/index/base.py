@@ -67,6 +67,7 @@ class SearchFilter:
     series: tuple[str, ...] = ()
     directors_any: tuple[str, ...] = ()
     cast_any: tuple[str, ...] = ()
+    exclude_series: tuple[str, ...] = ()  # leave out films of these series (`similar(exclude_series=True)`)
 
     def is_empty(self) -> bool:
         return self == SearchFilter()
@@ -172,6 +173,8 @@ def filter_clauses(f: SearchFilter | None) -> tuple[list[Condition], list[Condit
         must.append(Condition("any", "original_language", list(f.languages)))
     if f.exclude_ids:
         must_not.append(Condition("has_id", value=list(f.exclude_ids)))
+    if f.exclude_series:
+        must_not.append(Condition("any", "series", list(f.exclude_series)))
     if f.has_vector:
         must.append(Condition("has_vector", value=f.has_vector))
     if f.only_ids is not None:

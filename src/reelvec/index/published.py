@@ -292,7 +292,7 @@ class CopyView:
             if len(self._masks) >= MASKS_KEPT:
                 self._masks.clear()
             base = self._masks[key] = self._clauses_mask(dataclasses.replace(
-                flt, exclude_ids=(), only_ids=None, series=(), directors_any=(), cast_any=()))
+                flt, exclude_ids=(), only_ids=None, series=(), directors_any=(), cast_any=(), exclude_series=()))
         ok = base.copy()
         for field_name, values in (("series", flt.series), ("directors", flt.directors_any), ("cast", flt.cast_any)):
             if values:  # one query's people and series: looked up, not kept as masks
@@ -300,6 +300,8 @@ class CopyView:
                 for v in values:
                     any_of |= self._match(field_name, v)
                 ok &= any_of
+        for v in flt.exclude_series:
+            ok &= ~self._match("series", v)
         if flt.exclude_ids:
             ok[[self.row[i] for i in flt.exclude_ids if i in self.row]] = False
         if flt.only_ids is not None:

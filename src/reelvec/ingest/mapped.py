@@ -190,12 +190,17 @@ def _num(v, field: str, whole: bool):
     return parse_number(v, field, whole) if _present(v) else None
 
 
+MAX_TITLE = 300  # characters: a longer "title" is not one (and every title index would carry it)
+
+
 def parse_row(row: dict, mapping: dict[str, str], stem: str) -> Movie:
     """One mapped row -> a Movie (RowError says what is wrong with it)."""
     get = lambda f: row.get(mapping[f]) if f in mapping else None
     title = _text(get("title"), "title")
     if not title:
         raise RowError("no title")
+    if len(title) > MAX_TITLE:
+        raise RowError(f"a title of {len(title):,} characters; a title has at most {MAX_TITLE}")
     kw: dict = {f: _text(get(f), f) for f in TEXT_FIELDS if f != "title"}
     kw.update({f: _list(get(f), f) for f in LIST_FIELDS})
     raw_year = get("year")

@@ -26,7 +26,8 @@ def _hit(d: dict, base: str = "") -> Hit:
     if isinstance(poster, str) and poster.startswith("/"):
         poster = base + poster
     return Hit(d.get("tmdb_id"), d.get("title", "?"), d.get("year"), tuple(d.get("genres", [])), float(d["score"]),
-               expl, d.get("key", ""), poster)
+               expl, d.get("key", ""), poster, d.get("series"), d.get("director"), d.get("overview"),
+               d.get("tmdb_url"), d.get("imdb_url"))
 
 
 class Client:
@@ -82,8 +83,12 @@ class Client:
         return self._call("GET", "/resolve", None, {"movie": movie})
 
     def similar(self, movie: int | str, k: int = 10, weights: dict | None = None, mode: str | None = None,
-                **filters) -> list[Hit]:
-        body = {"movie": movie, "k": k, **filters} | ({"weights": weights} if weights else {}) | (
+                **options) -> list[Hit]:
+        """`Engine.similar` over HTTP: the same options (offset, exclude, exclude_series, group_by,
+        diversity) and filters."""
+        if "exclude" in options:
+            options["exclude"] = list(options["exclude"])
+        body = {"movie": movie, "k": k, **options} | ({"weights": weights} if weights else {}) | (
             {"mode": mode} if mode else {})
         return [_hit(h, self.url) for h in self._call("POST", "/similar", body)["hits"]]
 

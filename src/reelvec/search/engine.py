@@ -35,7 +35,9 @@ from reelvec.fusion.textrank import TextRank
 from reelvec.fusion.textrank import rank as rank_text
 from reelvec.index.base import ALIAS, Found, QuerySpec, SearchFilter, point_id
 from reelvec.ingest.franchise import TitleSimilarity
+from reelvec.ingest.mapped import MAX_TITLE  # a longer "title" is not one (fuzzy matching it takes seconds)
 from reelvec.locks import WRITER_LOCK
+from reelvec.search.lists import ListOptions, shape
 from reelvec.search.titles import Resolved, TitleEntry, TitleIndex, split_year
 
 VECTOR_NAMES = ("fused", "text", "image")
@@ -45,8 +47,9 @@ ROW_SETS_KEPT = 100_000  # movies whose genre/people sets a blended `similar` ke
 ANSWERS_K = 10  # a build precomputes every movie's default `similar` up to this k (the default k)
 BLEND_POOL = 100  # nearest candidates of a blended `similar`; its ranking is the same for every k up to this
 PEOPLE_POOL = 30  # candidates from the same series / a shared director / a shared lead actor, each
+MAX_EXCLUDE = 1000  # movies one query may exclude
+MAX_UNKNOWN = 10  # unknown titles a history lists before it is refused
 MAX_TEXT = 10_000  # characters of a `search_text` query
-MAX_TITLE = 300  # characters; a longer "title" is not one (and fuzzy matching it would take seconds)
 HISTORY_DECAY = 0.85  # recency weight per step back in a history (the fallback without a sequence model)
 logger = logging.getLogger(__name__)
 
@@ -101,11 +104,21 @@ class Hit:
     explanation: Explanation = field(default_factory=Explanation)
     key: str = ""
     poster: str | None = None
+    series: str | None = None  # the series it belongs to, as its sources name it
+    director: str | None = None
+    overview: str | None = None  # trimmed (payload `overview`)
+    tmdb_url: str | None = None
+    imdb_url: str | None = None
 
     def to_dict(self) -> dict:
         return {"tmdb_id": self.tmdb_id, "title": self.title, "year": self.year, "genres": list(self.genres),
-                "score": round(self.score, 6), "key": self.key, "poster": self.poster,
-                "why": str(self.explanation), "explanation": self.explanation.to_dict()}
+                "score": round(self.score, 6), "key": self.key, "poster": self.poster, "series": self.series,
+                "director": self.director, "overview": self.overview, "tmdb_url": self.tmdb_url,
+                "imdb_url": self.imdb_url, "why": str(self.explanation), "explanation": self.explanation.to_dict()}
+
+
+def _series_of(hit: Hit) -> str | None:
+    return hit.series
 
 
 def _is_blended(blend: Blend) -> bool:
@@ -524,7 +537,9 @@ class Engine:
 
     # ------------------------------------------------------------------------------- queries
     def similar(self, movie: int | str, k: int = 10, weights: dict[str, float] | None = None,
-                mode: str | None = None, **filters) -> list[Hit]:
+                mode: str | None = None, *, offset: int = 0, exclude: Sequence[int | str] = (),
+                exclude_series: bool = False, group_by: str | None = None, diversity: float = 0.0,
+                **filters) -> list[Hit]:
         """Movies like this one.
 
         Args:
@@ -536,21 +551,50 @@ class Engine:
                 The blends are saved with the model (config.json) and are the same on every backend.
             weights: re-weight modalities by hand instead, e.g. ``{"text": 1, "image": 0.3}`` over
                 ``fused``/``text``/``image`` cosines (overrides `mode`).
+            offset: skip this many hits (a page: ``offset=10, k=10`` is hits 11-20 of ``k=20``).
+            exclude: movies (TMDB ids, keys or titles) never to return; pushed down to Qdrant.
+            exclude_series: leave out the films of the query's own series (a "more like this"
+                row beside a "the series" row); pushed down to Qdrant.
+            group_by: ``"series"``: one hit per series, its best (Qdrant's groups, size 1).
+            diversity: 0 (default) to 1: reorder by maximal marginal relevance over the fused
+                vectors (Qdrant's MMR), so near-duplicates do not fill the list.
             **filters: ``genres`` (any of), ``genres_all``, ``exclude_genres``, ``years=(from, to)``,
                 ``after``, ``before`` (years, inclusive), ``languages`` (original language codes);
                 pushed down to Qdrant, so `k` hits come back whenever `k` movies pass them.
 
         Returns:
-            Up to `k` hits, best first, never the query movie itself.
+            Up to `k` hits, best first, never the query movie itself. Grouping and diversity
+            reorder the best `reelvec.search.lists.LIST_POOL` (100), so pages of one request agree.
 
         Raises:
             UnknownMovieError: the movie is not in the index (or the title is ambiguous).
             SearchError: bad `k`, weights or filters.
         """
         self._check_k(k)
+        opts = ListOptions(offset, group_by, diversity)
+        if not isinstance(exclude_series, bool):
+            raise SearchError(f"exclude_series must be true or false, got {exclude_series!r}")
         pid = self.get_movie_index(movie)
         q = self._record(pid)
-        flt = self._filter(filters, exclude_ids=(pid,))
+        flt = self._filter(filters, exclude_ids=(pid, *self._point_ids(exclude)))
+        if exclude_series and q.payload.get("series"):
+            flt = dataclasses.replace(flt, exclude_series=(q.payload["series"],))
+        return shape(lambda n: self._similar_to(q, n, weights, mode, flt), k, opts, _series_of, self._fused_rows)
+
+    def _point_ids(self, movies) -> tuple[str, ...]:
+        movies = [movies] if isinstance(movies, (str, int, np.integer)) else list(movies or ())
+        if len(movies) > MAX_EXCLUDE:
+            raise SearchError(f"exclude has {len(movies):,} movies; give at most {MAX_EXCLUDE:,}")
+        return tuple(self.get_movie_index(m) for m in movies)
+
+    def _fused_rows(self, hits: Sequence[Hit]) -> np.ndarray:
+        """The fused vectors of hits (for diversity), in order."""
+        ids = [point_id(h.key) for h in hits]
+        recs = {f.id: f for f in self.store.retrieve(self.collection, ids, with_vectors=True)}
+        return np.array([recs[i].vec["fused"] for i in ids], np.float32)
+
+    def _similar_to(self, q: Found, k: int, weights, mode, flt: SearchFilter) -> list[Hit]:
+        pid = q.id
         if weights:
             return self._weighted(q, weights, k, flt)
         blend = resolve_mode(mode, self.blends)
@@ -823,7 +867,11 @@ class Engine:
             raise SearchError("empty search text")
         if len(text) > MAX_TEXT:
             raise SearchError(f"search text of {len(text):,} characters; give at most {MAX_TEXT:,} (the text encoder "
-                              "reads the first 256 word pieces anyway)")
+                              "reads only its first word pieces anyway)")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise SearchError(f"the search text is not valid Unicode ({exc.reason} at character {exc.start})") from exc
         v = self.text_encoder.encode([text.strip()])[0]
         how = self.text_rank
         pool = self.store.query(self.collection, QuerySpec(v, "text", max(how.pool, k), self._filter(filters)))
@@ -1278,6 +1326,9 @@ class Engine:
                 resolved.append((self.get_movie_index(movie), float(rating)))
             except UnknownMovieError as exc:
                 unknown.append(str(exc))
+                if len(unknown) >= MAX_UNKNOWN:  # each costs a fuzzy lookup: a history of junk stops here
+                    unknown.append(f"(stopped after {MAX_UNKNOWN} unknown movies)")
+                    break
         if unknown:
             raise UnknownMovieError("unknown movies in the history: " + " | ".join(unknown))
         seen = tuple(pid for pid, _ in resolved) if exclude_seen else ()
@@ -1350,7 +1401,9 @@ class Engine:
             if expl.placed_by == LABELS["title"] and not expl.same_franchise:
                 expl = dataclasses.replace(expl, placed_by="similar title")
             out.append(Hit(p.get("tmdb_id"), p.get("title", "?"), p.get("year"), tuple(p.get("genres", [])),
-                           float(f.score), expl, p.get("key", ""), p.get("poster")))
+                           float(f.score), expl, p.get("key", ""), p.get("poster"),
+                           p.get("series_name") or p.get("series"), p.get("director"), p.get("overview"),
+                           p.get("tmdb_url"), p.get("imdb_url")))
         return out
 
     def close(self) -> None:
