@@ -29,7 +29,7 @@ STOPWORDS = frozenset(
 @dataclass(frozen=True)
 class TextRank:
     pool: int = 200  # candidates by text cosine; the ranking is the same for every k up to this
-    plot: float = 0.3  # weight of the plot-word (BM25) term, 1 = the pool's best match
+    plot: float = 0.2  # weight of the plot-word (BM25) term, 1 = the pool's best match
     popular: float = 0.3  # weight of log(1 + TMDB votes) / log(1 + votes_scale), capped at 1
     votes_scale: int = 10_000
     k1: float = 1.2  # BM25's term-frequency saturation
