@@ -18,7 +18,7 @@ years, after, before, languages):
     POST /search/image?k=10           the image bytes as the body
     POST /recommend   {"positive": [603, "Alien"], "negative": ["Titanic"], "k": 10, ...}
     POST /next        {"history": ["Alien", ["Aliens", 4.5]], "k": 10, "exclude_seen": true, ...}
-    GET  /openapi.json                this API as OpenAPI 3
+    GET  /openapi.json                this API as OpenAPI 3.1 (from the typed schema, app/schema.py)
     POST /movies      {"movies": [{"id": "sku-1", "title": "...", ...}]}   live add/replace (--allow-edits)
     DELETE /movies/{movie}            live delete by TMDB id, key or exact title (--allow-edits)
 
@@ -40,26 +40,28 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from reelvec.app.schema import (
+    MAX_MOVIES,
+    EditRequest,
+    ImageSearchRequest,
+    NextRequest,
+    PosterRequest,
+    RecommendRequest,
+    ResolveRequest,
+    SearchRequest,
+    SimilarRequest,
+    openapi_spec,
+    parse,
+)
 from reelvec.errors import ReelvecError, SearchError, StoreError, UnknownMovieError
 from reelvec.locks import LockedError
 
 logger = logging.getLogger(__name__)
 
-FILTER_KEYS = {"genres", "genres_all", "exclude_genres", "years", "after", "before", "languages"}
-MAX_K = 1000
-MAX_MOVIES = 100  # positives + negatives of one /recommend
-MAX_HISTORY = 1000  # items of one /next history
-MAX_EDIT = 1000  # movies of one POST /movies
 MAX_QUERY_BODY = 256 * 1024  # bytes of a query's JSON body (edits may use the whole --max-body)
 KEY_FAILURES_PER_MINUTE = 20  # wrong API keys one client may send (then 429 until they refill)
 MAX_DEPTH = 32  # JSON nesting of a request body (a movie record nests 3 deep)
 DEADLINE = 10.0  # seconds a query may run before its answer is a 503 (it runs off the event loop)
-
-
-def _bounded(name: str, items: list, limit: int) -> list:
-    if len(items) > limit:
-        raise SearchError(f"{name} has {len(items):,} items; one request takes at most {limit:,}")
-    return items
 
 
 def _too_deep(raw: bytes, limit: int = MAX_DEPTH) -> bool:
@@ -155,7 +157,6 @@ class AnswerCache:
             self._answers.popitem(last=False)
 
 
-POSTER_WIDTHS = (92, 154, 185, 342, 500, 780)  # ?w= sizes of GET /posters/{movie} (TMDB's own steps)
 
 
 def public(record: dict) -> dict:
@@ -196,41 +197,6 @@ def poster_bytes(path: str, width: int | None) -> bytes:
     return out.getvalue()
 
 
-def _filters(body: dict) -> dict:
-    unknown = set(body) - FILTER_KEYS
-    if unknown:
-        raise SearchError(f"unknown field(s) {sorted(unknown)}; filters are {sorted(FILTER_KEYS)}")
-    out = dict(body)
-    for key in ("genres", "genres_all", "exclude_genres", "languages"):
-        if isinstance(out.get(key), str):
-            out[key] = [out[key]]
-    if out.get("years") is not None:
-        y = out["years"]
-        if not (isinstance(y, list) and len(y) == 2):
-            raise SearchError(f"years must be [from, to], got {y!r}")
-        out["years"] = tuple(y)
-    return out
-
-
-def _k(value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):  # 1.9, true, 1e400 and "3" are not a k
-        raise SearchError(f"k must be an integer between 1 and {MAX_K}, got {str(value)[:40]!r}")
-    k = value
-    if not 1 <= k <= MAX_K:
-        raise SearchError(f"k must be between 1 and {MAX_K}, got {k}")
-    return k
-
-
-def _list_options(body: dict) -> dict:
-    """offset, exclude, exclude_series, group_by, diversity of a request (checked by the engine)."""
-    out = {key: body.pop(key) for key in ("offset", "exclude", "exclude_series", "group_by", "diversity") if key in body}
-    if "exclude" in out:
-        ex = out["exclude"]
-        ex = ex if isinstance(ex, list) else [ex]
-        out["exclude"] = [_movie_arg(m) for m in _bounded("exclude", ex, 1000)]
-    return out
-
-
 def _flag(value: str, key: str) -> bool:
     if value.lower() in ("1", "true", "yes"):
         return True
@@ -239,27 +205,33 @@ def _flag(value: str, key: str) -> bool:
     raise SearchError(f"{key} must be true or false, got {value[:40]!r}")
 
 
+LIST_PARAMS = {"genres", "genres_all", "exclude_genres", "languages", "exclude", "years"}
+INT_PARAMS = {"after", "before", "k", "offset", "w"}
+FLOAT_PARAMS = {"diversity"}
+FLAG_PARAMS = {"exclude_series", "exclude_seen"}
+
+
 def _query_params(query) -> dict:
-    """?movie=Alien&k=5&genres=Horror&genres=Comedy&after=1990 -> a request body."""
+    """?movie=Alien&k=5&genres=Horror&genres=Comedy&after=1990 -> a request body (typed as the
+    schema's models read it: repeated names are lists, numbers and flags parsed)."""
     body: dict = {}
     for key in set(query):
         vals = query.getall(key)
-        if key in ("genres", "genres_all", "exclude_genres", "languages", "exclude"):
-            body[key] = vals
-        elif key in ("after", "before", "k", "offset"):
-            try:
-                body[key] = int(vals[-1])
-            except ValueError as exc:
-                raise SearchError(f"{key} must be an integer, got {vals[-1][:40]!r}") from exc
-        elif key == "diversity":
-            try:
-                body[key] = float(vals[-1])
-            except ValueError as exc:
-                raise SearchError(f"diversity must be a number from 0 to 1, got {vals[-1][:40]!r}") from exc
-        elif key == "exclude_series":
-            body[key] = _flag(vals[-1], key)
-        else:
-            body[key] = vals[-1]
+        last = vals[-1]
+        try:
+            if key in LIST_PARAMS:
+                body[key] = [int(v) for v in vals] if key == "years" else vals
+            elif key in INT_PARAMS:
+                body[key] = int(last)
+            elif key in FLOAT_PARAMS:
+                body[key] = float(last)
+            elif key in FLAG_PARAMS:
+                body[key] = _flag(last, key)
+            else:
+                body[key] = last
+        except ValueError as exc:
+            kind = "an integer" if key in INT_PARAMS or key == "years" else "a number"
+            raise SearchError(f"{key} must be {kind}, got {last[:40]!r}") from exc
     return body
 
 
@@ -430,10 +402,7 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
         if not path or str(path).startswith(("http://", "https://")):
             raise web.HTTPNotFound(text=dumps({"error": "this movie has no poster the service holds"}).decode(),
                                    content_type="application/json")
-        w = request.query.get("w")
-        if w is not None and (not w.isdigit() or int(w) not in POSTER_WIDTHS):
-            raise SearchError(f"w must be one of {', '.join(map(str, POSTER_WIDTHS))}, got {w[:20]!r}")
-        width = int(w) if w else None
+        width = parse(PosterRequest, _query_params(request.query)).w
         try:
             st = os.stat(path)
         except OSError:
@@ -456,73 +425,49 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
         return web.Response(body=body, headers=headers, content_type=kind)
 
     async def resolve(request):
-        body = await body_of(request)
-        if "movie" not in body:
-            raise SearchError("give the movie: ?movie=a title or a TMDB id")
-        return reply(engine.query_info(_movie_arg(body["movie"])))
+        req = parse(ResolveRequest, await body_of(request))
+        return reply(engine.query_info(req.movie))
 
     async def similar(request):
-        body = await body_of(request)
-        if "movie" not in body:
-            raise SearchError("give the movie: a title or a TMDB id")
-        mv, k, weights = _movie_arg(body.pop("movie")), _k(body.pop("k", 10)), body.pop("weights", None)
-        mode = body.pop("mode", None)
-        if mode is not None and not isinstance(mode, str):
-            raise SearchError(f"mode must be one of {', '.join(engine.blends)}, got {mode!r}")
-        lists = _list_options(body)
-        query = engine.query_info(mv)  # which film the title named (and the others it could name)
-        hits = engine.similar(query["key"], k=k, weights=weights, mode=mode, **lists, **_filters(body))
+        req = parse(SimilarRequest, await body_of(request))
+        query = engine.query_info(req.movie)  # which film the title named (and the others it could name)
+        hits = engine.similar(query["key"], k=req.k, weights=req.weights, mode=req.mode, offset=req.offset,
+                              exclude=req.exclude, exclude_series=req.exclude_series, group_by=req.group_by,
+                              diversity=req.diversity, **req.filters())
         return reply({"query": query, **_hits(hits)})
 
     async def search(request):
-        body = await body_of(request)
-        text, k = body.pop("text", None), _k(body.pop("k", 10))
-        if not isinstance(text, str):
-            raise SearchError("give the search text as \"text\"")
-        flt = _filters(body)
+        req = parse(SearchRequest, await body_of(request))
         hits = await asyncio.get_running_loop().run_in_executor(
-            encoders, lambda: engine.search_text(text, k=k, **flt))
+            encoders, lambda: engine.search_text(req.text, k=req.k, **req.filters()))
         return reply(_hits(hits))
 
     async def search_image(request):
-        params = _query_params(request.query)
-        k = _k(params.pop("k", 10))
-        flt = _filters(params)
+        req = parse(ImageSearchRequest, _query_params(request.query))
         data = await request.read()
         if not data:
             raise SearchError("send the image bytes as the request body")
         hits = await asyncio.get_running_loop().run_in_executor(
-            encoders, lambda: engine.search_image(data, k=k, **flt))
+            encoders, lambda: engine.search_image(data, k=req.k, **req.filters()))
         return reply(_hits(hits))
 
     async def recommend(request):
-        body = await body_of(request)
-        pos, neg = body.pop("positive", None), body.pop("negative", [])
-        if not isinstance(pos, list) or not isinstance(neg, list):
-            raise SearchError("positive and negative must be lists of titles or TMDB ids")
-        k = _k(body.pop("k", 10))
-        _bounded("positive + negative", pos + neg, MAX_MOVIES)
-        pos, neg, flt = [_movie_arg(m) for m in pos], [_movie_arg(m) for m in neg], _filters(body)
+        req = parse(RecommendRequest, await body_of(request))
+        if len(req.positive) + len(req.negative) > MAX_MOVIES:
+            raise SearchError(f"positive + negative has {len(req.positive) + len(req.negative)} movies; one request "
+                              f"takes at most {MAX_MOVIES}")
 
         def work():
-            pos_q, neg_q = [engine.query_info(m) for m in pos], [engine.query_info(m) for m in neg]
-            hits = engine.recommend([q["key"] for q in pos_q], [q["key"] for q in neg_q], k=k, **flt)
+            pos_q, neg_q = [engine.query_info(m) for m in req.positive], [engine.query_info(m) for m in req.negative]
+            hits = engine.recommend([q["key"] for q in pos_q], [q["key"] for q in neg_q], k=req.k, **req.filters())
             return {"query": {"positive": pos_q, "negative": neg_q}, **_hits(hits)}
         return reply(await off_loop(work))
 
     async def next_(request):
-        body = await body_of(request)
-        history = body.pop("history", None)
-        if not isinstance(history, list):
-            raise SearchError("history must be a list of movies (oldest first), each a title, an id or [movie, rating]")
-        _bounded("history", history, MAX_HISTORY)
-        items = [(_movie_arg(h[0]), _rating(h[1])) if isinstance(h, list) and len(h) == 2 else _movie_arg(h)
-                 for h in history]
-        k, seen = _k(body.pop("k", 10)), body.pop("exclude_seen", True)
-        if not isinstance(seen, bool):
-            raise SearchError(f"exclude_seen must be true or false, got {str(seen)[:40]!r}")
-        flt = _filters(body)
-        return reply(await off_loop(lambda: _hits(engine.for_history(items, k=k, exclude_seen=seen, **flt))))
+        req = parse(NextRequest, await body_of(request))
+        items = [tuple(h) if isinstance(h, tuple) else h for h in req.history]
+        return reply(await off_loop(lambda: _hits(engine.for_history(items, k=req.k, exclude_seen=req.exclude_seen,
+                                                                      **req.filters()))))
 
     async def openapi(request):
         return reply(openapi_spec())
@@ -537,13 +482,9 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
         refused = editable(request)
         if refused is not None:
             return refused
-        body = await body_of(request)
-        movies = body.get("movies")
-        if not isinstance(movies, list) or not movies:
-            raise SearchError('give the movies as {"movies": [{"title": ..., ...}, ...]}')
-        _bounded("movies", movies, MAX_EDIT)
+        movies = parse(EditRequest, await body_of(request)).movies
         for i, m in enumerate(movies):
-            poster = m.get("poster") if isinstance(m, dict) else None
+            poster = m.get("poster")
             if poster is not None and not (isinstance(poster, str) and poster.startswith(("http://", "https://"))):
                 raise SearchError(f"movies[{i}].poster must be an http(s) URL (fetched through the guarded fetcher); "
                                   "the service never reads a file path it is given")
@@ -599,12 +540,6 @@ class SearchTooLarge(SearchError):
     """A query body over MAX_QUERY_BODY (413)."""
 
 
-def _rating(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 10:
-        raise SearchError(f"a rating is a number from 0 to 10, got {str(value)[:40]!r}")
-    return float(value)
-
-
 def _movie_arg(value):
     """A TMDB id (int or digits) or a title."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
@@ -613,282 +548,7 @@ def _movie_arg(value):
 
 
 def serve(engine, config: ServeConfig = ServeConfig(), ready: Callable[[str], None] | None = None) -> None:
-    """Run the service until interrupted. `ready(url)` is called once it listens.
+    """Run the service until interrupted; see `reelvec.app.workers.serve` (processes, balancing)."""
+    from reelvec.app.workers import serve as run
 
-    With ``config.workers`` > 1 the process forks that many minus one workers after binding. All
-    accept on the one listening socket, balanced by `Balance` (the kernel's SO_REUSEPORT hashing
-    put 7 of 8 keep-alive clients on one of two workers), share the published copy's memory
-    maps, and the workers exit when the first process does.
-    """
-    import gc
-    import os
-    import signal
-    import socket
-    import sys
-
-    engine.warm()  # before the fork: the workers share what it loads
-    gc.collect()
-    gc.freeze()  # what is loaded by now lives as long as the service: no collection walks it again (a
-    # full collection of the warm engine took 44 ms, a stall for every request in flight)
-    sock = socket.socket(socket.AF_INET6 if ":" in config.host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((config.host, config.port))
-    sock.listen(1024)
-    balance = Balance(config.workers) if config.workers > 1 else None
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # until the event loop handles it; `kill` stops the
-    # workers too (finally below)
-    parent, children = os.getpid(), []  # the workers watch this pid
-    for slot in range(1, config.workers):
-        pid = os.fork()
-        if pid == 0:  # a worker: the same socket, its own event loop
-            code = 0
-            try:
-                _run(engine, config, sock, None, parent, balance, slot)
-            except BaseException:  # a worker ends here whatever happened (Ctrl-C included)
-                code = 1
-            finally:
-                os._exit(code)
-        children.append(pid)
-    try:
-        _run(engine, config, sock, ready, None, balance, 0)
-    finally:
-        for pid in children:
-            try:
-                os.kill(pid, signal.SIGTERM)
-                os.waitpid(pid, 0)
-            except OSError:
-                pass
-
-
-class Balance:
-    """Spreads connections over worker processes that accept on one shared socket: a worker takes
-    a waiting connection unless another live worker holds fewer open connections, and then only
-    once the connection has waited `GRACE` seconds (that worker is busy). Each worker publishes
-    its count and a heartbeat in a small shared memory map made before the fork."""
-
-    GRACE = 0.02  # s a connection may wait for the least loaded worker
-    BEAT = 0.2  # s between a worker's heartbeats; one silent for 5 beats is ignored
-
-    def __init__(self, workers: int):
-        import mmap
-
-        self.workers = workers
-        self._map = mmap.mmap(-1, 16 * workers)  # anonymous and shared: forked workers see one map
-        self.slots = memoryview(self._map).cast("d")  # (open connections, heartbeat) per worker
-
-    def report(self, slot: int, connections: int) -> None:
-        self.slots[2 * slot], self.slots[2 * slot + 1] = float(connections), time.monotonic()
-
-    def _alive(self) -> list[bool]:
-        """Which workers have reported within 5 beats."""
-        now = time.monotonic()
-        return [now - self.slots[2 * o + 1] < 5 * self.BEAT for o in range(self.workers)]
-
-    def live(self) -> int:
-        """How many workers have reported lately."""
-        return sum(self._alive())
-
-    def should_wait(self, slot: int, mine: int, waited: float) -> bool:
-        """Leave the waiting connection to a less loaded live worker?"""
-        if waited >= self.GRACE:
-            return False
-        return any(alive and o != slot and self.slots[2 * o] < mine for o, alive in enumerate(self._alive()))
-
-
-async def _accept_balanced(sock, server, balance: Balance, slot: int) -> None:
-    """Accept connections on the shared `sock` for `server` (aiohttp's protocol factory), leaving
-    each to the least loaded worker (see `Balance`)."""
-    loop = asyncio.get_running_loop()
-
-    async def beat():
-        while True:
-            balance.report(slot, len(server.connections))
-            await asyncio.sleep(balance.BEAT)
-    beating = asyncio.ensure_future(beat())
-
-    async def readable() -> None:
-        fut = loop.create_future()
-
-        def wake() -> None:
-            if not fut.done():
-                fut.set_result(None)
-        loop.add_reader(sock.fileno(), wake)
-        try:
-            await fut
-        finally:
-            loop.remove_reader(sock.fileno())
-    try:
-        while True:
-            await readable()
-            t0 = time.monotonic()
-            while balance.should_wait(slot, len(server.connections), time.monotonic() - t0):
-                await asyncio.sleep(0.001)
-            try:
-                conn, _ = sock.accept()
-            except (BlockingIOError, InterruptedError):
-                continue  # another worker took it
-            conn.setblocking(False)
-            await loop.connect_accepted_socket(server, conn)
-            balance.report(slot, len(server.connections))
-    finally:
-        beating.cancel()
-
-
-def _run(engine, config: ServeConfig, sock, ready: Callable[[str], None] | None, parent: int | None,
-         balance: Balance | None = None, slot: int = 0) -> None:
-    """Serve on the listening `sock` until interrupted or sent SIGTERM (a worker: also once process
-    `parent` is gone)."""
-    import contextlib
-    import os
-    import signal
-
-    from aiohttp import web
-
-    async def main():
-        runner = web.AppRunner(make_app(engine, config), access_log=None)
-        await runner.setup()
-        if balance is None:
-            site = web.SockSite(runner, sock)
-            await site.start()
-            accepting = None
-        else:
-            sock.setblocking(False)
-            accepting = asyncio.ensure_future(_accept_balanced(sock, runner.server, balance, slot))
-        url = f"http://{config.host}:{sock.getsockname()[1]}"
-        logger.info("reelvec serving %s on %s (pid %d)", engine.collection, url, os.getpid())
-        if balance is not None and parent is None:  # ready when every worker accepts (or 10 s)
-            t0 = time.monotonic()
-            while balance.live() < balance.workers and time.monotonic() - t0 < 10:
-                await asyncio.sleep(0.01)
-        if ready:
-            ready(url)
-        stop = asyncio.Event()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)  # between requests, not inside one
-        try:
-            if parent is None:
-                await stop.wait()
-            else:
-                while os.getppid() == parent and not stop.is_set():  # orphaned workers stop by themselves
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(stop.wait(), 1.0)
-        finally:
-            if accepting is not None:
-                accepting.cancel()
-            await runner.cleanup()
-    try:
-        import uvloop  # a faster event loop where installed (a dependency, so usually)
-
-        uvloop.run(main())
-    except ImportError:
-        asyncio.run(main())
-
-
-def openapi_spec() -> dict:
-    movie = {"oneOf": [{"type": "string"}, {"type": "integer"}], "description": "a title or a TMDB id"}
-    filters = {"genres": {"type": "array", "items": {"type": "string"}},
-               "genres_all": {"type": "array", "items": {"type": "string"}},
-               "exclude_genres": {"type": "array", "items": {"type": "string"}},
-               "years": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
-               "after": {"type": "integer"}, "before": {"type": "integer"},
-               "languages": {"type": "array", "items": {"type": "string"}},
-               "k": {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10}}
-    hits = {"200": {"description": "hits, best first",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Hits"}}}},
-            "400": {"description": "bad input"}, "401": {"description": "API key missing or wrong"},
-            "404": {"description": "unknown movie; candidates listed"}, "429": {"description": "rate limited"}}
-
-    def get(summary: str, props: dict, required: list[str]) -> dict:
-        params = [{"name": name, "in": "query", "required": name in required, "schema": schema}
-                  | ({"style": "form", "explode": True} if schema.get("type") == "array" else {})
-                  for name, schema in (props | filters).items() if name != "weights"]
-        return {"get": {"summary": summary + " (the same fields as query parameters; lists repeat the name)",
-                        "parameters": params, "responses": hits}}
-
-    def post(summary: str, props: dict, required: list[str]) -> dict:
-        return {"post": {"summary": summary, "responses": hits, "requestBody": {"content": {"application/json": {
-            "schema": {"type": "object", "properties": props | filters, "required": required}}}}}}
-    def similar_ops(summary: str, props: dict, required: list[str]) -> dict:
-        return get(summary, props, required) | post(summary, props, required)
-
-    return {
-        "openapi": "3.0.3",
-        "info": {"title": "reelvec", "version": "1", "description": "Multimodal movie search over one collection."},
-        "components": {
-            "securitySchemes": {"key": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
-            "schemas": {"Query": {"type": "object", "properties": {
-                "id": {"type": "integer", "nullable": True}, "key": {"type": "string"}, "title": {"type": "string"},
-                "year": {"type": "integer", "nullable": True},
-                "how": {"type": "string", "enum": ["exact", "alias", "best-known", "folded", "fuzzy", "key", "id"]},
-                "also": {"type": "array", "items": {"type": "object", "properties": {
-                    "id": {"type": "integer", "nullable": True}, "title": {"type": "string"},
-                    "year": {"type": "integer", "nullable": True}}}}}},
-                "Hits": {"type": "object", "properties": {
-                "query": {"description": "what the request resolved to (/similar: a Query; /recommend: "
-                                         "{positive: [Query], negative: [Query]})"},
-                "hits": {"type": "array", "items": {
-                "type": "object", "properties": {
-                    "tmdb_id": {"type": "integer"}, "title": {"type": "string"}, "year": {"type": "integer"},
-                    "genres": {"type": "array", "items": {"type": "string"}}, "score": {"type": "number"},
-                    "key": {"type": "string"}, "poster_url": {"type": "string", "nullable": True},
-                    "series": {"type": "string", "nullable": True}, "director": {"type": "string", "nullable": True},
-                    "overview": {"type": "string", "nullable": True}, "tmdb_url": {"type": "string", "nullable": True},
-                    "imdb_url": {"type": "string", "nullable": True},
-                    "why": {"type": "string"}, "explanation": {"type": "object"}}}}}}}},
-        "security": [{"key": []}],
-        "paths": {
-            "/health": {"get": {"summary": "liveness", "security": [], "responses": {"200": {"description": "ok"}}}},
-            "/info": {"get": {"summary": "collection, points, vectors", "responses": {"200": {"description": "ok"}}}},
-            "/movies/{movie}": {
-                "get": {"summary": "one movie's payload", "parameters": [
-                    {"name": "movie", "in": "path", "required": True, "schema": movie}],
-                    "responses": {"200": {"description": "the payload"}, "404": {"description": "unknown movie"}}},
-                "delete": {"summary": "delete a movie live (TMDB id, key or exact title; needs --allow-edits)",
-                           "parameters": [{"name": "movie", "in": "path", "required": True, "schema": movie}],
-                           "responses": {"200": {"description": "{\"deleted\": [keys]}"},
-                                         "403": {"description": "edits not allowed"},
-                                         "404": {"description": "unknown movie or not an exact title"}}}},
-            "/posters/{movie}": {"get": {
-                "summary": "a movie's poster (the poster_url of a hit); no API key needed", "security": [],
-                "parameters": [{"name": "movie", "in": "path", "required": True, "schema": movie},
-                               {"name": "w", "in": "query", "required": False,
-                                "schema": {"type": "integer", "enum": list(POSTER_WIDTHS)}}],
-                "responses": {"200": {"description": "the image (JPEG when resized)", "content": {
-                    "image/*": {"schema": {"type": "string", "format": "binary"}}}},
-                    "304": {"description": "not modified (If-None-Match)"},
-                    "404": {"description": "no such movie or no poster held"}}}},
-            "/resolve": {"get": {"summary": "which film a title names, and the others it could name",
-                                 "parameters": [{"name": "movie", "in": "query", "required": True, "schema": movie}],
-                                 "responses": {"200": {"description": "the resolved movie", "content": {
-                                     "application/json": {"schema": {"$ref": "#/components/schemas/Query"}}}},
-                                     "404": {"description": "unknown movie; candidates listed"}}}},
-            "/movies": {"post": {
-                "summary": "add or replace movies live, encoded as a build would (needs --allow-edits)",
-                "requestBody": {"content": {"application/json": {"schema": {
-                    "type": "object", "required": ["movies"], "properties": {"movies": {
-                        "type": "array", "items": {"type": "object", "required": ["title"],
-                                                   "description": "reelvec fields: id, title, year, overview, "
-                                                                  "genres, keywords, cast, director, tmdb_id, ..."}}}}}}},
-                "responses": {"200": {"description": "{\"written\": [keys]}"}, "400": {"description": "bad movie"},
-                              "403": {"description": "edits not allowed"}}}},
-            "/similar": similar_ops("movies like a movie", {
-                "movie": movie, "weights": {"type": "object"},
-                "mode": {"type": "string", "enum": ["similar", "also-liked", "content"]},
-                "offset": {"type": "integer", "minimum": 0, "default": 0, "description": "skip this many hits (pages)"},
-                "exclude": {"type": "array", "items": movie, "maxItems": 1000, "description": "never return these"},
-                "exclude_series": {"type": "boolean", "description": "leave out the query's own series"},
-                "group_by": {"type": "string", "enum": ["series"], "description": "one hit per series"},
-                "diversity": {"type": "number", "minimum": 0, "maximum": 1,
-                              "description": "maximal marginal relevance over the best 30 (0 = relevance only)"}},
-                ["movie"]),
-            "/search": similar_ops("free-text search", {"text": {"type": "string", "maxLength": 10_000}}, ["text"]),
-            "/search/image": {"post": {"summary": "posters like the image in the body (?k=&genres=...)",
-                                       "requestBody": {"content": {"image/*": {"schema": {"type": "string",
-                                                                                         "format": "binary"}}}},
-                                       "responses": hits}},
-            "/recommend": post("like these, unlike those", {"positive": {"type": "array", "items": movie},
-                                                             "negative": {"type": "array", "items": movie}},
-                               ["positive"]),
-            "/next": post("what to watch next after a history (oldest first)",
-                          {"history": {"type": "array"}, "exclude_seen": {"type": "boolean"}}, ["history"]),
-        },
-    }
+    run(engine, config, ready)
