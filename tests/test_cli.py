@@ -209,3 +209,16 @@ def test_command_table_matches_the_modules():
     assert set(build_parser(["similar", "Alien"])._subparsers._group_actions[0].choices) == {
         c for c, m in COMMANDS.items() if m == "query"}
     assert set(build_parser(["--help"])._subparsers._group_actions[0].choices) == set(COMMANDS)
+
+
+def test_tables_fit_the_terminal_by_wrapping_never_cutting(monkeypatch):
+    from reelvec.cli.common import table
+
+    rows = [[1, "Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb", "1964",
+             "same director: Stanley Kubrick; cos fused 0.91, text 0.52, poster 0.40; genres Comedy, War"]]
+    out = table(rows, ["#", "title", "year", "why"], width=60, wrap=(1, 3))
+    assert max(len(line) for line in out.splitlines()) <= 60
+    words = " ".join(out.split())
+    for w in ("Dr.", "Strangelove", "Bomb", "Kubrick;", "War"):
+        assert w in words  # every word is still there
+    assert len(table(rows, ["#", "title", "year", "why"]).splitlines()) == 3  # no width: one line a row

@@ -327,6 +327,28 @@ def test_html_report_page(built, tmp_path):
     assert p.h1 == "Movies like Alien (1979)"
     assert [f["data-rank"] for f in p.figures] == ["1", "2", "3", "4"] and len(p.titles) == 4
     assert any(i.get("class") == "query" and i["src"].startswith("data:image/jpeg;base64,") for i in p.imgs)
+    content = tmp_path / "content.html"
+    assert main(["report", "--query", "Alien", "-k", "4", "--mode", "content", "--store", str(home),
+                 "--out", str(content)]) == 0
+    assert "mode content" in content.read_text()
+
+
+def test_report_embeds_fetched_remote_posters(tmp_path):
+    """A remote poster the home fetched is embedded (the page works offline); one never fetched
+    stays a link; a missing file gives no image."""
+    from helpers_images import drawn_poster, jpeg_bytes
+
+    from reelvec.search.engine import Hit
+    from reelvec.search.html import render_results
+
+    cached = tmp_path / "p.jpg"
+    cached.write_bytes(jpeg_bytes(drawn_poster()))
+    hits = [Hit(1, "Fetched", 2000, (), 1.0, poster="https://img.example/a.jpg"),
+            Hit(2, "Not fetched", 2001, (), 0.9, poster="https://img.example/b.jpg"),
+            Hit(3, "Gone", 2002, (), 0.8, poster=str(tmp_path / "missing.jpg"))]
+    page = render_results("t", None, hits, fetched={"https://img.example/a.jpg": str(cached)})
+    assert page.count("data:image/jpeg;base64,") == 1 and 'src="https://img.example/b.jpg"' in page
+    assert "img.example/a.jpg" not in page and page.count("no poster") == 1
 
 
 def test_for_history(built):

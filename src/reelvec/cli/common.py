@@ -52,10 +52,27 @@ def add_wait(p, default: float = 0.0) -> None:
                    "instead of failing at once (default %(default)s)")
 
 
-def table(rows: list[list], headers: list[str]) -> str:
-    """Plain-text table: numbers right-aligned, text left-aligned."""
+def terminal_width() -> int:
+    """Columns to fit tables into: the terminal's ($COLUMNS, else 100 when not a terminal)."""
+    import shutil
+
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def table(rows: list[list], headers: list[str], width: int | None = None, wrap: tuple[int, ...] = ()) -> str:
+    """Plain-text table: numbers right-aligned, text left-aligned. With `width`, the columns in
+    `wrap` narrow (widest first, to 12 characters at least) until the table fits, and their text
+    wraps onto more lines instead of being cut."""
+    import textwrap
+
     cells = [[str(c) for c in r] for r in [headers, *rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    widths = [max(len(line) for r in cells for line in r[i].splitlines() or [""]) for i in range(len(headers))]
+    if width is not None and wrap:
+        while sum(widths) + 2 * (len(widths) - 1) > width:
+            col = max(wrap, key=lambda i: widths[i])
+            if widths[col] <= 12:
+                break
+            widths[col] -= 1
 
     def numeric(col: int) -> bool:
         vals = [r[col] for r in cells[1:] if r[col] != ""]
@@ -63,9 +80,16 @@ def table(rows: list[list], headers: list[str]) -> str:
 
     right = [numeric(i) for i in range(len(headers))]
 
-    def line(r: list[str]) -> str:
-        return "  ".join(c.rjust(w) if right[i] else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
-    return "\n".join(x.rstrip() for x in [line(cells[0]), "  ".join("-" * w for w in widths), *map(line, cells[1:])])
+    def lines(r: list[str]) -> list[str]:
+        parts = [textwrap.wrap(c, w, break_long_words=True) or [""] if i in wrap else [c]
+                 for i, (c, w) in enumerate(zip(r, widths))]
+        height = max(len(p) for p in parts)
+        return ["  ".join((p[j] if j < len(p) else "").rjust(w) if right[i] else (p[j] if j < len(p) else "").ljust(w)
+                          for i, (p, w) in enumerate(zip(parts, widths))) for j in range(height)]
+    out = [*lines(cells[0]), "  ".join("-" * w for w in widths)]
+    for r in cells[1:]:
+        out += lines(r)
+    return "\n".join(x.rstrip() for x in out)
 
 
 def print_pairs(summary: dict, heading: str, as_json: bool) -> None:
@@ -157,6 +181,8 @@ def add_filters(p) -> None:
     p.add_argument("--before", type=int, help="released in or before this year")
     p.add_argument("--language", action="append", default=[], help="original language code, e.g. en (repeatable)")
     p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    p.add_argument("--wide", action="store_true", help="one line per hit, however long (default: the table fits the "
+                   "terminal, long titles and reasons wrap)")
     add_store(p, data=False)
 
 
@@ -166,7 +192,7 @@ def filters(args) -> dict:
             "languages": args.language or None}
 
 
-def print_hits(hits, as_json: bool, header: str) -> None:
+def print_hits(hits, as_json: bool, header: str, wide: bool = False) -> None:
     if as_json:
         for h in hits:
             print(json.dumps(h.to_dict(), ensure_ascii=False))
@@ -175,6 +201,6 @@ def print_hits(hits, as_json: bool, header: str) -> None:
     if not hits:
         print("(no movie matches these filters)")
         return
-    rows = [[i, h.title[:38], h.year or "", ", ".join(h.genres[:3])[:30], f"{h.score:.3f}", str(h.explanation)[:70]]
+    rows = [[i, h.title, h.year or "", ", ".join(h.genres[:3]), f"{h.score:.3f}", str(h.explanation)]
             for i, h in enumerate(hits, 1)]
-    print(table(rows, ["#", "title", "year", "genres", "score", "why"]))
+    print(table(rows, ["#", "title", "year", "genres", "score", "why"], None if wide else terminal_width(), (1, 3, 5)))

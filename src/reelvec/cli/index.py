@@ -15,6 +15,7 @@ from reelvec.cli.common import (
     data_or_none,
     mapped_sources,
     table,
+    terminal_width,
 )
 from reelvec.cli.model import _config, add_training_options
 from reelvec.errors import ReelvecError
@@ -105,7 +106,7 @@ def cmd_info(args) -> int:
         print(json.dumps(out, indent=1))
         return 0
     rows = [[k, json.dumps(v) if isinstance(v, (dict, list)) else v] for k, v in out.items()]
-    print(table([[k, str(v)[:100]] for k, v in rows], ["index", "value"]))
+    print(table(rows, ["index", "value"], terminal_width(), (1,)))  # long values wrap, never cut
     return 0
 
 

@@ -41,7 +41,7 @@ def cmd_similar(args) -> int:
                               exclude_series=args.exclude_series, group_by=args.group_by, diversity=args.diversity,
                               **filters(args))
         how = "by your weights" if weights else f"mode {args.mode or 'similar'}"
-        print_hits(hits, args.json, f"movies like {label} ({how}):")
+        print_hits(hits, args.json, f"movies like {label} ({how}):", args.wide)
     return 0
 
 
@@ -55,7 +55,7 @@ def cmd_search(args) -> int:
                 raise ReelvecError("give a search text or --image PATH")
             hits = engine.search_text(" ".join(args.text), k=args.k, **filters(args))
             header = f"movies matching {' '.join(args.text)!r}:"
-        print_hits(hits, args.json, header)
+        print_hits(hits, args.json, header, args.wide)
     return 0
 
 
@@ -71,18 +71,22 @@ def cmd_next(args) -> int:
     with _engine(args) as engine:
         hits = engine.for_history(history, k=args.k, exclude_seen=not args.include_seen, **filters(args))
         seen = [_query_movie(engine, str(h[0] if isinstance(h, tuple) else h))[2] for h in history]
-        print_hits(hits, args.json, f"after {', '.join(seen) or 'nothing yet'}, watch next:")
+        print_hits(hits, args.json, f"after {', '.join(seen) or 'nothing yet'}, watch next:", args.wide)
     return 0
 
 
 def cmd_report(args) -> int:
+    from pathlib import Path
+
+    from reelvec.encoders.pipeline import fetched_posters
     from reelvec.search.html import write_results_page
 
     with _engine(args) as engine:
         query, rec, label = _query_movie(engine, args.query)
-        hits = engine.similar(query, k=args.k, **filters(args))
+        hits = engine.similar(query, k=args.k, mode=args.mode, **filters(args))
+        fetched = fetched_posters(Path(args.store) / "posters") if not args.qdrant_url else {}
         out = write_results_page(args.out, f"Movies like {label}", rec.get("poster"), hits,
-                                 "reelvec fused embedding: text + poster + structured fields")
+                                 f"reelvec similar, mode {args.mode or 'similar'}", fetched)
     print(f"wrote {out}")
     return 0
 
@@ -170,6 +174,8 @@ def register(sub) -> None:
                         "the movies like it (the default similar), with titles, years and why each is there.",
                         epilog='example: reelvec report --query "Alien" --out reports/alien.html')
     rp.add_argument("--query", required=True, help="a title or TMDB id")
+    rp.add_argument("--mode", choices=["similar", "also-liked", "content"],
+                    help="what similar means (default: similar), as for `reelvec similar`")
     rp.add_argument("--out", default="reports/similar.html", help="HTML file to write (default: %(default)s)")
     add_filters(rp)
     rp.set_defaults(func=cmd_report)

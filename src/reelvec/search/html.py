@@ -10,9 +10,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-def _thumb(poster: str | None, width: int = 180) -> str | None:
-    if not poster or poster.startswith(("http://", "https://")):
-        return poster  # remote posters stay links
+def _thumb(poster: str | None, width: int = 180, fetched: dict[str, str] | None = None) -> str | None:
+    """A data URI of the poster (so the page works offline): a local file, or the file the poster
+    fetcher cached for a remote URL; a remote poster nobody fetched stays a link."""
+    if poster and poster.startswith(("http://", "https://")):
+        if not fetched or poster not in fetched or not Path(fetched[poster]).is_file():
+            return poster
+        poster = fetched[poster]
+    if not poster:
+        return None
     try:
         from reelvec.ingest.images import BadImageError, load_poster
 
@@ -25,11 +31,12 @@ def _thumb(poster: str | None, width: int = 180) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def render_results(title: str, query_poster: str | None, hits: Sequence, subtitle: str = "") -> str:
+def render_results(title: str, query_poster: str | None, hits: Sequence, subtitle: str = "",
+                   fetched: dict[str, str] | None = None) -> str:
     esc = html.escape
     cards = []
     for i, h in enumerate(hits, 1):
-        src = _thumb(h.poster)
+        src = _thumb(h.poster, fetched=fetched)
         img = f'<img src="{esc(src)}" alt="poster of {esc(h.title)}">' if src else '<div class="noposter">no poster</div>'
         cards.append(
             f'<figure class="hit" data-rank="{i}" data-tmdb="{h.tmdb_id or ""}">{img}'
@@ -37,7 +44,7 @@ def render_results(title: str, query_poster: str | None, hits: Sequence, subtitl
             f'<span class="genres">{esc(", ".join(h.genres))}</span><br>'
             f'<span class="score">score {h.score:.3f}</span><br><span class="why">{esc(str(h.explanation))}</span>'
             "</figcaption></figure>")
-    q = _thumb(query_poster)
+    q = _thumb(query_poster, fetched=fetched)
     qimg = f'<img class="query" src="{esc(q)}" alt="query poster">' if q else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>reelvec: {esc(title)}</title>
@@ -58,8 +65,11 @@ figure.hit img {{ width: 100%; border-radius: 4px; }}
 """
 
 
-def write_results_page(path: str | Path, title: str, query_poster: str | None, hits: Sequence, subtitle: str = "") -> Path:
+def write_results_page(path: str | Path, title: str, query_poster: str | None, hits: Sequence, subtitle: str = "",
+                       fetched: dict[str, str] | None = None) -> Path:
+    """Write the page; `fetched` (poster URL -> cached file, `fetched_posters(home/posters)`)
+    embeds remote posters the home has fetched, so the page opens offline."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_results(title, query_poster, hits, subtitle), encoding="utf-8")
+    path.write_text(render_results(title, query_poster, hits, subtitle, fetched), encoding="utf-8")
     return path
