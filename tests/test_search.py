@@ -217,6 +217,12 @@ def test_search_text_reads_plots_and_is_the_same_for_every_k(engine):
         assert h.score >= h.explanation.text + how.popular * popularity(p.get("vote_count"), how.votes_scale) - 1e-4
     with pytest.raises(SearchError, match="at most"):
         engine.search_text("word " * 5000)
+    full = engine.search_text("alien creature", k=8)  # pages, exclusions, diversity, as in similar
+    assert [h.key for h in engine.search_text("alien creature", k=3, offset=4)] == [h.key for h in full[4:7]]
+    assert full[0].tmdb_id not in [h.tmdb_id for h in engine.search_text("alien creature", k=5,
+                                                                          exclude=[full[0].tmdb_id])]
+    div = engine.search_text("alien creature", k=8, diversity=0.5)
+    assert div[0].key == full[0].key and len(div) == 8
 
 
 def test_pages_exclusions_groups_and_diversity(engine):
@@ -246,6 +252,20 @@ def test_pages_exclusions_groups_and_diversity(engine):
     import numpy as np
     v = np.array([[1, 0], [0.99, 0.1], [0, 1]], float)
     assert mmr([1.0, 0.95, 0.5], v, 0.0) == [0, 1, 2] and mmr([1.0, 0.95, 0.5], v, 0.6) == [0, 2, 1]
+
+
+def test_vector_of_reads_the_indexed_film_not_the_text(engine):
+    import numpy as np
+
+    v = engine.vector_of("Alien")
+    assert v.shape == (256,) and abs(float(np.linalg.norm(v)) - 1) < 1e-3
+    assert engine.similar("Alien", k=1, mode="also-liked")[0].explanation.fused == pytest.approx(
+        float(v @ engine.vector_of(engine.similar("Alien", k=1, mode="also-liked")[0].tmdb_id)), abs=1e-3)
+    assert engine.vector_of(348, "text").shape == (384,)
+    with pytest.raises(SearchError, match="no image vector"):
+        engine.vector_of(679, "image")  # Aliens has no poster here
+    with pytest.raises(SearchError, match="unknown vector"):
+        engine.vector_of(348, "sound")
 
 
 def test_recommend(engine):

@@ -95,6 +95,11 @@ def test_endpoints_equal_the_engine(home, service):
         assert status == 200 and [x["tmdb_id"] for x in body["hits"]] == want
         assert ids(client.similar("Alien", k=3, offset=2, exclude=[603], diversity=0.3, exclude_series=True)) == want
         assert ids(client.similar("Alien", k=3, group_by="series")) == ids(engine.similar("Alien", k=3, group_by="series"))
+        assert ids(client.search_text("alien creature", k=3, offset=1, exclude=[348])) == \
+            ids(engine.search_text("alien creature", k=3, offset=1, exclude=[348]))
+        status, body, _ = http("GET", f"{service}/search?text=alien%20creature&k=3&offset=1&exclude=348")
+        assert status == 200 and [x["tmdb_id"] for x in body["hits"]] == \
+            ids(engine.search_text("alien creature", k=3, offset=1, exclude=[348]))
         got = client.similar("Alien", k=1)[0]
         assert got.tmdb_url == engine.similar("Alien", k=1)[0].tmdb_url and got.overview
     status, spec, _ = http("GET", f"{service}/openapi.json")
@@ -145,6 +150,10 @@ def test_answers_name_the_query_and_serve_posters(home, service):
     status, body, _ = http("POST", f"{service}/recommend", {"positive": ["Alien"], "negative": ["Dune"], "k": 2})
     assert status == 200 and body["query"]["positive"][0]["id"] == 348 and body["query"]["negative"][0]["also"]
     HitsBody.model_validate(body)
+    status, nxt, _ = http("POST", f"{service}/next", {"history": ["Alien", ["Dune", 4.5]], "k": 2})
+    assert status == 200 and [q["title"] for q in nxt["query"]["history"]] == ["Alien", "Dune"]
+    assert nxt["query"]["history"][1]["also"]  # which Dune it took, and the other
+    HitsBody.model_validate(nxt)
     text = json.dumps(body)
     assert str(home[0]) not in text and str(home[1]) not in text and '"poster"' not in text  # no server paths
     with_poster = [h for h in client.similar("Alien", k=15) if h.poster]

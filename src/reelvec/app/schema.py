@@ -49,28 +49,36 @@ class Filters(Strict):
         return self.model_dump(include=set(Filters.model_fields), exclude_none=True)
 
 
-class SimilarRequest(Filters):
+class ResolveRequest(Strict):
+    movie: MovieRef
+
+
+class ListRequest(Filters):
+    """What a site needs from a list: pages, exclusions, one per series, diversity."""
+
+    offset: Annotated[StrictInt, Field(ge=0, description="skip this many hits (pages agree with a longer k)")] = 0
+    exclude: Annotated[list[MovieRef], Field(max_length=MAX_EXCLUDE, description="never return these")] = []
+    group_by: Literal["series"] | None = Field(None, description="one hit per series, its best")
+    diversity: Annotated[StrictInt | StrictFloat, Field(
+        ge=0, le=1, description="0 = relevance only .. 1: maximal marginal relevance over the best 30")] = 0.0
+
+    def lists(self) -> dict:
+        return {"offset": self.offset, "exclude": self.exclude, "group_by": self.group_by, "diversity": self.diversity}
+
+
+class SearchRequest(ListRequest):
+    text: Annotated[StrictStr, Field(min_length=1, max_length=MAX_TEXT, description="what the film is about")]
+    k: K = 10
+
+
+class SimilarRequest(ListRequest):
     movie: MovieRef
     k: K = 10
     mode: StrictStr | None = Field(None, description="similar (default), also-liked, content, or a preset saved "
                                                      "with the model")
     weights: dict[str, StrictInt | StrictFloat] | None = Field(
         None, description="hand-set weights over fused/text/image cosines (instead of a mode)")
-    offset: Annotated[StrictInt, Field(ge=0, description="skip this many hits (pages agree with a longer k)")] = 0
-    exclude: Annotated[list[MovieRef], Field(max_length=MAX_EXCLUDE, description="never return these")] = []
     exclude_series: StrictBool = Field(False, description="leave out the films of the query's own series")
-    group_by: Literal["series"] | None = Field(None, description="one hit per series, its best")
-    diversity: Annotated[StrictInt | StrictFloat, Field(
-        ge=0, le=1, description="0 = relevance only .. 1: maximal marginal relevance over the best 30")] = 0.0
-
-
-class ResolveRequest(Strict):
-    movie: MovieRef
-
-
-class SearchRequest(Filters):
-    text: Annotated[StrictStr, Field(min_length=1, max_length=MAX_TEXT, description="what the film is about")]
-    k: K = 10
 
 
 class ImageSearchRequest(Filters):
@@ -123,6 +131,10 @@ class RecommendQueryBody(BaseModel):
     negative: list[QueryBody]
 
 
+class HistoryQueryBody(BaseModel):
+    history: list[QueryBody]
+
+
 class HitBody(BaseModel):
     tmdb_id: int | None
     title: str
@@ -141,7 +153,9 @@ class HitBody(BaseModel):
 
 
 class HitsBody(BaseModel):
-    query: QueryBody | RecommendQueryBody | None = None
+    query: QueryBody | RecommendQueryBody | HistoryQueryBody | None = Field(
+        None, description="what the request resolved to: /similar a movie, /recommend positive and negative, "
+                          "/next the history")
     hits: list[HitBody]
 
 

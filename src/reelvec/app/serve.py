@@ -431,15 +431,14 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
     async def similar(request):
         req = parse(SimilarRequest, await body_of(request))
         query = engine.query_info(req.movie)  # which film the title named (and the others it could name)
-        hits = engine.similar(query["key"], k=req.k, weights=req.weights, mode=req.mode, offset=req.offset,
-                              exclude=req.exclude, exclude_series=req.exclude_series, group_by=req.group_by,
-                              diversity=req.diversity, **req.filters())
+        hits = engine.similar(query["key"], k=req.k, weights=req.weights, mode=req.mode,
+                              exclude_series=req.exclude_series, **req.lists(), **req.filters())
         return reply({"query": query, **_hits(hits)})
 
     async def search(request):
         req = parse(SearchRequest, await body_of(request))
         hits = await asyncio.get_running_loop().run_in_executor(
-            encoders, lambda: engine.search_text(req.text, k=req.k, **req.filters()))
+            encoders, lambda: engine.search_text(req.text, k=req.k, **req.lists(), **req.filters()))
         return reply(_hits(hits))
 
     async def search_image(request):
@@ -466,8 +465,12 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
     async def next_(request):
         req = parse(NextRequest, await body_of(request))
         items = [tuple(h) if isinstance(h, tuple) else h for h in req.history]
-        return reply(await off_loop(lambda: _hits(engine.for_history(items, k=req.k, exclude_seen=req.exclude_seen,
-                                                                      **req.filters()))))
+
+        def work():
+            hits = engine.for_history(items, k=req.k, exclude_seen=req.exclude_seen, **req.filters())
+            named = [engine.query_info(h[0] if isinstance(h, tuple) else h) for h in items]  # all known by now
+            return {"query": {"history": named}, **_hits(hits)}
+        return reply(await off_loop(work))
 
     async def openapi(request):
         return reply(openapi_spec())

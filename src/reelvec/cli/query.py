@@ -53,7 +53,9 @@ def cmd_search(args) -> int:
         else:
             if not args.text:
                 raise ReelvecError("give a search text or --image PATH")
-            hits = engine.search_text(" ".join(args.text), k=args.k, **filters(args))
+            exclude = [int(m) if m.isdigit() else m for m in args.exclude]
+            hits = engine.search_text(" ".join(args.text), k=args.k, offset=args.offset, exclude=exclude,
+                                      group_by=args.group_by, diversity=args.diversity, **filters(args))
             header = f"movies matching {' '.join(args.text)!r}:"
         print_hits(hits, args.json, header, args.wide)
     return 0
@@ -116,6 +118,16 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def add_list_options(p) -> None:
+    p.add_argument("--offset", type=int, default=0, help="skip this many hits: a page (--offset 10 -k 10 is hits "
+                   "11-20 of -k 20)")
+    p.add_argument("--exclude", action="append", default=[], metavar="MOVIE",
+                   help="never list this movie (title, TMDB id or key; repeatable)")
+    p.add_argument("--group-by", choices=["series"], help="one hit per series (its best)")
+    p.add_argument("--diversity", type=float, default=0.0, help="0 (default) to 1: mix in films unlike those "
+                   "already listed (maximal marginal relevance over the best 30); 0.2-0.3 is a mild mix")
+
+
 def register(sub) -> None:
     si = sub.add_parser("similar", help="movies like a given movie (title or TMDB id)",
                         description="Movies like MOVIE; filters are pushed down to Qdrant. --mode picks what "
@@ -135,14 +147,8 @@ def register(sub) -> None:
                     help="what similar means (default: similar; the presets are saved with the model)")
     si.add_argument("--weights", help="hand-set modality weights over fused/text/image instead of a mode, "
                     "e.g. text=1,image=0.3")
-    si.add_argument("--offset", type=int, default=0, help="skip this many hits: a page (--offset 10 -k 10 is hits "
-                    "11-20 of -k 20)")
-    si.add_argument("--exclude", action="append", default=[], metavar="MOVIE",
-                    help="never list this movie (title, TMDB id or key; repeatable)")
+    add_list_options(si)
     si.add_argument("--exclude-series", action="store_true", help="leave out the films of the query's own series")
-    si.add_argument("--group-by", choices=["series"], help="one hit per series (its best)")
-    si.add_argument("--diversity", type=float, default=0.0, help="0 (default) to 1: mix in films unlike those "
-                    "already listed (maximal marginal relevance over the best 30); 0.2-0.3 is a mild mix")
     add_filters(si)
     si.set_defaults(func=cmd_similar)
 
@@ -156,6 +162,7 @@ def register(sub) -> None:
                         "  reelvec search --image poster.jpg", formatter_class=EXAMPLES)
     se.add_argument("text", nargs="*", help="what to look for")
     se.add_argument("--image", help="a poster image to search by")
+    add_list_options(se)
     add_filters(se)
     se.set_defaults(func=cmd_search)
 

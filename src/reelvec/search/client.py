@@ -92,8 +92,11 @@ class Client:
             {"mode": mode} if mode else {})
         return [_hit(h, self.url) for h in self._call("POST", "/similar", body)["hits"]]
 
-    def search_text(self, text: str, k: int = 10, **filters) -> list[Hit]:
-        return [_hit(h, self.url) for h in self._call("POST", "/search", {"text": text, "k": k, **filters})["hits"]]
+    def search_text(self, text: str, k: int = 10, **options) -> list[Hit]:
+        """`Engine.search_text` over HTTP (the same options and filters)."""
+        if "exclude" in options:
+            options["exclude"] = list(options["exclude"])
+        return [_hit(h, self.url) for h in self._call("POST", "/search", {"text": text, "k": k, **options})["hits"]]
 
     def search_image(self, image: str | Path | bytes, k: int = 10, **filters) -> list[Hit]:
         data = image if isinstance(image, bytes) else Path(image).read_bytes()

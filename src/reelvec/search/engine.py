@@ -842,12 +842,15 @@ class Engine:
         scored.sort(key=lambda f: -f.score)
         return self._hits(scored[:k], q)
 
-    def search_text(self, text: str, k: int = 10, **filters) -> list[Hit]:
+    def search_text(self, text: str, k: int = 10, *, offset: int = 0, exclude: Sequence[int | str] = (),
+                    group_by: str | None = None, diversity: float = 0.0, **filters) -> list[Hit]:
         """Movies whose descriptions match a free text ("a heist comedy in paris").
 
         Args:
             text: what to look for (encoded with the build's MiniLM text encoder).
             k: how many hits.
+            offset, exclude, group_by, diversity: pages, exclusions, one hit per series and
+                maximal marginal relevance, as in `similar`.
             **filters: ``genres`` (any of), ``genres_all``, ``exclude_genres``, ``years=(from, to)``,
                 ``after``, ``before`` (years, inclusive), ``languages`` (original language codes);
                 pushed down to Qdrant, so `k` hits come back whenever `k` movies pass them.
@@ -872,9 +875,14 @@ class Engine:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:
             raise SearchError(f"the search text is not valid Unicode ({exc.reason} at character {exc.start})") from exc
+        opts = ListOptions(offset, group_by, diversity)
+        flt = self._filter(filters, exclude_ids=self._point_ids(exclude))
         v = self.text_encoder.encode([text.strip()])[0]
+        return shape(lambda n: self._text_ranked(text, v, n, flt), k, opts, _series_of, self._fused_rows)
+
+    def _text_ranked(self, text: str, v: np.ndarray, k: int, flt: SearchFilter) -> list[Hit]:
         how = self.text_rank
-        pool = self.store.query(self.collection, QuerySpec(v, "text", max(how.pool, k), self._filter(filters)))
+        pool = self.store.query(self.collection, QuerySpec(v.tolist(), "text", max(how.pool, k), flt))
         ranked = rank_text(text, [f.score for f in pool], [f.payload for f in pool], how)[:k]
         found = [dataclasses.replace(pool[r.index], score=r.score) for r in ranked]
         hits = self._hits(found, Found("", 0.0, {}), cosines={pool[r.index].id: {"text": pool[r.index].score}
@@ -978,8 +986,24 @@ class Engine:
             has = np.zeros(len(movies), bool)
         return text, image, has, rt.embed_movies(movies, text, image, has)
 
+    def vector_of(self, movie: int | str, vector: str = "fused") -> np.ndarray:
+        """The stored vector of an indexed movie (TMDB id, key or title): what `similar` starts from.
+        (`embed("Alien")` embeds the *text* "Alien"; this reads the film.)
+
+        Raises:
+            UnknownMovieError: no such movie. SearchError: an unknown vector name, or a movie
+                without that vector (no usable poster for ``"image"``).
+        """
+        if vector not in VECTOR_NAMES:
+            raise SearchError(f"unknown vector {vector!r}; vectors are {', '.join(VECTOR_NAMES)}")
+        rec = self._record(self.get_movie_index(movie))
+        if vector not in rec.vec:
+            raise SearchError(f"{rec.payload.get('title', movie)!r} has no {vector} vector (no usable poster)")
+        return np.asarray(rec.vec[vector], np.float32)
+
     def embed(self, item, vector: str = "fused") -> np.ndarray:
-        """The vector reelvec would store or search with, without writing anything.
+        """The vector reelvec would store or search with, without writing anything. A ``str`` is a
+        text, never a title lookup: `vector_of("Alien")` is the indexed film's vector.
 
         Args:
             item: a movie (a `Movie`, or a dict of reelvec fields with at least ``title``), a text
