@@ -324,6 +324,7 @@ class Engine:
         _ = self.blends
         self._title_similarity()
         self.vocabulary()
+        self.titles.warm()  # a large catalogue's fuzzy-title candidate index
         columns = getattr(self.store, "columns", None)
         if columns is not None:
             self._sets_of(columns(coll)["ids"])
