@@ -409,7 +409,7 @@ def test_the_ranking_does_not_depend_on_k(engine, monkeypatch, flt):
     """The candidates of a blended `similar` are the same for every k up to BLEND_POOL (here 4,
     so that 16 movies are more than one pool): the top 2 at k=2 are the first 2 at k=3 and k=4,
     for every movie, with and without filters, on both backends."""
-    import reelvec.search.engine as eng
+    import reelvec.search.ranking as eng
     monkeypatch.setattr(eng, "BLEND_POOL", 4)
     monkeypatch.setattr(eng, "PEOPLE_POOL", 2)
     engine.store.answer = lambda collection, pid: None  # computed, not precomputed
@@ -421,7 +421,7 @@ def test_the_ranking_does_not_depend_on_k(engine, monkeypatch, flt):
 def test_same_people_and_series_are_candidates(engine, monkeypatch):
     """A film that shares a lead actor (or a director, or a series) is fetched as a candidate by a
     prefetch of its own, whatever the nearest ones are: Aliens (Sigourney Weaver) for Alien."""
-    import reelvec.search.engine as eng
+    import reelvec.search.ranking as eng
     monkeypatch.setattr(eng, "BLEND_POOL", 1)
     engine.store.answer = lambda collection, pid: None
     q = engine.store.retrieve(engine.collection, [engine.get_movie_index("Alien")])[0]

@@ -124,7 +124,7 @@ def test_endpoints_equal_the_engine(home, service):
     ("GET", "/similar?movie=Alien&diversity=lots", None, 400, "diversity must be"),
     ("GET", "/similar?movie=Alien&exclude_series=maybe", None, 400, "true or false"),
     ("POST", "/similar", {"movie": "Alien", "group_by": "genre"}, 400, "group_by: Input should be 'series'"),
-    ("POST", "/similar", {"movie": "Alien", "exclude": ["Nope Nope Nope Qwerty"]}, 404, "closest"),
+    ("GET", "/similar?movie=Alien&offset=1001", None, 400, "offset: Input should be less than or equal to 1000"),
 ])
 def test_bad_input_is_a_4xx_with_a_message(service, method, path, body, status, says):
     got, payload, _ = http(method, service + path, body)
@@ -193,6 +193,24 @@ def test_answers_name_the_query_and_serve_posters(home, service):
 def test_hostile_bodies_are_4xx_json(service, body, says):
     status, payload, _ = http("POST", f"{service}/similar", body)
     assert status == 400 and says in payload["error"]
+
+
+def test_exclusions_never_fail_a_page_and_long_gets_fit(service):
+    """An excluded film not in the index (a live edit deleted it) is ignored; titles are matched
+    exactly (never fuzzily: a page may exclude a thousand); a GET with 1,000 exclude= values fits."""
+    status, body, _ = http("POST", f"{service}/similar", {"movie": "Alien", "k": 3,
+                                                           "exclude": ["Nope Nope Qwerty", 999999999, "own:gone"]})
+    assert status == 200 and len(body["hits"]) == 3
+    t0 = time.perf_counter()
+    status, body, _ = http("POST", f"{service}/similar", {"movie": "Alien", "k": 3,
+                                                           "exclude": [f"aliens{'s' * (i % 200)}{i}" for i in range(999)]})
+    assert status == 200 and time.perf_counter() - t0 < 2
+    url = f"{service}/similar?movie=Alien&k=2&" + "&".join(f"exclude={i}" for i in range(1_000_000, 1_001_000))
+    status, body, _ = http("GET", url)
+    assert status == 200 and len(body["hits"]) == 2
+    plain = [h["tmdb_id"] for h in http("POST", f"{service}/search", {"text": "alien creature", "k": 4})[1]["hits"]]
+    dropped = http("POST", f"{service}/search", {"text": "alien creature", "k": 3, "exclude": [plain[0]]})[1]
+    assert [h["tmdb_id"] for h in dropped["hits"]] == plain[1:4]  # the rest keeps its order and scores
 
 
 def test_unknown_routes_and_methods_answer_json(service):

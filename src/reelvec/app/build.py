@@ -331,7 +331,7 @@ def _apply_later_edits(store, collection: str, home: Home, movies: list, seen: i
     from reelvec.index.build import make_points
     from reelvec.ingest.edits import EditLog, apply_edits
     from reelvec.ingest.franchise import franchise_of
-    from reelvec.search.engine import store_hubness
+    from reelvec.search.writes import store_hubness
 
     log = EditLog(home.edits)
     later = log.read()[seen:]

@@ -19,6 +19,7 @@ MAX_MOVIES = 100  # positives + negatives of one /recommend
 MAX_HISTORY = 1000  # items of one /next history
 MAX_EDIT = 1000  # movies of one POST /movies
 MAX_EXCLUDE = 1000
+MAX_OFFSET = 1000  # a page starts at most this far down (the work is offset + k hits)
 MAX_TEXT = 10_000
 POSTER_WIDTHS = (92, 154, 185, 342, 500, 780)  # ?w= sizes of GET /posters/{movie} (TMDB's own steps)
 
@@ -27,7 +28,7 @@ MovieRef = Annotated[StrictInt | StrictStr, Field(description="a title (fuzzy, '
 Names = Annotated[StrictStr | list[StrictStr], Field(description="a name or a list of names")]
 K = Annotated[StrictInt, Field(ge=1, le=MAX_K, description="how many hits")]
 Year = Annotated[StrictInt, Field(description="a year, inclusive")]
-Rating = Annotated[StrictInt | StrictFloat, Field(ge=0.5, le=5)]
+Rating = Annotated[float, Field(ge=0.5, le=5, strict=True)]  # strict float: ints pass, bools and strings do not
 
 
 class Strict(BaseModel):
@@ -56,11 +57,14 @@ class ResolveRequest(Strict):
 class ListRequest(Filters):
     """What a site needs from a list: pages, exclusions, one per series, diversity."""
 
-    offset: Annotated[StrictInt, Field(ge=0, description="skip this many hits (pages agree with a longer k)")] = 0
-    exclude: Annotated[list[MovieRef], Field(max_length=MAX_EXCLUDE, description="never return these")] = []
+    offset: Annotated[StrictInt, Field(ge=0, le=MAX_OFFSET, description="skip this many hits (pages agree with a "
+                                                                        "longer k)")] = 0
+    exclude: Annotated[list[MovieRef], Field(max_length=MAX_EXCLUDE, description=(
+        "never return these: TMDB ids, keys or exact titles (one not in the index is ignored; for long lists "
+        "use POST)"))] = []
     group_by: Literal["series"] | None = Field(None, description="one hit per series, its best")
-    diversity: Annotated[StrictInt | StrictFloat, Field(
-        ge=0, le=1, description="0 = relevance only .. 1: maximal marginal relevance over the best 30")] = 0.0
+    diversity: Annotated[float, Field(ge=0, le=1, strict=True, description=(
+        "0 = relevance only .. 1: maximal marginal relevance over the best 30; 0.1-0.2 is a mild mix"))] = 0.0
 
     def lists(self) -> dict:
         return {"offset": self.offset, "exclude": self.exclude, "group_by": self.group_by, "diversity": self.diversity}

@@ -361,7 +361,7 @@ def make_app(engine, config: ServeConfig = ServeConfig()):
         return await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(queries, work), DEADLINE)
 
     async def body_of(request) -> dict:
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):
             return _query_params(request.query)
         raw = await request.read()
         if len(raw) > MAX_QUERY_BODY and not request.path.startswith("/movies"):

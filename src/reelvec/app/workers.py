@@ -11,6 +11,7 @@ from collections.abc import Callable
 from reelvec.app.serve import ServeConfig, make_app
 
 logger = logging.getLogger("reelvec.app.serve")
+MAX_URL = 64 * 1024  # bytes of a request line (aiohttp's default 8,190 refused 1,000 exclude= values)
 
 
 def serve(engine, config: ServeConfig = ServeConfig(), ready: Callable[[str], None] | None = None) -> None:
@@ -146,7 +147,8 @@ def _run(engine, config: ServeConfig, sock, ready: Callable[[str], None] | None,
     from aiohttp import web
 
     async def main():
-        runner = web.AppRunner(make_app(engine, config), access_log=None)
+        runner = web.AppRunner(make_app(engine, config), access_log=None, max_line_size=MAX_URL,
+                               max_field_size=16 * 1024)  # a GET page may carry many exclude=...
         await runner.setup()
         if balance is None:
             site = web.SockSite(runner, sock)

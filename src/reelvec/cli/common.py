@@ -192,15 +192,15 @@ def filters(args) -> dict:
             "languages": args.language or None}
 
 
-def print_hits(hits, as_json: bool, header: str, wide: bool = False) -> None:
+def print_hits(hits, as_json: bool, header: str, wide: bool = False, first: int = 1) -> None:
     if as_json:
         for h in hits:
             print(json.dumps(h.to_dict(), ensure_ascii=False))
         return
     print(header)
     if not hits:
-        print("(no movie matches these filters)")
+        print("(no movie matches these filters)" if first == 1 else f"(no hits from #{first} on)")
         return
     rows = [[i, h.title, h.year or "", ", ".join(h.genres[:3]), f"{h.score:.3f}", str(h.explanation)]
-            for i, h in enumerate(hits, 1)]
+            for i, h in enumerate(hits, first)]
     print(table(rows, ["#", "title", "year", "genres", "score", "why"], None if wide else terminal_width(), (1, 3, 5)))

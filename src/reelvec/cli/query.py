@@ -41,7 +41,7 @@ def cmd_similar(args) -> int:
                               exclude_series=args.exclude_series, group_by=args.group_by, diversity=args.diversity,
                               **filters(args))
         how = "by your weights" if weights else f"mode {args.mode or 'similar'}"
-        print_hits(hits, args.json, f"movies like {label} ({how}):", args.wide)
+        print_hits(hits, args.json, f"movies like {label} ({how}):", args.wide, args.offset + 1)
     return 0
 
 
@@ -57,7 +57,7 @@ def cmd_search(args) -> int:
             hits = engine.search_text(" ".join(args.text), k=args.k, offset=args.offset, exclude=exclude,
                                       group_by=args.group_by, diversity=args.diversity, **filters(args))
             header = f"movies matching {' '.join(args.text)!r}:"
-        print_hits(hits, args.json, header, args.wide)
+        print_hits(hits, args.json, header, args.wide, getattr(args, "offset", 0) + 1)
     return 0
 
 
@@ -125,7 +125,7 @@ def add_list_options(p) -> None:
                    help="never list this movie (title, TMDB id or key; repeatable)")
     p.add_argument("--group-by", choices=["series"], help="one hit per series (its best)")
     p.add_argument("--diversity", type=float, default=0.0, help="0 (default) to 1: mix in films unlike those "
-                   "already listed (maximal marginal relevance over the best 30); 0.2-0.3 is a mild mix")
+                   "already listed (maximal marginal relevance over the best 30); 0.1-0.2 is a mild mix")
 
 
 def register(sub) -> None:

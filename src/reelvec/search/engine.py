@@ -6,212 +6,40 @@ what the two movies share.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import functools
 import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from reelvec.errors import NoRoomError, SearchError, StoreError, UnknownMovieError
+from reelvec.errors import SearchError, StoreError, UnknownMovieError
 from reelvec.fusion.blend import (
     DEFAULT_MODE,
-    HUB_K,
-    LABELS,
-    LEAD_CAST,
     Blend,
-    blends_from,
-    lead_people,
-    placed_by,
     resolve_mode,
 )
 from reelvec.fusion.textrank import TextRank
 from reelvec.fusion.textrank import rank as rank_text
 from reelvec.index.base import ALIAS, Found, QuerySpec, SearchFilter, point_id
-from reelvec.ingest.franchise import TitleSimilarity
 from reelvec.ingest.mapped import MAX_TITLE  # a longer "title" is not one (fuzzy matching it takes seconds)
 from reelvec.locks import WRITER_LOCK
+from reelvec.search.hits import VECTOR_NAMES, Explains, Explanation, Hit, _series_of
 from reelvec.search.lists import ListOptions, shape
+from reelvec.search.ranking import ANSWERS_K, Ranking, _is_blended
 from reelvec.search.titles import Resolved, TitleEntry, TitleIndex, split_year
+from reelvec.search.writes import LiveEdits
 
-VECTOR_NAMES = ("fused", "text", "image")
 ALIAS_CHECK_SECONDS = 1.0
 FILTER_KEYS = frozenset({"genres", "genres_all", "exclude_genres", "years", "after", "before", "languages"})
-ROW_SETS_KEPT = 100_000  # movies whose genre/people sets a blended `similar` keeps between calls
-ANSWERS_K = 10  # a build precomputes every movie's default `similar` up to this k (the default k)
-BLEND_POOL = 100  # nearest candidates of a blended `similar`; its ranking is the same for every k up to this
-PEOPLE_POOL = 30  # candidates from the same series / a shared director / a shared lead actor, each
 MAX_EXCLUDE = 1000  # movies one query may exclude
 MAX_UNKNOWN = 10  # unknown titles a history lists before it is refused
 MAX_TEXT = 10_000  # characters of a `search_text` query
 HISTORY_DECAY = 0.85  # recency weight per step back in a history (the fallback without a sequence model)
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Explanation:
-    fused: float | None = None
-    text: float | None = None
-    image: float | None = None
-    shared_genres: tuple[str, ...] = ()
-    shared_keywords: tuple[str, ...] = ()
-    shared_cast: tuple[str, ...] = ()
-    same_director: str | None = None
-    note: str | None = None
-    placed_by: str | None = None  # the signal that contributed most: "same franchise", "similar plot", ...
-    same_franchise: str | None = None  # the franchise both films belong to (payload `franchise`)
-    same_series: str | None = None  # the series both belong to, as its sources name it (payload `series_name`)
-
-    def __str__(self) -> str:
-        parts = [self.placed_by] if self.placed_by else []
-        cos = [f"{n} {v:.2f}" for n, v in (("fused", self.fused), ("text", self.text), ("poster", self.image))
-               if v is not None]
-        if cos:
-            parts.append("cos " + ", ".join(cos))
-        if self.same_series:
-            parts.append(f"same series: {self.same_series}")
-        elif self.same_franchise and self.placed_by != "same franchise":
-            parts.append(f"franchise {self.same_franchise}")
-        if self.same_director:
-            parts.append(f"same director: {self.same_director}")
-        if self.shared_cast:
-            parts.append("cast " + ", ".join(self.shared_cast[:2]))
-        if self.shared_genres:
-            parts.append("genres " + ", ".join(self.shared_genres))
-        if self.shared_keywords:
-            parts.append("keywords " + ", ".join(self.shared_keywords[:3]))
-        if self.note:
-            parts.append(self.note)
-        return "; ".join(parts)
-
-    def to_dict(self) -> dict:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
-
-
-@dataclass(frozen=True)
-class Hit:
-    tmdb_id: int | None
-    title: str
-    year: int | None
-    genres: tuple[str, ...]
-    score: float
-    explanation: Explanation = field(default_factory=Explanation)
-    key: str = ""
-    poster: str | None = None
-    series: str | None = None  # the series it belongs to, as its sources name it
-    director: str | None = None
-    overview: str | None = None  # trimmed (payload `overview`)
-    tmdb_url: str | None = None
-    imdb_url: str | None = None
-
-    def to_dict(self) -> dict:
-        return {"tmdb_id": self.tmdb_id, "title": self.title, "year": self.year, "genres": list(self.genres),
-                "score": round(self.score, 6), "key": self.key, "poster": self.poster, "series": self.series,
-                "director": self.director, "overview": self.overview, "tmdb_url": self.tmdb_url,
-                "imdb_url": self.imdb_url, "why": str(self.explanation), "explanation": self.explanation.to_dict()}
-
-
-def _series_of(hit: Hit) -> str | None:
-    return hit.series
-
-
-def _is_blended(blend: Blend) -> bool:
-    """Does `similar` with this blend rescore candidates (rather than run one vector query)?"""
-    return blend.vectors != ("fused",) or bool(blend.title or blend.genre or blend.people or blend.series
-                                               or blend.hub)
-
-
-SET_FIELDS = ("genres", "director", "directors", "cast", "series", "hub")  # what `_shared_sets` reads
-
-
-def _shared_sets(fields: dict) -> tuple[frozenset, frozenset, str | None, float]:
-    """(genres, directors and lead actors, series, hubness) of a movie's payload fields: what the
-    genre, people and series signals of a blend compare, and its hub penalty."""
-    hub = fields.get("hub")
-    return (frozenset(fields.get("genres") or ()), lead_people(_directors(fields), fields.get("cast")),
-            fields.get("series") or None, float(hub) if isinstance(hub, (int, float)) else 0.0)
-
-
-def _agreement(q: tuple, c: tuple) -> tuple[float, float, float, float]:
-    """(shares a genre, shares people, same series, the candidate's hubness) of query sets `q`
-    and candidate sets `c` (`_shared_sets` both)."""
-    return float(bool(q[0] & c[0])), float(bool(q[1] & c[1])), float(q[2] is not None and q[2] == c[2]), c[3]
-
-
-def _directors(fields: dict) -> list[str]:
-    return list(fields.get("directors") or ([fields["director"]] if fields.get("director") else []))
-
-
-def _shared_keys(payload: dict) -> dict[str, tuple[str, ...]]:
-    """The candidate prefetches of a query movie: filter fields -> values (its series, its
-    directors, its lead actors); only those it has."""
-    out = {"series": (payload["series"],) if payload.get("series") else (),
-           "directors_any": tuple(_directors(payload)), "cast_any": tuple((payload.get("cast") or ())[:LEAD_CAST])}
-    return {k: v for k, v in out.items() if v}
-
-
-def _prefetch_filters(payload: dict, flt: SearchFilter) -> list[SearchFilter]:
-    """`flt` narrowed to each of the query movie's `_shared_keys` (its series, directors, leads)."""
-    keys = _shared_keys(payload)
-    out = []
-    if "series" in keys:
-        out.append(dataclasses.replace(flt, series=keys["series"]))
-    if "directors_any" in keys:
-        out.append(dataclasses.replace(flt, directors_any=keys["directors_any"]))
-    if "cast_any" in keys:
-        out.append(dataclasses.replace(flt, cast_any=keys["cast_any"]))
-    return out
-
-
-def store_hubness(store, collection: str, ids: Sequence[str], fused: np.ndarray) -> np.ndarray:
-    """The hubness (`fusion.blend.hubness`) of new or replaced points `ids` with fused vectors
-    `fused`, against the films `collection` holds: the mean cosine of their `HUB_K` nearest
-    (themselves left out). The films already there keep theirs until the next build."""
-    if not len(ids):
-        return np.zeros(0, np.float32)
-    specs = [QuerySpec([float(x) for x in v], "fused", HUB_K, SearchFilter(exclude_ids=(pid,)),
-                       with_payload=False) for pid, v in zip(ids, fused)]
-    found = store.query_batch(collection, specs)
-    return np.array([np.clip(np.mean([f.score for f in hits]), 0.0, 1.0) if hits else 0.0 for hits in found],
-                    np.float32)
-
-
-def _median(x: np.ndarray) -> float:
-    """np.median of a small array without NaNs, at a fraction of its cost (np.median also
-    imports numpy.ma on first use, ~15 ms of a cold CLI call)."""
-    s = np.sort(x)
-    n = len(s)
-    return float((s[(n - 1) // 2] + s[n // 2]) / 2) if n else float("nan")
-
-
-def _unit(v) -> np.ndarray:
-    v = np.asarray(v, np.float32)
-    return v / max(float(np.linalg.norm(v)), 1e-12)
-
-
-def _cosines(q, vectors: Sequence) -> np.ndarray:
-    """Cosine of `q` with each vector; NaN where either is missing."""
-    out = np.full(len(vectors), np.nan)
-    have = [i for i, v in enumerate(vectors) if v is not None and len(v)]
-    if q is None or not len(q) or not have:
-        return out
-    M = np.asarray([vectors[i] for i in have], np.float32)
-    qv = np.asarray(q, np.float32)
-    out[have] = (M @ qv) / np.maximum(np.linalg.norm(M, axis=1) * float(np.linalg.norm(qv)), 1e-12)
-    return out
-
-
-def _cos(a, b) -> float | None:
-    if a is None or b is None or len(a) == 0 or len(b) == 0:
-        return None
-    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
-    return float(a @ b / max(float(np.sqrt((a @ a) * (b @ b))), 1e-12))
 
 
 def make_filter(genres=None, genres_all=None, exclude_genres=None, years=None, after=None, before=None,
@@ -231,8 +59,13 @@ def make_filter(genres=None, genres_all=None, exclude_genres=None, years=None, a
                         languages=as_tuple(languages), exclude_ids=tuple(exclude_ids), has_vector=has_vector)
 
 
-class Engine:
+class Engine(Explains, Ranking, LiveEdits):
     """Search over one reelvec collection (found through its alias). Get one with `reelvec.open`.
+
+    Which part answers what: queries and title resolution here (the store's `query`,
+    `retrieve`, `recommend`), the blended `similar` in `Ranking` (search/ranking.py), live edits in
+    `LiveEdits` (search/writes.py, the writable store under the home's lock), hits and their
+    explanations in `Explains` (search/hits.py).
 
     Every query method returns a list of `Hit` (best first): TMDB id, title, year, genres, score
     and an `Explanation` (per-modality cosines and what the two movies share). Methods raise
@@ -583,10 +416,30 @@ class Engine:
         return shape(lambda n: self._similar_to(q, n, weights, mode, flt), k, opts, _series_of, self._fused_rows)
 
     def _point_ids(self, movies) -> tuple[str, ...]:
+        """Point ids of movies to exclude: TMDB ids and keys as they are, titles only when exact
+        (never a fuzzy lookup: a page may exclude a thousand); one not in the index is ignored
+        (a film a live edit deleted must not break the pages that exclude it)."""
+        from reelvec.ingest.movie import normalise_title
+
         movies = [movies] if isinstance(movies, (str, int, np.integer)) else list(movies or ())
         if len(movies) > MAX_EXCLUDE:
             raise SearchError(f"exclude has {len(movies):,} movies; give at most {MAX_EXCLUDE:,}")
-        return tuple(self.get_movie_index(m) for m in movies)
+        out, keys = [], {}
+        for m in movies:
+            if isinstance(m, (int, np.integer)) and not isinstance(m, bool) or isinstance(m, str) and m.strip().isdigit():
+                out.append(point_id(f"tmdb:{int(m)}"))
+            elif isinstance(m, str) and ":" in m and " " not in m.split(":", 1)[0]:
+                keys[point_id(m.strip())] = m  # a key ("own:sku-1"), or a title such as "Tron: Legacy"
+            elif not isinstance(m, str):
+                raise SearchError(f"exclude takes TMDB ids, keys or titles, got {m!r}")
+        found = {f.id for f in self.store.retrieve(self.collection, list(keys), with_payload=False)} if keys else set()
+        out += [pid for pid in keys if pid in found]
+        titles = [m for m in movies if isinstance(m, str) and not m.strip().isdigit()
+                  and point_id(m.strip()) not in found]
+        for m in titles:
+            title, year = split_year(m)
+            out += [e.point_id for e in self.titles.by_norm.get(normalise_title(title), []) if year in (None, e.year)]
+        return tuple(dict.fromkeys(out))
 
     def _fused_rows(self, hits: Sequence[Hit]) -> np.ndarray:
         """The fused vectors of hits (for diversity), in order."""
@@ -609,239 +462,6 @@ class Engine:
         hits = self.store.query(self.collection, QuerySpec(q.vec["fused"], "fused", k, flt, with_vectors=True,
                                                            near_id=q.id))
         return self._hits(hits, q)
-
-    @property
-    def blends(self) -> dict[str, Blend]:
-        """The `similar` presets: those saved with the build's model (config.json), else the built-in ones."""
-        if self._blends is None:
-            meta = None
-            if self._model_dir is not None:
-                try:
-                    meta = json.loads((Path(self._model_dir) / "config.json").read_text())
-                except (OSError, ValueError) as exc:
-                    logger.debug("no blends in %s (%s): using the built-in presets", self._model_dir, exc)
-            self._blends = blends_from(meta if isinstance(meta, dict) else None)
-        return self._blends
-
-    def _title_similarity(self) -> tuple[TitleSimilarity, dict[str, int], list[str]]:
-        titles = self.titles
-        if self._tsim is None or self._tsim[0] is not titles:
-            ids = [e.point_id for e in titles.entries]
-            words = None
-            tsim = None
-            columns = getattr(self.store, "columns", None)
-            if columns is not None:  # a published copy keeps the title words (same order as its titles)
-                c = columns(self.collection)
-                if c.get("title_words") is not None and list(c["ids"]) == ids:
-                    arrays = getattr(self.store, "title_arrays", None)  # and the similarity, built
-                    saved = arrays(self.collection) if arrays is not None else None
-                    try:
-                        tsim = TitleSimilarity.from_arrays(saved, c["title_words"]) if saved else None
-                    except (KeyError, ValueError) as exc:
-                        logger.debug("title arrays unusable (%s); building them", exc)
-                    if tsim is None:
-                        words = [(w.split(), h.split()) for w, h in zip(c["title_words"], c["head_words"])]
-            tsim = tsim or TitleSimilarity([e.title for e in titles.entries], words)
-            self._tsim = (titles, tsim, {i: r for r, i in enumerate(ids)}, ids)
-        return self._tsim[1], self._tsim[2], self._tsim[3]
-
-    @staticmethod
-    @functools.lru_cache(maxsize=16)
-    def _answers_meta(blend: Blend) -> dict:
-        """What precomputed answers must have been computed with to stand for a computed one."""
-        return {"answers": 2, "mode": DEFAULT_MODE, "blend": blend.to_dict(), "k": ANSWERS_K, "pool": BLEND_POOL}
-
-    def _answered(self, q: Found, blend: Blend, k: int) -> list[Hit] | None:
-        """The default `similar` of `q` from the answers a build precomputed for the generation
-        being read (the same hits, scores and explanations as computing them), or None."""
-        answer = getattr(self.store, "answer", None)
-        got = answer(self.collection, q.id) if answer is not None else None
-        if got is None or got[1] != self._answers_meta(blend):
-            return None
-        a = got[0]
-        ids = a["ids"][:k]
-        shown = {pid: {n: a[n][j] for n in VECTOR_NAMES} for j, pid in enumerate(ids)}
-        why = {pid: a["placed_by"][j] for j, pid in enumerate(ids)}
-        return self._hits([Found(pid, s, {}, None) for pid, s in zip(ids, a["score"])], q, shown, why)
-
-    def has_similar_answers(self) -> bool:
-        """Does the generation being read keep precomputed default `similar` answers that match
-        the current preset?"""
-        meta = getattr(self.store, "answer_meta", None)
-        return meta is not None and meta(self.collection) == self._answers_meta(resolve_mode(None, self.blends))
-
-    def similar_answers(self, progress: bool = False) -> tuple[str, int, dict[str, dict], dict] | None:
-        """Every movie's default `similar` (k = `ANSWERS_K`, no filters), computed as a query would
-        compute it, for a build to keep with the published copy (`index.publish.save_answers`):
-        (collection, generation, {point id: hits}, meta). None when the store keeps no copies or
-        the default mode is not a blend (a plain vector query, fast already)."""
-        generation = getattr(self.store, "generation", None)
-        columns = getattr(self.store, "columns", None)
-        blend = resolve_mode(None, self.blends)
-        if generation is None or columns is None or not _is_blended(blend):
-            return None
-        from tqdm import tqdm
-
-        coll = self.collection
-        gen = generation(coll)
-        self.warm()
-        out = {}
-        for pid in tqdm(list(columns(coll)["ids"]), desc="answers", unit="movie", disable=not progress):
-            q = self._record(pid)
-            found, shown, why = self._blend_rank(q, blend, ANSWERS_K, self._filter({}, exclude_ids=(pid,)))
-            out[pid] = {"ids": [f.id for f in found], "score": [f.score for f in found],
-                        "placed_by": [why.get(f.id) for f in found],
-                        **{n: [shown[f.id][n] for f in found] for n in VECTOR_NAMES}}
-        return coll, gen, out, self._answers_meta(blend)
-
-    def _blend_rank(self, q: Found, blend: Blend, k: int,
-                    flt: SearchFilter) -> tuple[list[Found], dict[str, dict], dict[str, str | None]]:
-        """Candidates from each vector the blend reads (and from similar titles), rescored with the
-        blend's formula on their stored vectors and payloads -> (the best k, best first; their
-        cosines; the signal that placed each), what `_hits` makes hits of."""
-        # The candidates do not depend on k (up to BLEND_POOL), so the first 10 of k=50 are the top
-        # 10 of k=10: the heaviest vector's `pool` nearest, the films of the same series, with a
-        # director or lead actor in common (`PEOPLE_POOL` each, nearest first) and similar titles.
-        # The other vectors only rescore them (measured on validation: a prefetch per vector
-        # found the same top 10 for franchise pairs and co-liked NDCG, at twice the cost)
-        pool = max(BLEND_POOL, k)
-        names = sorted((n for n in blend.vectors if n in q.vec), key=lambda n: -getattr(blend, n))[:1]
-        specs = [QuerySpec(q.vec[n], n, pool, flt, with_payload=False, near_id=q.id) for n in names]
-        if "fused" in q.vec:
-            specs += [QuerySpec(q.vec["fused"], "fused", PEOPLE_POOL, f, with_payload=False)
-                      for f in _prefetch_filters(q.payload, flt)]
-        cands = {f.id for hits in (self.store.query_batch(self.collection, specs) if specs else []) for f in hits}
-        cands.discard(q.id)
-        similar_titles, row_of = dict[int, float](), dict[str, int]()
-        if blend.title > 0:
-            tsim, row_of, ids = self._title_similarity()
-            r = row_of.get(q.id)
-            if r is not None:
-                similar_titles = tsim.similar_rows(r)
-                above = sorted((c for c, v in similar_titles.items() if v > blend.title_floor),
-                               key=lambda c: (-similar_titles[c], c))[:pool]
-                extra = tuple(ids[i] for i in above if ids[i] not in cands and ids[i] != q.id)
-                if extra:
-                    spec = QuerySpec(q.vec["fused"], "fused", len(extra), dataclasses.replace(flt, only_ids=extra),
-                                     with_payload=False)
-                    cands.update(f.id for f in self.store.query(self.collection, spec))
-        if not cands:
-            return [], {}, {}
-        cand_ids = sorted(cands)  # rows below are in id order: ties break by id
-        gather = getattr(self.store, "vectors_of", None)  # a published copy: one gather per vector
-        if gather is not None:
-            mats, present = gather(self.collection, cand_ids, [n for n in VECTOR_NAMES if n in q.vec])
-            # all three cosines, also for the explanations; NaN where a point has no such vector
-            cos = {n: np.where(present[n], M @ _unit(q.vec[n]), np.nan) for n, M in mats.items()}
-        else:
-            found = self.store.retrieve(self.collection, cand_ids, with_vectors=True, with_payload=False)
-            cand_ids = [f.id for f in found]
-            cos = {n: _cosines(q.vec.get(n), [f.vec.get(n) for f in found]) for n in VECTOR_NAMES}
-        n_c = len(cand_ids)
-        cos = {n: cos.get(n, np.full(n_c, np.nan)) for n in VECTOR_NAMES}
-        title = np.array([similar_titles.get(row_of.get(i, -1), 0.0) for i in cand_ids])
-        # genre, people, series and hubness come from payloads: a published copy keeps them as
-        # columns; otherwise read payloads best-bound first until no unread candidate could still
-        # reach the top k (its bound: its partial score plus every set bonus)
-        q_sets = _shared_sets(q.payload)
-        sets = self._sets_of(cand_ids)
-        genre, people, series, hub = (np.zeros(n_c) for _ in range(4))
-
-        def scored() -> tuple[dict[str, np.ndarray], np.ndarray]:
-            t = blend.terms(cos["fused"], cos["text"], cos["image"], title, genre, people, series, hub)
-            return t, np.sum(list(t.values()), axis=0)
-        if sets is not None:
-            for i, row in enumerate(sets):
-                genre[i], people[i], series[i], hub[i] = _agreement(q_sets, row)
-            read = np.arange(n_c)
-        else:
-            # the bound of an unread candidate: its score with no set bonus and an ungated title
-            # (gating and hubness only lower a score) plus every set bonus
-            zero = np.zeros(n_c)
-            partial = np.sum(list(dataclasses.replace(blend, title_plot=0.0).terms(
-                cos["fused"], cos["text"], cos["image"], title, zero, zero, zero, zero).values()), axis=0)
-            read = np.sort(np.array(self._read_bonuses(cand_ids, partial, blend, k, q_sets,
-                                                       (genre, people, series, hub), lambda: scored()[1]), np.int64))
-        terms, score = scored()
-        order = read[np.argsort(-score[read], kind="stable")][:k]
-        typical = {n: _median(t[read]) for n, t in terms.items()}
-        ids = [cand_ids[i] for i in order]
-        cos_of = {n: [None if x != x else x for x in c[order].tolist()] for n, c in cos.items()}  # NaN -> None
-        term_of = {n: t[order].tolist() for n, t in terms.items()}
-        shown = {pid: {n: cos_of[n][j] for n in VECTOR_NAMES} for j, pid in enumerate(ids)}
-        why = {pid: placed_by({n: term_of[n][j] for n in terms}, typical) or None for j, pid in enumerate(ids)}
-        return [Found(pid, s, {}, None) for pid, s in zip(ids, score[order].tolist())], shown, why
-
-    def _sets_of(self, ids: Sequence[str]) -> list[tuple] | None:
-        """`_shared_sets` of each point from the store's columns (kept per point until the collection
-        or its generation changes); None when the store keeps no such columns."""
-        fields = getattr(self.store, "fields_of", None)
-        if fields is None:
-            return None
-        coll = self.collection
-        generation = getattr(self.store, "generation", None)
-        stamp = (coll, generation(coll) if generation is not None else None)
-        if self._row_sets[0] != stamp:
-            self._row_sets = (stamp, {})
-        cache = self._row_sets[1]
-        missing = [i for i in ids if i not in cache]
-        if missing:
-            cols = fields(coll, missing, SET_FIELDS)
-            if cols is None:
-                return None
-            if len(cache) > ROW_SETS_KEPT:
-                cache.clear()
-            cache.update((i, _shared_sets(f)) for i, f in zip(missing, cols))
-        return [cache[i] for i in ids]
-
-    def _read_bonuses(self, ids: list[str], partial: np.ndarray, blend: Blend, k: int, q_sets: tuple,
-                      out: tuple[np.ndarray, ...], full_score: Callable[[], np.ndarray]) -> list[int]:
-        """Fill the genre/people/series bonuses and hubness (`out`, in that order) from payloads,
-        best bound (`partial`) first, stopping once the k-th best full score (`full_score()`,
-        the blend over `out` as filled so far) beats every unread candidate's bound; returns the
-        rows read."""
-        bound = np.argsort(-partial, kind="stable")
-        bonus = blend.upper_bound()
-        genre, people, series, hub = out
-        read: list[int] = []
-        for s in range(0, len(bound), 2 * k):
-            batch = bound[s:s + 2 * k]
-            for i, f in zip(batch, self.store.retrieve(self.collection, [ids[i] for i in batch])):
-                genre[i], people[i], series[i], hub[i] = _agreement(q_sets, _shared_sets(f.payload))
-                read.append(int(i))
-            full = full_score()[np.array(read)]
-            nxt = s + 2 * k
-            if len(read) >= k and (nxt >= len(bound) or np.sort(full)[-k] >= partial[bound[nxt]] + bonus):
-                break
-        return read
-
-    def _weighted(self, q: Found, weights: dict[str, float], k: int, flt: SearchFilter) -> list[Hit]:
-        unknown = set(weights) - set(VECTOR_NAMES)
-        if unknown:
-            raise SearchError(f"unknown weight(s) {sorted(unknown)}; use {', '.join(VECTOR_NAMES)}")
-        if any((not isinstance(w, (int, float))) or w < 0 or not np.isfinite(w) for w in weights.values()):
-            raise SearchError(f"weights must be finite and >= 0, got {weights}")
-        active = {n: float(w) for n, w in weights.items() if w > 0 and n in q.vec}
-        if not active:
-            raise SearchError(f"no usable modality in weights {weights} for this movie "
-                              f"(it has vectors: {', '.join(sorted(q.vec))})")
-        if len(active) == 1:
-            (name, _), = active.items()
-            spec = QuerySpec(q.vec[name], name, k, flt, with_vectors=True)
-            return self._hits(self.store.query(self.collection, spec), q)
-        pool = max(50, k * 5)
-        cands: dict[str, Found] = {}
-        for name in active:
-            for f in self.store.query(self.collection, QuerySpec(q.vec[name], name, pool, flt)):
-                cands.setdefault(f.id, f)
-        full = {f.id: f for f in self.store.retrieve(self.collection, list(cands), with_vectors=True)}
-        total = sum(active.values())
-        scored = []
-        for cid, f in full.items():
-            s = sum(w * (_cos(q.vec[n], f.vec.get(n)) or 0.0) for n, w in active.items()) / total
-            scored.append(Found(cid, s, f.payload, f.vectors))
-        scored.sort(key=lambda f: -f.score)
-        return self._hits(scored[:k], q)
 
     def search_text(self, text: str, k: int = 10, *, offset: int = 0, exclude: Sequence[int | str] = (),
                     group_by: str | None = None, diversity: float = 0.0, **filters) -> list[Hit]:
@@ -877,9 +497,14 @@ class Engine:
         except UnicodeEncodeError as exc:
             raise SearchError(f"the search text is not valid Unicode ({exc.reason} at character {exc.start})") from exc
         opts = ListOptions(offset, group_by, diversity)
-        flt = self._filter(filters, exclude_ids=self._point_ids(exclude))
-        v = self.text_encoder.encode([text.strip()])[0]
-        return shape(lambda n: self._text_ranked(text, v, n, flt), k, opts, _series_of, self._fused_rows)
+        flt = self._filter(filters)
+        drop = set(self._point_ids(exclude))  # dropped after ranking: the pool (and its plot-word
+        v = self.text_encoder.encode([text.strip()])[0]  # statistics) stays that of the request without them
+
+        def ranked(n: int) -> list[Hit]:
+            hits = self._text_ranked(text, v, n + len(drop), flt)
+            return [h for h in hits if point_id(h.key) not in drop][:n]
+        return shape(ranked, k, opts, _series_of, self._fused_rows)
 
     def _text_ranked(self, text: str, v: np.ndarray, k: int, flt: SearchFilter) -> list[Hit]:
         how = self.text_rank
@@ -955,38 +580,6 @@ class Engine:
                                     [r.vec["fused"] for r in neg], "fused", k, flt)
         return self._hits(hits, pos[0])
 
-    # ---------------------------------------------------------------------------- live edits
-    def _fusion_runtime(self):
-        if self._fusion is None:
-            if self._model_dir is None:
-                raise SearchError("this engine has no fusion model (it was opened on a bare store folder or a URL "
-                                  "alone); open the home folder a build wrote, e.g. reelvec.open('.reelvec')")
-            from reelvec.fusion.runtime import FusionRuntime
-
-            self._fusion = FusionRuntime.load(self._model_dir)
-        return self._fusion
-
-    def _movie_vectors(self, movies: Sequence, posters=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(text, image, has_image, fused) of movies, computed as a build does."""
-        from reelvec.ingest.prep import build_description
-        from reelvec.search.live import image_rows, poster_file, weights_digest
-
-        rt = self._fusion_runtime()
-        if weights_digest(self.text_encoder.version) != weights_digest(rt.text_version):
-            raise SearchError(f"the text encoder here ({self.text_encoder.version}) is not the one the fusion model was "
-                              f"trained on ({rt.text_version}); run `reelvec build` to rebuild with it")
-        text = self.text_encoder.encode([build_description(m) for m in movies])
-        paths = [poster_file(m, posters) for m in movies]
-        if any(p is not None for p in paths):
-            if weights_digest(self.image_encoder.version) != weights_digest(rt.image_version):
-                raise SearchError(f"the poster encoder here ({self.image_encoder.version}) is not the one the fusion "
-                                  f"model was trained on ({rt.image_version}); run `reelvec build` to rebuild with it")
-            image, has = image_rows(paths, self.image_encoder)
-        else:
-            image = np.full((len(movies), rt.state["proj.image.0.weight"].shape[1]), np.nan, np.float32)
-            has = np.zeros(len(movies), bool)
-        return text, image, has, rt.embed_movies(movies, text, image, has)
-
     def vector_of(self, movie: int | str, vector: str = "fused") -> np.ndarray:
         """The stored vector of an indexed movie (TMDB id, key or title): what `similar` starts from.
         (`embed("Alien")` embeds the *text* "Alien"; this reads the film.)
@@ -1052,245 +645,6 @@ class Engine:
             out = {"fused": fused, "text": text, "image": image}[vector]
         out = np.asarray(out, np.float32)
         return out if many else out[0]
-
-    @contextlib.contextmanager
-    def editing(self, wait: float | None = None):
-        """Hold the home's writer lock across several `upsert`/`delete` calls: the lock is taken
-        and the embedded store's shard loaded once (about 0.4 s for 11k movies) instead of once
-        per call. Another writer (`reelvec add`, a build's swap) meanwhile waits up to its own
-        ``--wait`` and is then refused with a StoreError naming this process; readers are never
-        blocked. This engine itself waits up to `wait` seconds (default `write_wait`, 0) for a
-        writer that holds the lock now.
-
-            with engine.editing():
-                for batch in batches:
-                    engine.upsert(batch)
-        """
-        with self._holding(wait):
-            yield self
-
-    @contextlib.contextmanager
-    def _holding(self, wait: float | None = None):
-        """The writable store, opened (and released afterwards) unless `editing()` holds it
-        already: first the writer lock, then the store, then any edit a crashed writer left
-        half done is finished, then the caller writes."""
-        if self._held is not None:  # already held (a nested call): the outer one releases it
-            yield self._held
-            return
-        if self._writer is None:
-            raise SearchError("this engine cannot write: it was opened on a bare store folder; open the home "
-                              "folder a build wrote (reelvec.open('.reelvec')) or a server URL")
-        from reelvec.locks import file_lock
-
-        lock = (file_lock(self._lock, self.write_wait if wait is None else wait, "a live edit")
-                if self._lock is not None else contextlib.nullcontext())
-        with lock:
-            store, own = self._writer()
-            self._held = store
-            try:
-                self._collection = None  # the alias may have moved while this writer waited
-                self._recover(store)
-                yield store
-            finally:
-                self._held = None
-                if own:
-                    store.close()
-
-    def _recover(self, store) -> None:
-        """Finish the edits a writer logged but did not commit (killed, or out of space, half
-        way): each is applied again (upserts and deletes are idempotent) and then committed."""
-        from reelvec.ingest.edits import EditLog
-
-        if self._edits is None:
-            return
-        log = EditLog(self._edits)
-        pending = log.pending()
-        if not pending:
-            return
-        coll = self.collection
-        posters = None
-        if self._posters is not None and self._posters.is_dir():
-            from reelvec.encoders.pipeline import fetched_posters
-
-            posters = fetched_posters(self._posters)
-        for txn, edits in pending:
-            ups = list({e.key: e.movie for e in edits if e.op == "upsert" and e.movie is not None}.values())
-            dels = [point_id(e.key) for e in edits if e.op == "delete"]
-            dels = [f.id for f in store.retrieve(coll, dels, with_payload=False)] if dels else []
-            points = self._points(ups, coll, posters) if ups else []
-
-            def write(st, points=points, dels=dels):
-                if points:
-                    st.upsert(coll, points)
-                if dels:
-                    st.delete(coll, dels)
-            self._apply(store, coll, write, len(ups), len(dels))
-            log.commit([txn])
-        logger.warning("finished %d edit(s) that a writer logged in %s but did not commit (it stopped half way)",
-                       len(pending), self._edits)
-
-    def _write(self, store, collection: str, write: Callable[[Any], None], upserts=(), deletes=(),
-               titles: dict | None = None) -> None:
-        """One edit's commit, in an order a kill at any point can finish: the intent goes to the
-        edit log (fsynced), the ledger learns the range of counts the edit may leave, then the
-        store and its published copy are written, then the ledger gets the exact count, then the
-        edit is marked committed in the log."""
-        from reelvec.ingest.edits import EditLog
-
-        log = EditLog(self._edits) if self._edits is not None and (upserts or deletes) else None
-        txn = log.append(upserts=upserts, deletes=deletes, titles=titles) if log is not None else None
-        try:
-            self._apply(store, collection, write, len(upserts), len(deletes))
-        except NoRoomError:  # refused before anything changed: the intent will never apply
-            if log is not None and txn is not None:
-                log.abort(txn)
-            raise
-        if log is not None and txn is not None:
-            log.commit([txn])
-
-    def _apply(self, store, collection: str, write: Callable[[Any], None], adds: int, deletes: int) -> None:
-        """The middle of a commit (a new edit's or a recovered one's): the ledger learns the counts
-        the write may leave, the store and its copy are written, the ledger gets the exact count."""
-        self._expect(store, collection, adds, deletes)
-        write(store)
-        self._after_edit(store, collection)
-
-    def _ledger(self, collection: str):
-        if self._jobs_dir is None:
-            return None, None
-        from reelvec.index.jobs import JobLedger
-
-        ledger = JobLedger(self._jobs_dir)
-        return ledger, ledger.load(collection)
-
-    def _expect(self, store, collection: str, adds: int, deletes: int) -> None:
-        """Before a write: the ledger records the counts it can leave (so a reader never refuses
-        the collection for an edit under way or one that died half way)."""
-        ledger, st = self._ledger(collection)
-        if st is not None:
-            n = store.count(collection)
-            st.pending = [n - deletes, n + adds]
-            ledger.save(st)
-
-    def _after_edit(self, store, collection: str) -> None:
-        """The job ledger learns the new point count and this engine's title index and copy
-        are refreshed at once."""
-        ledger, st = self._ledger(collection)
-        if st is not None:
-            st.total, st.pending = store.count(collection), None
-            ledger.save(st)
-        refresh = getattr(self.store, "refresh", None)
-        if refresh is not None:
-            refresh(collection)
-        self._titles = self._vocab = self._tsim = None
-
-    def _points(self, movies: Sequence, collection: str, posters: dict[str, str] | None = None) -> list:
-        """Points of `movies` for `collection`, encoded and fused as a build would."""
-        from reelvec.encoders.pipeline import Features
-        from reelvec.index.build import make_points
-        from reelvec.search.live import franchises_with
-
-        text, image, has, fused = self._movie_vectors(movies, posters)
-        norms = np.linalg.norm(fused, axis=1) if len(fused) else np.ones(0)
-        if not np.isfinite(fused).all() or (np.abs(norms - 1.0) > 1e-3).any():
-            raise SearchError("the fusion model gave a vector that is not a finite unit vector; nothing was written "
-                              "(the model files are damaged: `reelvec build --retrain` trains them again)")
-        image_version = self.image_encoder.version if has.any() else ""
-        feats = Features([m.key for m in movies], text, image, has, self.text_encoder.version, image_version)
-        columns = getattr(self.store, "columns", None)
-        franchise = franchises_with(movies, columns(collection) if columns is not None else None)
-        hub = store_hubness(self.store, collection, [point_id(m.key) for m in movies], fused)
-        return make_points(movies, feats, fused, self._fusion_runtime().version, franchise=franchise, hub=hub)
-
-    def upsert(self, movies, posters: dict[str, str] | None = None, *, record: bool = True) -> list[str]:
-        """Add or replace movies in the live collection, encoded as a build would encode them.
-
-        Args:
-            movies: a movie or a list: `Movie` objects, or dicts of reelvec fields (``title``
-                required; ``id`` or ``tmdb_id`` makes it replaceable later; ``overview``,
-                ``genres``, ``year``, ``director``, ``cast``, ``keywords``, ``poster`` (a local
-                file) ...). A movie with the key of one already indexed replaces it whole.
-            posters: poster URL -> local file, for posters fetched beforehand (`reelvec add` does).
-            record: append the edit to the home's ``edits.jsonl`` (False: a build replaying it).
-
-        Returns:
-            The movie keys written (``tmdb:<id>``, or ``own:<id>``, or ``own:<title>:<year>``).
-
-        Every open engine on the same home sees the edit within a second (embedded store: the
-        published copy gains a generation; a server: at once, titles on its next refresh), and
-        the edit is appended to the home's ``edits.jsonl``, which every later `reelvec build` /
-        `reindex` applies, so it survives rebuilds.
-
-        Raises:
-            SearchError: a movie without a title or with a bad field (named), or an engine that
-                cannot write (opened on a bare store folder).
-            StoreError: another writer holds the home (named in the message) for longer than
-                `write_wait` seconds, or the disk has no room (nothing is written then).
-        """
-        from reelvec.search.live import as_movies
-
-        movies = as_movies(movies)
-        if not movies:
-            return []
-        with self._holding() as store:
-            coll = self.collection  # resolved under the writer lock: a reindex cannot swap it meanwhile
-            points = self._points(movies, coll, posters)
-            self._write(store, coll, lambda st: st.upsert(coll, points), upserts=movies if record else ())
-        logger.info("upserted %d movie(s) into %s", len(movies), coll)
-        return [m.key for m in movies]
-
-    def delete(self, movies, *, record: bool = True) -> list[str]:
-        """Remove movies from the live collection (and from every later build's catalogue).
-
-        Args:
-            movies: a TMDB id, a movie key (``own:sku-1``), an exact title (``"Dune (1984)"``),
-                or a list of them. Titles must match exactly (up to case and punctuation): a
-                fuzzy match never deletes.
-            record: append the edit to the home's ``edits.jsonl`` (False: a build replaying it).
-
-        Returns:
-            The keys of the movies deleted.
-
-        Raises:
-            UnknownMovieError: a movie is not in the index, or a title is not exact or ambiguous
-                (nothing is deleted then).
-        """
-        from reelvec.ingest.movie import normalise_title
-        from reelvec.search.titles import split_year
-
-        items = [movies] if isinstance(movies, (str, int, np.integer)) else list(movies)
-        with self._holding() as store:
-            pids = []
-            for m in items:
-                pid, named = self._title_point(m)
-                if named is not None:  # a title
-                    if named.alternatives:  # a query may mean the best-known; a delete must mean one film
-                        films = ", ".join(self.titles._label(e) for e in (named.entry, *named.alternatives))
-                        raise UnknownMovieError(f"{m!r} names {1 + len(named.alternatives)} films ({films}); give "
-                                                "the year or the key, so nothing was deleted",
-                                                [(e.title, e.year) for e in (named.entry, *named.alternatives)])
-                    got = named.entry
-                    if normalise_title(got.title) != normalise_title(split_year(str(m))[0]):
-                        raise UnknownMovieError(f"{m!r} is not an exact title (closest: {got.title!r}"
-                                                f"{f' ({got.year})' if got.year else ''}); delete takes exact "
-                                                "titles, TMDB ids or keys, so nothing was deleted")
-                pids.append(pid)
-            coll = self.collection
-            found = self.store.retrieve(coll, pids)
-            keys = [f.payload.get("key", f.id) for f in found]
-            titles = {f.payload.get("key", f.id): f.payload.get("title") for f in found}
-            self._write(store, coll, lambda st: st.delete(coll, pids), deletes=keys if record else (),
-                        titles=titles)
-        logger.info("deleted %d movie(s) from %s", len(keys), coll)
-        return keys
-
-    def _key_point(self, movie: str) -> str | None:
-        """The point id of a movie key (``tmdb:603``, ``own:sku-1``) when such a point exists."""
-        m = movie.strip()
-        if ":" not in m or " " in m.split(":", 1)[0] or not m.split(":", 1)[1]:
-            return None
-        pid = point_id(m)
-        return pid if self.store.retrieve(self.collection, [pid], with_payload=False) else None
 
     # ------------------------------------------------------------------------------- history
     def _sequence_model(self):
@@ -1387,49 +741,6 @@ class Engine:
         top = [Found(f.id, float(f.payload.get("vote_count") or 0), f.payload) for f in matching[:k]]
         return [dataclasses.replace(h, explanation=Explanation(note="empty history: most popular within the filters"))
                 for h in self._hits(top, Found("", 0.0, {}, {}))]
-
-    # ------------------------------------------------------------------------- explanations
-    def _hits(self, found: Sequence[Found], query: Found,
-              cosines: dict[str, dict[str, float | None]] | None = None,
-              placed: dict[str, str | None] | None = None) -> list[Hit]:
-        """Hits with explanations; `cosines` (id -> vector name -> cosine) saves reading vectors
-        back, `placed` (id -> the signal that placed it) fills `placed_by`."""
-        if not found:
-            return []
-        cosines = cosines or {}
-        full = {f.id: f for f in found if f.vectors is not None}  # vectors already read (weighted search)
-        missing = [f.id for f in found if f.vectors is None and f.id not in cosines]
-        if missing:
-            full.update((f.id, f) for f in self.store.retrieve(self.collection, missing, with_vectors=True))
-        bare = [f.id for f in found if f.id in cosines and not f.payload]
-        if bare:
-            full.update((f.id, f) for f in self.store.retrieve(self.collection, bare))
-        qp = query.payload
-        qv = {n: np.asarray(v, np.float32) for n, v in (query.vectors or {}).items()}
-        qd, qf, qs = set(_directors(qp)), qp.get("franchise"), qp.get("series")
-        q_genres, q_keywords, q_cast = set(qp.get("genres", [])), set(qp.get("keywords", [])), set(qp.get("cast", []))
-        out = []
-        for f in found:
-            rec = full.get(f.id, f)
-            p, v = rec.payload, rec.vectors or {}
-            known = cosines.get(f.id)
-            cos = known if known is not None else {n: _cos(qv.get(n), v.get(n)) for n in VECTOR_NAMES}
-            expl = Explanation(
-                fused=cos.get("fused"), text=cos.get("text"), image=cos.get("image"),
-                shared_genres=tuple(g for g in p.get("genres", []) if g in q_genres),
-                shared_keywords=tuple(x for x in p.get("keywords", []) if x in q_keywords),
-                shared_cast=tuple(x for x in p.get("cast", []) if x in q_cast),
-                same_director=", ".join(d for d in _directors(p) if d in qd) or None,
-                same_franchise=qf if qf and qf == p.get("franchise") else None,
-                same_series=(p.get("series_name") or qs) if qs and qs == p.get("series") else None,
-                placed_by=placed.get(f.id) if placed else None)
-            if expl.placed_by == LABELS["title"] and not expl.same_franchise:
-                expl = dataclasses.replace(expl, placed_by="similar title")
-            out.append(Hit(p.get("tmdb_id"), p.get("title", "?"), p.get("year"), tuple(p.get("genres", [])),
-                           float(f.score), expl, p.get("key", ""), p.get("poster"),
-                           p.get("series_name") or p.get("series"), p.get("director"), p.get("overview"),
-                           p.get("tmdb_url"), p.get("imdb_url")))
-        return out
 
     def close(self) -> None:
         """Release the store (the embedded store's lock, a server connection)."""

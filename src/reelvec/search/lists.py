@@ -21,6 +21,7 @@ from reelvec.errors import SearchError
 LIST_POOL = 100  # hits that grouping reorders (a blended `similar` is the same for k <= 100)
 DIVERSE_POOL = 30  # the best hits `diversity` reorders: only good candidates are mixed in, never the tail
 GROUPS = ("series",)
+MAX_OFFSET = 1000  # a page starts at most this far down (the work is offset + k hits)
 T = TypeVar("T")
 
 
@@ -31,8 +32,8 @@ class ListOptions:
     diversity: float = 0.0
 
     def __post_init__(self) -> None:
-        if isinstance(self.offset, bool) or not isinstance(self.offset, int) or self.offset < 0:
-            raise SearchError(f"offset must be an integer >= 0, got {self.offset!r}")
+        if isinstance(self.offset, bool) or not isinstance(self.offset, int) or not 0 <= self.offset <= MAX_OFFSET:
+            raise SearchError(f"offset must be an integer from 0 to {MAX_OFFSET}, got {str(self.offset)[:40]!r}")
         if self.group_by is not None and self.group_by not in GROUPS:
             raise SearchError(f"group_by must be one of {', '.join(GROUPS)}, got {self.group_by!r}")
         if isinstance(self.diversity, bool) or not isinstance(self.diversity, (int, float)) \
