@@ -29,7 +29,7 @@ STOPWORDS = frozenset(
 @dataclass(frozen=True)
 class TextRank:
     pool: int = 200  # candidates by text cosine; the ranking is the same for every k up to this
-    plot: float = 0.2  # weight of the plot-word (BM25) term, 1 = the pool's best match
+    plot: float = 0.4  # weight of the plot-word (BM25) term, 1 = the pool's best match
     popular: float = 0.3  # weight of log(1 + TMDB votes) / log(1 + votes_scale), capped at 1
     votes_scale: int = 10_000
     k1: float = 1.2  # BM25's term-frequency saturation
@@ -59,11 +59,15 @@ def words(text: str) -> list[str]:
 
 
 def plot_words(payload: dict) -> list[str]:
-    """The words a film's plot term reads: overview, keywords and genres, without the words of its
-    title (a Wikipedia lead starts "Heat is a 1995 American crime film...")."""
-    titled = set(words(" ".join([payload.get("title") or "", *(payload.get("aliases") or ())])))
-    return [w for w in words(" ".join([payload.get("overview") or "", " ".join(payload.get("keywords") or ()),
-                                       " ".join(payload.get("genres") or ())])) if w not in titled]
+    """The words a film's plot term reads: overview, keywords and genres, never the title: a
+    Wikipedia lead that opens with it ("Heat is a 1995 American crime film...") is read without
+    it. (Title words the plot itself uses still count: a heist is what *Tower Heist* is about.)"""
+    overview = payload.get("overview") or ""
+    for name in (payload.get("title"), *(payload.get("aliases") or ())):
+        if name and overview[:len(name)].lower() == name.lower():
+            overview = overview[len(name):]
+            break
+    return words(" ".join([overview, " ".join(payload.get("keywords") or ()), " ".join(payload.get("genres") or ())]))
 
 
 def bm25(query: Sequence[str], docs: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> list[float]:
