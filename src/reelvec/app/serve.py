@@ -1,8 +1,10 @@
 """`reelvec serve`: the search API over HTTP, models loaded once.
 
 aiohttp, not FastAPI/uvicorn: it is already a dependency (the poster fetcher runs on it), so the
-service adds no package; one event loop answers the vector queries inline (they take about a
-millisecond on published copies) and runs the text/poster encoders in one worker thread.
+service adds no server package; requests are validated by the pydantic models of
+`reelvec.app.schema`, which also generate the OpenAPI document. One event loop answers the vector
+queries inline (about a millisecond on published copies); the text/poster encoders run in one
+worker thread, recommend/next in two (with a deadline), resized posters in one.
 
 Endpoints (JSON in, JSON out; filters as in the Python API: genres, genres_all, exclude_genres,
 years, after, before, languages):
@@ -22,12 +24,15 @@ years, after, before, languages):
     POST /movies      {"movies": [{"id": "sku-1", "title": "...", ...}]}   live add/replace (--allow-edits)
     DELETE /movies/{movie}            live delete by TMDB id, key or exact title (--allow-edits)
 
-`/similar` and `/recommend` answers carry ``query``: the movie(s) the request resolved to, and the
-other films an exact title shared by several names (``also``), as `GET /resolve` gives them.
+`/similar`, `/recommend` and `/next` answers carry ``query``: the movie(s) the request resolved
+to, and the other films an exact title shared by several names (``also``), as `GET /resolve`
+gives them. `/similar` and `/search` take ``offset``, ``exclude``, ``group_by`` and ``diversity``
+(`/similar` also ``exclude_series``).
 
-Errors: 400 bad input, 401 missing/wrong API key, 404 unknown movie (with candidates), 413 body
-too large, 429 over the rate limit (with Retry-After), 503 store unavailable. Each body is
-``{"error": "...", "candidates": [...]}``.
+Errors: 400 bad input, 401 missing/wrong API key, 403 edits not allowed or a foreign Origin, 404
+unknown movie (with candidates) or route, 405 method, 413 body too large, 415 an edit that is not
+JSON, 429 over the rate limit or too many wrong keys (with Retry-After), 503 store unavailable or
+past the deadline (with Retry-After). Each body is ``{"error": "...", "candidates": [...]}``.
 """
 from __future__ import annotations
 
