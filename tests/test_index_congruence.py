@@ -169,3 +169,28 @@ def test_unreachable_server_is_a_store_error():
     s = ServerStore(url="http://127.0.0.1:9", timeout=2)  # discard port on loopback: refused at once
     with pytest.raises(StoreError, match="unreachable"):
         s.collections()
+
+
+def test_edge_builds_a_graph_only_for_the_fused_vector(tmp_path):
+    """The embedded shard keeps an HNSW graph for `fused` only (readers search text and posters on
+    the published copy); text and image queries on the shard are exact scans, still right; a
+    collection made before (its metadata names no graphs) keeps a graph for every vector."""
+    import json
+
+    pts = make_points()
+    for name, old in (("new", False), ("old", True)):
+        store = EdgeStore(tmp_path / name)
+        store.create_collection("c", VECTORS)
+        meta = json.loads((tmp_path / name / "collections" / "c.json").read_text())
+        assert meta["graphs"] == ["fused"]
+        if old:
+            del meta["graphs"]
+            (tmp_path / name / "collections" / "c.json").write_text(json.dumps(meta))
+            assert store._graphs("c") is None
+        store.upsert("c", pts)
+        store.finalize("c")
+        for using in ("fused", "text", "image"):
+            q = np.random.default_rng(3).normal(size=VECTORS[using])
+            got = [f.id for f in store.query("c", QuerySpec(q, using, 5))]
+            assert got == exact_ids(pts, q, using, SearchFilter(), 5), (name, using)
+        store.close()

@@ -35,6 +35,9 @@ from reelvec.index.base import (
 )
 
 INDEXING_THRESHOLD_KB = 10_000  # Qdrant's default: segments above this size get an HNSW index
+GRAPHS = ("fused",)  # vectors whose HNSW graph the shard builds: the one the writer's own queries use
+# (similar's candidates and hubness on the fused vector); readers answer text and poster search from
+# the published copy, so graphs on text/image were built and never read (finalize 7.7 s -> 2.6 s, 11k)
 WAL_HEADROOM = 2 * 32 << 20  # a write may fill the WAL's current 32 MiB piece and start the next
 
 
@@ -120,7 +123,7 @@ class EdgeStore:
             shutil.rmtree(path)  # a half-created shard without its metadata file
         # no HNSW building while a bulk load is running (it competed with the upserts for the two
         # cores and slowed them ~30x at 45k points); `finalize` turns indexing on and builds it once
-        cfg = q.EdgeConfig(vectors=self._vector_params(vectors),
+        cfg = q.EdgeConfig(vectors=self._vector_params(vectors, GRAPHS),
                            optimizers=q.EdgeOptimizersConfig(indexing_threshold=0))
         shard = q.EdgeShard.create(str(path), cfg)
         schema = {"keyword": q.PayloadSchemaType.Keyword, "integer": q.PayloadSchemaType.Integer}
@@ -128,12 +131,31 @@ class EdgeStore:
             shard.update(q.UpdateOperation.create_field_index(fld, schema[kind]))
         shard.flush()
         self._shards[name] = shard
-        atomic_write_json(self._meta(name), {"vectors": vectors}, indent=None)
+        atomic_write_json(self._meta(name), {"vectors": vectors, "graphs": list(GRAPHS)}, indent=None)
 
     @staticmethod
-    def _vector_params(vectors: dict[str, int]):
+    def _vector_params(vectors: dict[str, int], graphs: tuple[str, ...] | None = None):
+        """Vector params: an HNSW graph only for the vectors in `graphs` (None: every vector, as
+        collections made before `GRAPHS` have); the others keep no graph (exact scans; readers
+        answer from the published copy anyway), the 1280-d image vector on disk."""
         q = _edge()
-        return {n: q.EdgeVectorParams(size=d, distance=q.Distance.Cosine) for n, d in vectors.items()}
+        out = {}
+        for n, d in vectors.items():
+            if graphs is None or n in graphs:
+                out[n] = q.EdgeVectorParams(size=d, distance=q.Distance.Cosine)
+            else:
+                out[n] = q.EdgeVectorParams(size=d, distance=q.Distance.Cosine, on_disk=d >= 1000,
+                                            hnsw_config=q.HnswIndexConfig(m=0, ef_construct=100,
+                                                                          full_scan_threshold=10_000))
+        return out
+
+    def _graphs(self, name: str) -> tuple[str, ...] | None:
+        """The vectors collection `name` keeps HNSW graphs for (None: all, an older collection)."""
+        try:
+            g = json.loads(self._meta(name).read_text()).get("graphs")
+        except FileNotFoundError as exc:
+            raise StoreError(f"no collection {name!r} in {self.root}") from exc
+        return tuple(g) if g is not None else None
 
     def collection_vectors(self, name: str) -> dict[str, int]:
         try:
@@ -276,7 +298,7 @@ class EdgeStore:
         shard.flush()
         shard.close()
         self._shards.pop(collection, None)
-        cfg = q.EdgeConfig(vectors=self._vector_params(self.collection_vectors(collection)),
+        cfg = q.EdgeConfig(vectors=self._vector_params(self.collection_vectors(collection), self._graphs(collection)),
                            optimizers=q.EdgeOptimizersConfig(indexing_threshold=INDEXING_THRESHOLD_KB))
         shard = q.EdgeShard.load(str(self._dir(collection)), cfg)
         self._shards[collection] = shard
