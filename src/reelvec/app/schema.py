@@ -13,14 +13,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
 
 from reelvec.errors import SearchError
+from reelvec.search.engine import MAX_EXCLUDE, MAX_TEXT  # the engine's own bounds, checked before any work
+from reelvec.search.lists import MAX_OFFSET
 
 MAX_K = 1000
 MAX_MOVIES = 100  # positives + negatives of one /recommend
 MAX_HISTORY = 1000  # items of one /next history
 MAX_EDIT = 1000  # movies of one POST /movies
-MAX_EXCLUDE = 1000
-MAX_OFFSET = 1000  # a page starts at most this far down (the work is offset + k hits)
-MAX_TEXT = 10_000
 POSTER_WIDTHS = (92, 154, 185, 342, 500, 780)  # ?w= sizes of GET /posters/{movie} (TMDB's own steps)
 
 MovieRef = Annotated[StrictInt | StrictStr, Field(description="a title (fuzzy, 'Dune (1984)' for a year), a key "

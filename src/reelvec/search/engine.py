@@ -31,7 +31,7 @@ from reelvec.search.hits import VECTOR_NAMES, Explains, Explanation, Hit, _serie
 from reelvec.search.lists import ListOptions, shape
 from reelvec.search.ranking import ANSWERS_K, Ranking, _is_blended
 from reelvec.search.titles import Resolved, TitleEntry, TitleIndex, split_year
-from reelvec.search.writes import LiveEdits
+from reelvec.search.writes import LiveEdits, key_shaped
 
 ALIAS_CHECK_SECONDS = 1.0
 FILTER_KEYS = frozenset({"genres", "genres_all", "exclude_genres", "years", "after", "before", "languages"})
@@ -428,7 +428,7 @@ class Engine(Explains, Ranking, LiveEdits):
         for m in movies:
             if isinstance(m, (int, np.integer)) and not isinstance(m, bool) or isinstance(m, str) and m.strip().isdigit():
                 out.append(point_id(f"tmdb:{int(m)}"))
-            elif isinstance(m, str) and ":" in m and " " not in m.split(":", 1)[0]:
+            elif isinstance(m, str) and key_shaped(m):
                 keys[point_id(m.strip())] = m  # a key ("own:sku-1"), or a title such as "Tron: Legacy"
             elif not isinstance(m, str):
                 raise SearchError(f"exclude takes TMDB ids, keys or titles, got {m!r}")

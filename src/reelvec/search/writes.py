@@ -33,6 +33,12 @@ def store_hubness(store, collection: str, ids: Sequence[str], fused: np.ndarray)
 
 
 
+def key_shaped(movie: str) -> bool:
+    """Could `movie` be a key ("tmdb:603", "own:sku-1")? A title such as "Tron: Legacy" can be too."""
+    head, sep, tail = movie.strip().partition(":")
+    return bool(sep) and " " not in head and bool(tail)
+
+
 class LiveEdits:
     """upsert / delete / editing (a mixin of `Engine`)."""
 
@@ -308,7 +314,7 @@ class LiveEdits:
     def _key_point(self, movie: str) -> str | None:
         """The point id of a movie key (``tmdb:603``, ``own:sku-1``) when such a point exists."""
         m = movie.strip()
-        if ":" not in m or " " in m.split(":", 1)[0] or not m.split(":", 1)[1]:
+        if not key_shaped(m):
             return None
         pid = point_id(m)
         return pid if self.store.retrieve(self.collection, [pid], with_payload=False) else None
