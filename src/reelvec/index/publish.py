@@ -21,7 +21,7 @@ from reelvec.fsutil import file_digest
 from reelvec.index import neighbours as knn
 from reelvec.index.base import Found
 from reelvec.index.integrity import file_records, meta_digest, verify_copy
-from reelvec.index.published import COLUMNS, FORMAT, KNN_VECTOR, CopyView, published_dir
+from reelvec.index.published import ANN_TAIL, ANN_VECTORS, COLUMNS, FORMAT, KNN_VECTOR, CopyView, published_dir
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +96,47 @@ def _rows_of(folder: Path, name: str, dim: int, n: int) -> np.ndarray:
         np.zeros((0, dim), np.float32)
 
 
+def _ann_indexes(folder: Path, vectors: dict[str, int], has: dict[str, np.ndarray], count: int,
+                 current: dict | None) -> dict:
+    """The ANN index of each searched vector (`ANN_VECTORS`) for a copy of `count` rows, as meta
+    records ``{vector: {"index": file, "rows": file, "covered": rows}}``: none below
+    `ann.ANN_MIN_ROWS`; `current`'s are kept while the rows added after them (scanned exactly by
+    readers) stay under `ANN_TAIL`, else extended with them into a new file (old files stay for
+    readers of the previous generation until the next edit prunes them)."""
+    from reelvec import ann
+
+    out = {}
+    if count < ann.ANN_MIN_ROWS:
+        return out
+    for name in ANN_VECTORS:
+        if name not in vectors:
+            continue
+        rec = (current or {}).get(name)
+        if rec is not None and count - rec["covered"] <= ANN_TAIL and (folder / rec["index"]).exists():
+            out[name] = rec
+            continue
+        M = _rows_of(folder, name, vectors[name], count)
+        start = 0 if rec is None else rec["covered"]
+        new_rows = start + np.flatnonzero(has[name][start:count])
+        if rec is None:
+            index, labels = ann.build(M, new_rows), new_rows
+        else:
+            index = ann.load(folder / rec["index"], mmap=False)
+            ann.extend(index, M, new_rows)
+            labels = np.concatenate([np.load(folder / rec["rows"]), new_rows])
+        out[name] = {"index": f"ann-{name}-{count}.faiss", "rows": f"ann-{name}-{count}.rows.npy", "covered": count}
+        ann.save(index, folder / f".{out[name]['index']}.tmp")
+        os.replace(folder / f".{out[name]['index']}.tmp", folder / out[name]["index"])
+        np.save(folder / f".{out[name]['rows']}.tmp.npy", labels.astype(np.int64))
+        os.replace(folder / f".{out[name]['rows']}.tmp.npy", folder / out[name]["rows"])
+        logger.info("ANN index of %s: %d rows (%s)", name, len(labels), out[name]["index"])
+    return out
+
+
+def _ann_names(meta: dict | None) -> set[str]:
+    return {f for rec in ((meta or {}).get("ann") or {}).values() for f in (rec["index"], rec["rows"])}
+
+
 def _write_generation(folder: Path, gen: int, meta: dict, offsets: np.ndarray, has: dict[str, np.ndarray],
                       dead: np.ndarray, columns: dict[str, list],
                       neighbours: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
@@ -119,7 +160,8 @@ def _write_generation(folder: Path, gen: int, meta: dict, offsets: np.ndarray, h
     tmp = folder / f".title-{gen}.tmp.npz"
     np.savez(tmp, **TitleSimilarity([""] * len(live), words).to_arrays())
     os.replace(tmp, folder / f"title-{gen}.npz")
-    files = file_records(folder, gen, meta["vectors"], len(dead), int(offsets[-1]), before)
+    files = file_records(folder, gen, meta["vectors"], len(dead), int(offsets[-1]), before,
+                         shared=sorted(_ann_names(meta)))
     body = {k: v for k, v in meta.items() if k not in ("files", "checksum")}
     body |= {"format": FORMAT, "generation": gen, "count": len(dead), "files": files}
     body["checksum"] = meta_digest(body)
@@ -133,6 +175,10 @@ def _write_generation(folder: Path, gen: int, meta: dict, offsets: np.ndarray, h
                 *folder.glob("knn-*.npy"), *folder.glob("answers-*.npz"), *folder.glob("answers-*.sum.json")):
         g = old.name.split(".")[0].rsplit("-", 1)[1]
         if g.isdigit() and int(g) < gen - 1:
+            old.unlink(missing_ok=True)
+    keep = _ann_names(body) | {n for n in (before or {}) if n.startswith("ann-")}
+    for old in folder.glob("ann-*"):  # indexes neither this generation nor the one before reads
+        if old.name not in keep:
             old.unlink(missing_ok=True)
 
 
@@ -155,10 +201,12 @@ def publish(root: str | Path, collection: str, vectors: dict[str, int], points: 
         columns = {"ids": ids, **_row_columns(payloads)}
         has_rows = {n: np.array(h, bool) for n, h in has.items()}
         neighbours = None
-        if KNN_VECTOR in vectors:
+        indexes = _ann_indexes(tmp, vectors, has_rows, len(ids), None)
+        if KNN_VECTOR in vectors and not indexes:  # with an index, `similar` reads it instead of lists
             M = _rows_of(tmp, KNN_VECTOR, vectors[KNN_VECTOR], len(ids))
             neighbours = knn.all_neighbours(M, has_rows[KNN_VECTOR])
-        _write_generation(tmp, 0, {"collection": collection, "vectors": vectors}, np.array([0, *ends], np.int64),
+        meta = {"collection": collection, "vectors": vectors, **({"ann": indexes} if indexes else {})}
+        _write_generation(tmp, 0, meta, np.array([0, *ends], np.int64),
                           has_rows, np.zeros(len(ids), bool), columns, neighbours)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -221,7 +269,9 @@ def patch(root: str | Path, collection: str, upserts: Sequence[Found] = (), dele
             all_has = {n: np.concatenate([c.has[n], np.array(has[n], bool)]) for n in vectors}
             all_dead = np.concatenate([dead, np.zeros(len(ids), bool)])
             neighbours = None
-            if KNN_VECTOR in vectors:
+            indexes = _ann_indexes(folder, vectors, all_has, len(all_dead), c.meta.get("ann"))
+            meta = {k: v for k, v in c.meta.items() if k != "ann"} | ({"ann": indexes} if indexes else {})
+            if KNN_VECTOR in vectors and not indexes:
                 M = _rows_of(folder, KNN_VECTOR, vectors[KNN_VECTOR], len(all_dead))
                 live = all_has[KNN_VECTOR] & ~all_dead
                 new = np.arange(rows, len(all_dead))
@@ -233,10 +283,11 @@ def patch(root: str | Path, collection: str, upserts: Sequence[Found] = (), dele
                     knn.merge_neighbours(M, live, *old_lists, new)
                     added = knn.neighbours(M, live, new, knn.NEIGHBOURS)
                     neighbours = tuple(np.concatenate([a, b]) for a, b in zip(old_lists, added))  # type: ignore
-            _write_generation(folder, gen, c.meta, np.concatenate([c.offsets, np.array(ends, np.int64)]), all_has,
+            _write_generation(folder, gen, meta, np.concatenate([c.offsets, np.array(ends, np.int64)]), all_has,
                               all_dead, columns, neighbours, before=c.meta.get("files"))
         except OSError as exc:  # nothing is committed before meta.json: drop this generation's leftovers
-            for f in (*folder.glob(f"*-{gen}.*"), *folder.glob(f".*-{gen}.tmp.*"), folder / ".meta.tmp.json"):
+            stray = [f for f in (*folder.glob("ann-*"), *folder.glob(".ann-*")) if f.name not in _ann_names(c.meta)]
+            for f in (*folder.glob(f"*-{gen}.*"), *folder.glob(f".*-{gen}.tmp.*"), folder / ".meta.tmp.json", *stray):
                 f.unlink(missing_ok=True)
             for n, d in vectors.items():  # appended rows past the committed ones are not read, but take space
                 with contextlib.suppress(OSError):

@@ -61,6 +61,8 @@ PUBLISHED = "published"
 COLUMNS = ("genres", "year", "original_language", "tmdb_id", "title", "vote_count", "director", "cast", "series",
            "directors", "hub", "aliases")
 KNN_VECTOR = "fused"  # the vector whose nearest neighbours each row keeps (what `similar` starts from)
+ANN_VECTORS = ("fused", "text", "image")  # the vectors queries search: each gets an index in a large copy
+ANN_TAIL = 10_000  # rows a live edit may add after an index before it is extended (they are scanned exactly)
 MASKS_KEPT = 256  # filter masks a reader keeps per generation (a few KB each)
 REFRESH_SECONDS = 1.0  # how often a reader looks for a newer generation of a copy it has open
 
@@ -107,6 +109,7 @@ class CopyView:
         self.title_arrays: dict[str, np.ndarray] | None = None
         self._neighbours: tuple[np.ndarray, ...] | None | bool = False  # False: not read yet
         self._answers: dict[str, np.ndarray] | None = None
+        self._ann: dict[str, tuple | None] = {}  # vector -> (index, label rows, rows covered) or None
         self._answers_checked = -1.0  # when answers-<g>.npz was last looked for (a build adds it later)
 
     def _check(self, folder: Path, names: Sequence[str], mode: str) -> None:
@@ -231,6 +234,28 @@ class CopyView:
                 logger.debug("no neighbour lists in %s (%s)", self.folder, exc)
                 self._neighbours = None
         return self._neighbours  # type: ignore[return-value]
+
+    def ann(self, name: str) -> tuple | None:
+        """Vector `name`'s ANN index (memory-mapped), the row of each of its labels and how many
+        rows it covers (rows after them are scanned exactly), or None: a copy under
+        `ann.ANN_MIN_ROWS` rows, or an index that fails its checksum (exact scans then; logged)."""
+        if name not in self._ann:
+            rec = (self.meta.get("ann") or {}).get(name)
+            got = None
+            if rec is not None and self.verified(rec["index"]) and self.verified(rec["rows"]):
+                from reelvec import ann
+
+                try:
+                    labels = np.load(self.folder / rec["rows"], mmap_mode="r")
+                    index = ann.load(self.folder / rec["index"])
+                    if index.ntotal != len(labels) or int(labels.max(initial=-1)) >= len(self.ids):
+                        raise StoreError(f"{rec['index']} holds {index.ntotal} rows, its label file {len(labels)}")
+                    got = (index, np.asarray(labels), int(rec["covered"]))
+                except (OSError, ValueError, StoreError) as exc:
+                    logger.warning("published copy %s: ANN index of %s unusable (%s); scanning exactly",
+                                   self.folder, name, exc)
+            self._ann[name] = got
+        return self._ann[name]
 
     def answers(self) -> dict[str, np.ndarray] | None:
         """This generation's precomputed answers (`save_answers`), or None (looked for again at
@@ -461,10 +486,36 @@ class PublishedStore:
         near = self._near(c, spec, q)
         if near is not None:
             return near
-        rows = np.flatnonzero(c.mask(spec.filter) & c.has[spec.using])
+        ok = c.mask(spec.filter) & c.has[spec.using]
+        rows = self._ann_rows(c, spec.using, q[None, :], spec.k, ok)
+        if rows is None:
+            rows = np.flatnonzero(ok)
         # a selective filter scores only its rows; otherwise one pass over the whole map is cheaper
         s = M[rows] @ q if len(rows) * 4 < len(M) else (M @ q)[rows]
         return self._top(c, rows, s, spec.k, spec.with_vectors, spec.with_payload)
+
+    @staticmethod
+    def _ann_rows(c: CopyView, using: str, qs: np.ndarray, k: int, ok: np.ndarray) -> np.ndarray | None:
+        """The candidate rows for the best `k` of the rows `ok` allows, for each query row of `qs`
+        (their union), from vector `using`'s ANN index: `OVERSAMPLE` x k labels the index finds
+        among the allowed ones, plus every allowed row added after the index; they are rescored
+        exactly by the caller. None when an exact scan answers instead: no index (a small copy),
+        a filter that passes at most `EXACT_ROWS` rows, or an index that found fewer than k."""
+        index = c.ann(using)
+        if index is None:
+            return None
+        from reelvec import ann
+
+        graph, labels, covered = index
+        allowed = ok[labels]
+        passing = int(np.count_nonzero(allowed))
+        if passing <= ann.EXACT_ROWS:
+            return None
+        want = min(passing, ann.OVERSAMPLE * k)
+        found = ann.search(graph, qs, want, None if passing == len(labels) else allowed, passing)
+        if (found >= 0).sum(axis=1).min() < min(k, passing):
+            return None
+        return np.union1d(labels[found[found >= 0]], covered + np.flatnonzero(ok[covered:]))
 
     def _near(self, c: CopyView, spec: QuerySpec, q: np.ndarray) -> list[Found] | None:
         """`spec` answered from the kept neighbours of point `spec.near_id`, or None when they
@@ -496,15 +547,30 @@ class PublishedStore:
 
         def best(vs) -> np.ndarray:
             if not len(vs):
-                return np.full(len(c.ids), -np.inf, np.float32)
+                return np.full(len(m), -np.inf, np.float32)
             q = np.asarray(vs, np.float32)
             q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
             return (m @ q.T).max(axis=1)
+        ok = c.mask(flt) & c.has[using]
+        rows = None
+        if len(positive):  # a large copy: the candidates of each positive from the index (the best
+            # score of a hit is its best positive's, unless a negative is nearer: then it ranks last)
+            qs = np.asarray(positive, np.float32)
+            qs = qs / np.maximum(np.linalg.norm(qs, axis=1, keepdims=True), 1e-12)
+            rows = self._ann_rows(c, using, qs, k + len(negative) * k, ok)
+        if rows is not None:
+            m = m[rows]
         pos, neg = best(positive), best(negative)
         pos, neg = np.maximum(pos, -1e30), np.maximum(neg, -1e30)  # no negatives: -inf would make nan below
         sig = lambda x: 0.5 * (x / (1.0 + np.abs(x)) + 1.0)  # Qdrant scaled_fast_sigmoid
         scores = np.where(pos > neg, sig(pos), -sig(neg))
-        rows = np.flatnonzero(c.mask(flt) & c.has[using])
+        if rows is not None and int((pos > neg).sum()) >= k:
+            return self._top(c, rows, scores, k)
+        if rows is not None:  # too few candidates nearer a positive than every negative: all rows
+            m = c.vectors[using]
+            pos, neg = np.maximum(best(positive), -1e30), np.maximum(best(negative), -1e30)
+            scores = np.where(pos > neg, sig(pos), -sig(neg))
+        rows = np.flatnonzero(ok)
         return self._top(c, rows, scores[rows], k)
 
     def count(self, collection: str, flt: SearchFilter | None = None) -> int:

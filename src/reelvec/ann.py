@@ -1,0 +1,118 @@
+"""Approximate nearest neighbours for large catalogues: an HNSW graph over int8 scalar-quantized
+unit rows (faiss ``HNSW32,SQ8``, inner product), always rescored exactly on the float32 rows.
+
+Below `ANN_MIN_ROWS` rows nothing here is used: an exact scan is fast enough (under 5 ms) and
+is what the congruence suite checks. Above it, a published copy carries one index file per
+searched vector (`reelvec.index.publish`), memory-mapped by every reader (faiss
+``IO_FLAG_MMAP_IFC``: the codes and the graph stay in the page cache, shared by processes), and
+the build finds each film's nearest (hubness) through the same kind of index instead of all pairs.
+
+Measured (bench/RESULTS.md, 2-core AMD EPYC): 1M x 256 rows build in about 2 minutes; a filtered
+top-10, oversampled to `OVERSAMPLE` x k and rescored exactly, has recall@10 >= 0.99 against the
+exact scan at p99 under 1 ms.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from reelvec.errors import StoreError
+
+logger = logging.getLogger(__name__)
+
+ANN_MIN_ROWS = 50_000  # below: exact scans (what the demo's 11k films and the congruence suite use)
+EXACT_ROWS = 20_000  # a filter passing at most this many rows is scanned exactly, index or not
+OVERSAMPLE = 4  # candidates asked of the index per hit wanted, then rescored on the float32 rows
+EF_SEARCH = 64  # the HNSW beam at a filter passing every row; widened as a filter gets selective
+EF_MAX = 1024
+M_LINKS = 32  # HNSW links per node (faiss's M): 32 holds recall on 1M clustered rows
+EF_CONSTRUCTION = 80
+TRAIN_ROWS = 100_000  # rows the int8 quantizer's ranges are learned from
+ADD_CHUNK = 65_536  # rows added at a time (a memory-mapped matrix is read in chunks, not whole)
+
+
+def _faiss():
+    try:
+        import faiss
+    except ImportError as exc:  # a dependency of reelvec: a broken install
+        raise StoreError("faiss is not installed (pip install faiss-cpu); large catalogues need it") from exc
+    return faiss
+
+
+def build(M: np.ndarray, rows: np.ndarray, threads: int | None = None):
+    """An index over rows `rows` of the unit rows `M` (label i is ``rows[i]``), added in chunks."""
+    faiss = _faiss()
+    if threads:
+        faiss.omp_set_num_threads(threads)
+    index = faiss.index_factory(M.shape[1], f"HNSW{M_LINKS},SQ8", faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = EF_CONSTRUCTION
+    if len(rows):
+        step = max(1, len(rows) // TRAIN_ROWS)
+        index.train(np.ascontiguousarray(M[rows[::step][:TRAIN_ROWS]], np.float32))
+    extend(index, M, rows)
+    return index
+
+
+def extend(index, M: np.ndarray, rows: np.ndarray) -> None:
+    """Add rows `rows` of `M` to `index` (their labels follow the ones it holds)."""
+    for s in range(0, len(rows), ADD_CHUNK):
+        index.add(np.ascontiguousarray(M[rows[s:s + ADD_CHUNK]], np.float32))
+
+
+def save(index, path: Path) -> None:
+    _faiss().write_index(index, str(path))
+
+
+def load(path: Path, mmap: bool = True):
+    """An index `save` wrote; memory-mapped (shared by processes) unless `mmap` is False (to extend it)."""
+    faiss = _faiss()
+    try:
+        return faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
+    except RuntimeError as exc:
+        raise StoreError(f"{path} is not a readable index ({str(exc).splitlines()[0][:200]}); run `reelvec build` "
+                         "to publish the collection again") from exc
+
+
+def search(index, q: np.ndarray, k: int, allowed: np.ndarray | None = None, passing: int | None = None) -> np.ndarray:
+    """The labels of about the `k` best rows for each query row of `q` (-1 where fewer exist).
+    `allowed`: which labels may be returned (a boolean array over the index's labels); `passing`:
+    how many do, to widen the beam for a selective filter (HNSW must walk past the rest)."""
+    faiss = _faiss()
+    q = np.ascontiguousarray(np.atleast_2d(q), np.float32)
+    n = max(int(index.ntotal), 1)
+    share = 1.0 if passing is None else max(passing, 1) / n
+    ef = int(min(EF_MAX, max(EF_SEARCH, k) / max(share, 1e-3) ** 0.5))
+    params = faiss.SearchParametersHNSW(efSearch=max(ef, k))
+    if allowed is not None:
+        bits = np.packbits(allowed.astype(bool, copy=False), bitorder="little")
+        sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+        params.sel = sel
+        _, labels = index.search(q, k, params=params)
+        del sel, bits  # the selector reads `bits` during the search only
+    else:
+        _, labels = index.search(q, k, params=params)
+    return labels
+
+
+def nearest_all(M: np.ndarray, k: int, batch: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """The `k` nearest other rows of every row of unit rows `M` (rows, exact cosines; best first),
+    through a temporary index and exact rescoring of `OVERSAMPLE` x k candidates: what a
+    catalogue too large for all pairs uses (hubness)."""
+    index = build(M, np.arange(len(M)))
+    want = min(len(M), OVERSAMPLE * k + 1)
+    out_r = np.full((len(M), k), -1, np.int64)
+    out_s = np.full((len(M), k), -np.inf, np.float32)
+    for s in range(0, len(M), batch):
+        q = np.ascontiguousarray(M[s:s + batch], np.float32)
+        labels = search(index, q, want)
+        own = labels == np.arange(s, s + len(q))[:, None]
+        bad = (labels < 0) | own
+        sc = np.einsum("bkd,bd->bk", M[np.maximum(labels, 0)], q)
+        sc[bad] = -np.inf
+        top = np.argsort(-sc, axis=1, kind="stable")[:, :k]
+        out_r[s:s + len(q)] = np.where(np.isfinite(np.take_along_axis(sc, top, 1)),
+                                       np.take_along_axis(labels, top, 1), -1)
+        out_s[s:s + len(q)] = np.take_along_axis(sc, top, 1)
+    return out_r, out_s
