@@ -23,8 +23,8 @@ from reelvec.errors import StoreError
 logger = logging.getLogger(__name__)
 
 ANN_MIN_ROWS = 50_000  # below: exact scans (what the demo's 11k films and the congruence suite use)
-EXACT_ROWS = 20_000  # a filter passing at most this many rows is scanned exactly, index or not
-OVERSAMPLE = 4  # candidates asked of the index per hit wanted, then rescored on the float32 rows
+EXACT_ROWS = 2_000  # a filter passing at most this many rows is scanned exactly (measured crossover: bench/RESULTS.md)
+OVERSAMPLE = 4  # candidates asked of the index per hit wanted (up to 25 hits; 2 per hit above), rescored exactly
 EF_SEARCH = 64  # the HNSW beam at a filter passing every row; widened as a filter gets selective
 EF_MAX = 1024
 M_LINKS = 32  # HNSW links per node (faiss's M): 32 holds recall on 1M clustered rows
@@ -73,6 +73,11 @@ def load(path: Path, mmap: bool = True):
     except RuntimeError as exc:
         raise StoreError(f"{path} is not a readable index ({str(exc).splitlines()[0][:200]}); run `reelvec build` "
                          "to publish the collection again") from exc
+
+
+def candidates(k: int) -> int:
+    """How many candidates to ask of an index for the best `k` (then rescored on float32 rows)."""
+    return OVERSAMPLE * k if k <= 25 else 2 * k
 
 
 def search(index, q: np.ndarray, k: int, allowed: np.ndarray | None = None, passing: int | None = None) -> np.ndarray:

@@ -305,6 +305,38 @@ class CopyView:
             return m
         raise StoreError(f"published copies cannot filter on {key!r}")
 
+    def _postings(self, key: str, value) -> np.ndarray:
+        """The rows whose `key` (series, directors, cast) holds `value`, ascending."""
+        self._match(key, value)  # builds the field's inverted index once per generation
+        index = self._lookups[key]
+        rows = index.get(value, ())
+        if not isinstance(rows, np.ndarray):
+            rows = np.asarray(rows, np.int64)
+            if value in index:
+                index[value] = rows
+        return rows
+
+    def select(self, flt: SearchFilter | None) -> np.ndarray | None:
+        """The rows that pass `flt`, ascending, when it names series, people or ids (what the
+        prefetches of `similar` and title candidates ask): found from their postings, in time
+        of the few rows they hold rather than a pass over every row. None for other filters
+        (`mask` answers them)."""
+        if flt is None or not (flt.series or flt.directors_any or flt.cast_any or flt.only_ids is not None):
+            return None
+        sets = [np.unique(np.concatenate([self._postings(f, v) for v in values]))
+                for f, values in (("series", flt.series), ("directors", flt.directors_any), ("cast", flt.cast_any))
+                if values]
+        if flt.only_ids is not None:
+            sets.append(np.unique(np.fromiter((self.row[i] for i in flt.only_ids if i in self.row), np.int64)))
+        rows = sets[0]
+        for other in sets[1:]:
+            rows = np.intersect1d(rows, other, assume_unique=True)
+        rows = rows[self.mask(dataclasses.replace(flt, series=(), directors_any=(), cast_any=(), only_ids=None,
+                                                  exclude_series=(), exclude_ids=()))[rows]]
+        gone = [self._postings("series", v) for v in flt.exclude_series]
+        gone += [np.fromiter((self.row[i] for i in flt.exclude_ids if i in self.row), np.int64)]
+        return rows[~np.isin(rows, np.concatenate(gone))] if any(len(g) for g in gone) else rows
+
     def mask(self, flt: SearchFilter | None) -> np.ndarray:
         """The rows that pass `flt`, as a new boolean array. The mask of its payload and vector
         clauses is kept per filter (this generation never changes); its id clauses are applied
@@ -486,10 +518,14 @@ class PublishedStore:
         near = self._near(c, spec, q)
         if near is not None:
             return near
-        ok = c.mask(spec.filter) & c.has[spec.using]
-        rows = self._ann_rows(c, spec.using, q[None, :], spec.k, ok)
-        if rows is None:
-            rows = np.flatnonzero(ok)
+        rows = c.select(spec.filter)
+        if rows is not None:  # series, people or ids: their few rows, scanned exactly
+            rows = rows[c.has[spec.using][rows]]
+        else:
+            ok = c.mask(spec.filter) & c.has[spec.using]
+            rows = self._ann_rows(c, spec.using, q[None, :], spec.k, ok)
+            if rows is None:
+                rows = np.flatnonzero(ok)
         # a selective filter scores only its rows; otherwise one pass over the whole map is cheaper
         s = M[rows] @ q if len(rows) * 4 < len(M) else (M @ q)[rows]
         return self._top(c, rows, s, spec.k, spec.with_vectors, spec.with_payload)
@@ -507,11 +543,11 @@ class PublishedStore:
         from reelvec import ann
 
         graph, labels, covered = index
-        allowed = ok[labels]
+        allowed = ok[:covered] if len(labels) == covered else ok[labels]  # labels are rows 0.. when all have it
         passing = int(np.count_nonzero(allowed))
         if passing <= ann.EXACT_ROWS:
             return None
-        want = min(passing, ann.OVERSAMPLE * k)
+        want = min(passing, ann.candidates(k))
         found = ann.search(graph, qs, want, None if passing == len(labels) else allowed, passing)
         if (found >= 0).sum(axis=1).min() < min(k, passing):
             return None
