@@ -215,7 +215,7 @@ def measure(home: Path, queries: int, seed: int = 0) -> dict:
     out["store_query_p50_ms"], out["store_query_p99_ms"] = pct(served[:len(specs)])
     out["exact_numpy_p50_ms"], out["exact_numpy_p99_ms"] = pct(exact_lat)
     out["rows"] = n
-    out["ann"] = sorted((c.meta.get("ann") or {}))
+    out["ann"] = sorted(c.meta.get("ann") or {})
     if out["ann"]:  # the whole answer: engine.similar's top 10 read through the index vs the exact scan
         pairs = keys[:100]
         served = [[h.key for h in engine.similar(k, k=10, genres=g[:1], after=y - 15, before=y + 15)]

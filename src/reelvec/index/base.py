@@ -128,6 +128,27 @@ class VectorStore(Protocol):
         another writer may open it; a no-op where there is no such handle (a server)."""
     def close(self) -> None: ...
 
+@runtime_checkable
+class PublishedReads(Protocol):
+    """What a published read copy answers beyond `VectorStore` (`reelvec.index.published.
+    PublishedStore`, the reader of an embedded home): columns instead of payload scans, one gather
+    per vector, precomputed answers, generations. The engine asks for it once (`Engine.copy`);
+    a server store has none of it and is read through `VectorStore` alone."""
+
+    def generation(self, collection: str) -> int:
+        """The generation of the copy being read (a live edit adds one)."""
+    def refresh(self, collection: str) -> None:
+        """Read the newest generation on the next call."""
+    def columns(self, collection: str) -> dict[str, list]:
+        """Filterable fields and titles of every live point, by column (``ids`` first)."""
+    def title_arrays(self, collection: str) -> dict[str, np.ndarray] | None: ...
+    def vectors_of(self, collection: str, ids: Sequence[str],
+                   names: Sequence[str]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]: ...
+    def fields_of(self, collection: str, ids: Sequence[str], names: Sequence[str]) -> list[dict] | None: ...
+    def answer(self, collection: str, pid: str) -> tuple[dict, dict] | None: ...
+    def answer_meta(self, collection: str) -> dict | None: ...
+
+
 
 # ----------------------------------------------------------------------- shared by both backends
 def check_vectors(collection: str, existing: dict[str, int], wanted: dict[str, int]) -> None:

@@ -24,7 +24,7 @@ from reelvec.fusion.blend import (
 )
 from reelvec.fusion.textrank import TextRank
 from reelvec.fusion.textrank import rank as rank_text
-from reelvec.index.base import ALIAS, Found, QuerySpec, SearchFilter, point_id
+from reelvec.index.base import ALIAS, Found, PublishedReads, QuerySpec, SearchFilter, point_id
 from reelvec.ingest.mapped import MAX_TITLE  # a longer "title" is not one (fuzzy matching it takes seconds)
 from reelvec.locks import WRITER_LOCK
 from reelvec.search.hits import VECTOR_NAMES, Explains, Explanation, Hit, _series_of
@@ -63,7 +63,8 @@ class Engine(Explains, Ranking, LiveEdits):
     """Search over one reelvec collection (found through its alias). Get one with `reelvec.open`.
 
     Which part answers what: queries and title resolution here (the store's `query`,
-    `retrieve`, `recommend`), the blended `similar` in `Ranking` (search/ranking.py), live edits in
+    `retrieve`, `recommend`; on an embedded home the published copy, `copy`, which reads an ANN
+    index above 50,000 movies and scans exactly below), the blended `similar` in `Ranking` (search/ranking.py), live edits in
     `LiveEdits` (search/writes.py, the writable store under the home's lock), hits and their
     explanations in `Explains` (search/hits.py).
 
@@ -78,6 +79,7 @@ class Engine(Explains, Ranking, LiveEdits):
                  writer: Callable[[], tuple[Any, bool]] | None = None, edits: str | Path | None = None,
                  lock: str | Path | None = None, posters: str | Path | None = None, wait: float = 0.0):
         self.store = store
+        self._copy_of: tuple[Any, PublishedReads | None] = (None, None)  # (store, as a copy): see `copy`
         self._writer = writer  # live edits: () -> (a writable VectorStore, close it afterwards?)
         self._edits = Path(edits) if edits else None  # the home's edit log, which later builds apply
         self._lock = Path(lock) if lock else None  # the home's writer lock, taken before the store is opened
@@ -105,6 +107,15 @@ class Engine(Explains, Ranking, LiveEdits):
 
     # ----------------------------------------------------------------------------- plumbing
     @property
+    def copy(self) -> PublishedReads | None:
+        """The published read copy answering this engine (columns, gathers, precomputed answers,
+        ANN indexes of a large catalogue), or None: a server, whose reads go through the
+        `VectorStore` calls alone."""
+        if self._copy_of[0] is not self.store:
+            self._copy_of = (self.store, self.store if isinstance(self.store, PublishedReads) else None)
+        return self._copy_of[1]
+
+    @property
     def collection(self) -> str:
         """The collection the alias points at. Re-checked at most every `ALIAS_CHECK_SECONDS`, so
         a long-lived engine follows a reindex or rollback to the new collection."""
@@ -117,8 +128,8 @@ class Engine(Explains, Ranking, LiveEdits):
                 self._check_complete(c)
                 self._collection, self._titles = c, None
             else:
-                generation = getattr(self.store, "generation", None)  # a published copy a live edit changed
-                if generation is not None and self._titles is not None and generation(c) != self._titles_gen:
+                copy = self.copy  # a published copy a live edit changed
+                if copy is not None and self._titles is not None and copy.generation(c) != self._titles_gen:
                     self._titles = self._vocab = None
             self._checked = now
         return self._collection  # type: ignore[return-value]
@@ -131,9 +142,9 @@ class Engine(Explains, Ranking, LiveEdits):
         if self._jobs_dir is None:
             return
         for attempt in range(4):  # a live edit publishes its points a moment before it updates the ledger
-            refresh = getattr(self.store, "refresh", None)
-            if attempt and refresh is not None:
-                refresh(collection)
+            copy = self.copy
+            if attempt and copy is not None:
+                copy.refresh(collection)
             n = self.store.count(collection)  # first the count, then the ledger (a writer updates it last)
             try:
                 st = json.loads((Path(self._jobs_dir) / f"{collection}.json").read_text())
@@ -158,17 +169,17 @@ class Engine(Explains, Ranking, LiveEdits):
         self._title_similarity()
         self.vocabulary()
         self.titles.warm()  # a large catalogue's fuzzy-title candidate index
-        columns = getattr(self.store, "columns", None)
-        if columns is not None:
-            self._sets_of(columns(coll)["ids"])
+        copy = self.copy
+        if copy is not None:
+            self._sets_of(copy.columns(coll)["ids"])
 
     @property
     def titles(self) -> TitleIndex:
         coll = self.collection
         if self._titles is None:
-            columns = getattr(self.store, "columns", None)
-            if columns is not None:  # a published copy keeps titles by column: no payload is read
-                c = columns(coll)
+            copy = self.copy
+            if copy is not None:  # a published copy keeps titles by column: no payload is read
+                c = copy.columns(coll)
                 entries = [TitleEntry(pid, t or "", y, tid, int(v or 0)) for pid, t, y, tid, v in
                            zip(c["ids"], c["title"], c["year"], c["tmdb_id"], c["vote_count"])]
                 norms = c["norm_title"]
@@ -182,8 +193,7 @@ class Engine(Explains, Ranking, LiveEdits):
                         aliases[f.id] = tuple(f.payload["aliases"])
                 norms = None
             self._titles = TitleIndex(entries, norms, aliases)
-            generation = getattr(self.store, "generation", None)
-            self._titles_gen = generation(coll) if generation is not None else None
+            self._titles_gen = copy.generation(coll) if copy is not None else None
         return self._titles
 
     def get_movie_index(self, movie: int | str) -> str:
@@ -284,9 +294,9 @@ class Engine(Explains, Ranking, LiveEdits):
         """The genres and original languages present in the collection (what filters can name)."""
         coll = self.collection
         if self._vocab is None or self._vocab[0] != coll:
-            columns = getattr(self.store, "columns", None)
-            if columns is not None:
-                c = columns(coll)
+            copy = self.copy
+            if copy is not None:
+                c = copy.columns(coll)
                 genres, langs = c["genres"], c["original_language"]
             else:
                 rows = [f.payload for f in self.store.scroll(coll, batch=2000)]

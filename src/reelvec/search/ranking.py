@@ -109,6 +109,7 @@ class Ranking:
     """The blended and weighted `similar` rankings (a mixin of `Engine`)."""
 
     store: Any
+    copy: Any  # Engine.copy: the published read copy, or None
     _blends: dict[str, Blend] | None
     _tsim: Any
 
@@ -131,12 +132,11 @@ class Ranking:
             ids = [e.point_id for e in titles.entries]
             words = None
             tsim = None
-            columns = getattr(self.store, "columns", None)
-            if columns is not None:  # a published copy keeps the title words (same order as its titles)
-                c = columns(self.collection)
+            copy = self.copy
+            if copy is not None:  # a published copy keeps the title words (same order as its titles)
+                c = copy.columns(self.collection)
                 if c.get("title_words") is not None and list(c["ids"]) == ids:
-                    arrays = getattr(self.store, "title_arrays", None)  # and the similarity, built
-                    saved = arrays(self.collection) if arrays is not None else None
+                    saved = copy.title_arrays(self.collection)  # and the similarity, built
                     try:
                         tsim = TitleSimilarity.from_arrays(saved, c["title_words"]) if saved else None
                     except (KeyError, ValueError) as exc:
@@ -156,8 +156,8 @@ class Ranking:
     def _answered(self, q: Found, blend: Blend, k: int) -> list[Hit] | None:
         """The default `similar` of `q` from the answers a build precomputed for the generation
         being read (the same hits, scores and explanations as computing them), or None."""
-        answer = getattr(self.store, "answer", None)
-        got = answer(self.collection, q.id) if answer is not None else None
+        copy = self.copy
+        got = copy.answer(self.collection, q.id) if copy is not None else None
         if got is None or got[1] != self._answers_meta(blend):
             return None
         a = got[0]
@@ -169,26 +169,26 @@ class Ranking:
     def has_similar_answers(self) -> bool:
         """Does the generation being read keep precomputed default `similar` answers that match
         the current preset?"""
-        meta = getattr(self.store, "answer_meta", None)
-        return meta is not None and meta(self.collection) == self._answers_meta(resolve_mode(None, self.blends))
+        copy = self.copy
+        return copy is not None and copy.answer_meta(self.collection) == self._answers_meta(
+            resolve_mode(None, self.blends))
 
     def similar_answers(self, progress: bool = False) -> tuple[str, int, dict[str, dict], dict] | None:
         """Every movie's default `similar` (k = `ANSWERS_K`, no filters), computed as a query would
         compute it, for a build to keep with the published copy (`index.publish.save_answers`):
         (collection, generation, {point id: hits}, meta). None when the store keeps no copies or
         the default mode is not a blend (a plain vector query, fast already)."""
-        generation = getattr(self.store, "generation", None)
-        columns = getattr(self.store, "columns", None)
+        copy = self.copy
         blend = resolve_mode(None, self.blends)
-        if generation is None or columns is None or not _is_blended(blend):
+        if copy is None or not _is_blended(blend):
             return None
         from tqdm import tqdm
 
         coll = self.collection
-        gen = generation(coll)
+        gen = copy.generation(coll)
         self.warm()
         out = {}
-        for pid in tqdm(list(columns(coll)["ids"]), desc="answers", unit="movie", disable=not progress):
+        for pid in tqdm(list(copy.columns(coll)["ids"]), desc="answers", unit="movie", disable=not progress):
             q = self._record(pid)
             found, shown, why = self._blend_rank(q, blend, ANSWERS_K, self._filter({}, exclude_ids=(pid,)))
             out[pid] = {"ids": [f.id for f in found], "score": [f.score for f in found],
@@ -230,9 +230,9 @@ class Ranking:
         if not cands:
             return [], {}, {}
         cand_ids = sorted(cands)  # rows below are in id order: ties break by id
-        gather = getattr(self.store, "vectors_of", None)  # a published copy: one gather per vector
-        if gather is not None:
-            mats, present = gather(self.collection, cand_ids, [n for n in VECTOR_NAMES if n in q.vec])
+        copy = self.copy
+        if copy is not None:  # a published copy: one gather per vector
+            mats, present = copy.vectors_of(self.collection, cand_ids, [n for n in VECTOR_NAMES if n in q.vec])
             # all three cosines, also for the explanations; NaN where a point has no such vector
             cos = {n: np.where(present[n], M @ _unit(q.vec[n]), np.nan) for n, M in mats.items()}
         else:
@@ -277,18 +277,17 @@ class Ranking:
     def _sets_of(self, ids: Sequence[str]) -> list[tuple] | None:
         """`_shared_sets` of each point from the store's columns (kept per point until the collection
         or its generation changes); None when the store keeps no such columns."""
-        fields = getattr(self.store, "fields_of", None)
-        if fields is None:
+        copy = self.copy
+        if copy is None:
             return None
         coll = self.collection
-        generation = getattr(self.store, "generation", None)
-        stamp = (coll, generation(coll) if generation is not None else None)
+        stamp = (coll, copy.generation(coll))
         if self._row_sets[0] != stamp:
             self._row_sets = (stamp, {})
         cache = self._row_sets[1]
         missing = [i for i in ids if i not in cache]
         if missing:
-            cols = fields(coll, missing, SET_FIELDS)
+            cols = copy.fields_of(coll, missing, SET_FIELDS)
             if cols is None:
                 return None
             if len(cache) > ROW_SETS_KEPT:

@@ -43,6 +43,7 @@ class LiveEdits:
     """upsert / delete / editing (a mixin of `Engine`)."""
 
     store: Any
+    copy: Any  # Engine.copy: the published read copy, or None
     _collection: str | None
     _titles: Any
     _vocab: Any
@@ -206,9 +207,8 @@ class LiveEdits:
         if st is not None:
             st.total, st.pending = store.count(collection), None
             ledger.save(st)
-        refresh = getattr(self.store, "refresh", None)
-        if refresh is not None:
-            refresh(collection)
+        if self.copy is not None:
+            self.copy.refresh(collection)
         self._titles = self._vocab = self._tsim = None
 
     def _points(self, movies: Sequence, collection: str, posters: dict[str, str] | None = None) -> list:
@@ -224,8 +224,8 @@ class LiveEdits:
                               "(the model files are damaged: `reelvec build --retrain` trains them again)")
         image_version = self.image_encoder.version if has.any() else ""
         feats = Features([m.key for m in movies], text, image, has, self.text_encoder.version, image_version)
-        columns = getattr(self.store, "columns", None)
-        franchise = franchises_with(movies, columns(collection) if columns is not None else None)
+        copy = self.copy
+        franchise = franchises_with(movies, copy.columns(collection) if copy is not None else None)
         hub = store_hubness(self.store, collection, [point_id(m.key) for m in movies], fused)
         return make_points(movies, feats, fused, self._fusion_runtime().version, franchise=franchise, hub=hub)
 
