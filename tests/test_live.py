@@ -281,3 +281,31 @@ def test_a_deleted_title_is_not_answered_by_a_lookalike(engine):
     assert engine.movie("The Matrix")["title"] == "The Matrix"
     with pytest.raises(UnknownMovieError, match="names 2 films"):
         engine.delete("Dune")  # a query may mean the best-known Dune; a delete must mean one film
+
+
+def test_a_large_catalogue_precomputes_its_most_voted_films(home, monkeypatch):
+    """Above `ANSWERS_MAX` films only the most voted are precomputed (the answers file holds
+    those rows alone); the others compute, and both equal computing."""
+    import reelvec.index.published as published
+    import reelvec.search.ranking as ranking
+    from reelvec import app
+    monkeypatch.setattr(published, "REFRESH_SECONDS", 0.0)
+    monkeypatch.setattr(ranking, "ANSWERS_MAX", 5)
+    with reelvec.open(home) as e:
+        folder = e.store._copy(e.collection).folder
+        gen = e.store.generation(e.collection)
+    (folder / f"answers-{gen}.npz").unlink(missing_ok=True)
+    assert app.precompute(app.Home.at(home))["kept"]
+    kept, computed = reelvec.open(home), reelvec.open(home)
+    computed.store.answer = lambda collection, pid: None
+    entries = kept.titles.entries
+    answered = {x.point_id for x in entries if kept.store.answer(kept.collection, x.point_id)}
+    top = sorted(entries, key=lambda x: -x.votes)[:5]
+    assert answered == {x.point_id for x in top}
+    import numpy as np
+    with np.load(folder / f"answers-{gen}.npz") as z:
+        assert len(z["rows"]) == 5 and sorted(z["which"].tolist()) == z["which"].tolist()
+    for x in entries:
+        assert _similar(kept, x.tmdb_id or x.title) == _similar(computed, x.tmdb_id or x.title), x.title
+    kept.close()
+    computed.close()

@@ -304,7 +304,8 @@ def patch(root: str | Path, collection: str, upserts: Sequence[Found] = (), dele
 def save_answers(root: str | Path, collection: str, generation: int, answers: dict[str, list], meta: dict) -> bool:
     """Keep precomputed answers of one query shape (a `similar` preset, its k) next to generation
     `generation` of `collection`'s copy: ``answers`` maps each point id to its hits (``ids``,
-    ``score``, ``fused``/``text``/``image`` cosines and ``placed_by``, best first). They hold for
+    ``score``, ``fused``/``text``/``image`` cosines and ``placed_by``, best first; kept for the rows
+    answered only: a large catalogue precomputes its most voted films). They hold for
     that generation only: a reader of a later one (a live edit) computes instead. False when the
     copy has moved on already (or a hit is no longer in it). Any process may write them
     (atomically, named by generation, with their checksum beside them in ``answers-<g>.sum.json``)."""
@@ -315,16 +316,17 @@ def save_answers(root: str | Path, collection: str, generation: int, answers: di
         if c.generation != generation:
             return False
         k = max((len(a["ids"]) for a in answers.values()), default=0)
-        n = len(c.ids)
+        which = np.array(sorted(c.row[pid] for pid in answers if pid in c.row), np.int32)  # the rows answered
+        at = {int(r): i for i, r in enumerate(which.tolist())}
+        n = len(which)
         rows = np.full((n, k), -1, np.int32)
         score = np.zeros((n, k), np.float64)
         cos = {v: np.full((n, k), np.nan, np.float32) for v in ("fused", "text", "image")}
         labels = sorted({x for a in answers.values() for x in a["placed_by"] if x})
         code = {x: i for i, x in enumerate(labels)}
         placed = np.full((n, k), -1, np.int16)
-        done = np.zeros(n, bool)
         for pid, a in answers.items():
-            r = c.row.get(pid)
+            r = at.get(c.row.get(pid, -1))
             if r is None:
                 continue
             m = len(a["ids"])
@@ -335,9 +337,8 @@ def save_answers(root: str | Path, collection: str, generation: int, answers: di
             for v in cos:
                 cos[v][r, :m] = [np.nan if x is None else x for x in a[v]]
             placed[r, :m] = [code[x] if x else -1 for x in a["placed_by"]]
-            done[r] = True
         try:
-            np.savez(tmp, rows=rows, score=score, placed=placed, done=done, labels=np.array(labels or [""], str),
+            np.savez(tmp, rows=rows, score=score, placed=placed, which=which, labels=np.array(labels or [""], str),
                      meta=np.array(json.dumps(meta, sort_keys=True)), **{f"cos_{v}": a for v, a in cos.items()})
             from reelvec.fsutil import atomic_write_json
 

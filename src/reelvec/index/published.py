@@ -270,7 +270,15 @@ class CopyView:
                     raise ValueError(problem)
                 with np.load(self.folder / f"answers-{self.generation}.npz") as z:
                     a = {k: z[k] for k in z.files}
-                if len(a["rows"]) == len(self.ids) and int(a["rows"].max(initial=-1)) < len(self.ids):
+                if "which" not in a:  # written before answers were kept per answered row: one per row
+                    a["which"] = np.flatnonzero(a.pop("done"))
+                    a = {k: (v[a["which"]] if k in ("rows", "score", "placed") or k.startswith("cos_") else v)
+                         for k, v in a.items()}
+                n = len(self.ids)
+                if (len(a["rows"]) == len(a["which"]) and int(a["rows"].max(initial=-1)) < n
+                        and int(a["which"].max(initial=-1)) < n):
+                    a["at"] = np.full(n, -1, np.int32)  # row -> its answer
+                    a["at"][a["which"]] = np.arange(len(a["which"]), dtype=np.int32)
                     a["meta"] = json.loads(str(a["meta"]))
                     self._answers = a
             except FileNotFoundError:
@@ -666,8 +674,9 @@ class PublishedStore:
         c = self._copy(collection)
         a = c.answers()
         r = c.row.get(pid)
-        if a is None or r is None or not a["done"][r]:
+        if a is None or r is None or a["at"][r] < 0:
             return None
+        r = int(a["at"][r])
         rows = a["rows"][r]
         m = int((rows >= 0).sum())
         labels = a["labels"].tolist()

@@ -30,6 +30,7 @@ from reelvec.ingest.franchise import TitleSimilarity
 from reelvec.search.hits import VECTOR_NAMES, Hit, _cos, _directors
 
 ROW_SETS_KEPT = 100_000  # movies whose genre/people sets a blended `similar` keeps between calls
+ANSWERS_MAX = 50_000  # a build precomputes the default `similar` of at most this many films (the most voted)
 ANSWERS_K = 10  # a build precomputes every movie's default `similar` up to this k (the default k)
 BLEND_POOL = 100  # nearest candidates of a blended `similar`; its ranking is the same for every k up to this
 PEOPLE_POOL = 30  # candidates from the same series / a shared director / a shared lead actor, each
@@ -174,7 +175,8 @@ class Ranking:
             resolve_mode(None, self.blends))
 
     def similar_answers(self, progress: bool = False) -> tuple[str, int, dict[str, dict], dict] | None:
-        """Every movie's default `similar` (k = `ANSWERS_K`, no filters), computed as a query would
+        """Every movie's default `similar` (k = `ANSWERS_K`, no filters; the `ANSWERS_MAX` most voted
+        of a larger catalogue), computed as a query would
         compute it, for a build to keep with the published copy (`index.publish.save_answers`):
         (collection, generation, {point id: hits}, meta). None when the store keeps no copies or
         the default mode is not a blend (a plain vector query, fast already)."""
@@ -188,7 +190,12 @@ class Ranking:
         gen = copy.generation(coll)
         self.warm()
         out = {}
-        for pid in tqdm(list(copy.columns(coll)["ids"]), desc="answers", unit="movie", disable=not progress):
+        cols = copy.columns(coll)
+        ids = list(cols["ids"])
+        if len(ids) > ANSWERS_MAX:  # a large catalogue: its most voted films (the rest compute, in ms)
+            votes = np.array([int(v or 0) for v in cols["vote_count"]])
+            ids = [ids[i] for i in np.argsort(-votes, kind="stable")[:ANSWERS_MAX]]
+        for pid in tqdm(ids, desc="answers", unit="movie", disable=not progress):
             q = self._record(pid)
             found, shown, why = self._blend_rank(q, blend, ANSWERS_K, self._filter({}, exclude_ids=(pid,)))
             out[pid] = {"ids": [f.id for f in found], "score": [f.score for f in found],
