@@ -301,3 +301,35 @@ def test_onnx_text_path_and_token_budget(text_fp32, tmp_path):
     assert float(b[2] @ c[2]) < 0.9999  # 400 words do not
     fp16 = create(EncoderSpec("minilm", precision="fp32", max_tokens=16)).encode(TEXTS)
     assert (fp16 * c).sum(1).min() >= 0.9999  # both runtimes truncate alike
+
+
+def test_device_auto_picks_a_gpu_only_when_torch_sees_one(monkeypatch):
+    """`--device auto` encodes on a GPU when torch sees one and on the CPU otherwise; asking for
+    cuda without one names the fix. The selection runs here on a CPU with torch's answer faked;
+    the encoders on such a GPU (fp32 on cuda) cannot run on these machines."""
+    import torch
+
+    from reelvec.encoders import EncoderSpec
+    from reelvec.encoders.base import resolve_device, torch_device
+    from reelvec.encoders.image import ImageEncoder
+    from reelvec.errors import EncoderError
+
+    assert resolve_device("auto", lambda: False) == "cpu"
+    assert resolve_device("auto", lambda: True) == "cuda"
+    assert resolve_device("cpu", lambda: True) == "cpu"
+    assert resolve_device("cuda", lambda: True) == "cuda"
+    with pytest.raises(EncoderError, match="no GPU"):
+        resolve_device("cuda", lambda: False)
+    with pytest.raises(EncoderError, match="unknown device"):
+        resolve_device("tpu", lambda: True)
+    assert torch_device(EncoderSpec("minilm")) == ("cuda" if torch.cuda.is_available() else "cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a GPU machine
+    assert ImageEncoder(EncoderSpec("mobilenet_v2")).precision == "fp32"  # torch on the GPU, not ONNX on the CPU
+    assert ImageEncoder(EncoderSpec("mobilenet_v2", device="cpu")).precision == "onnx"
+    assert ImageEncoder(EncoderSpec("mobilenet_v2", light=True)).precision == "onnx"  # queries stay torch-free
+    from reelvec.encoders.text import TextEncoder
+    assert TextEncoder(EncoderSpec("minilm")).precision == "fp32"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert ImageEncoder(EncoderSpec("mobilenet_v2")).precision == "onnx"
+    with pytest.raises(EncoderError, match="no GPU"):
+        torch_device(EncoderSpec("minilm", device="cuda"))

@@ -44,6 +44,7 @@ class BuildConfig:
     text_precision: str = "auto"
     text_max_tokens: int | None = BUILD_TEXT_TOKENS  # truncate descriptions here (None: the model's 256)
     image_precision: str = "auto"
+    device: str = "auto"  # where encoding runs: a GPU when torch sees one (auto), "cpu" or "cuda"
     batch_size: int = 1024
     throttle: float = 0.0  # seconds between index batches (be gentle with a shared server)
     shards: int = 1
@@ -154,8 +155,9 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
     # encode: local poster files, plus whatever `reelvec fetch-posters` cached in <home>/posters
     with _Stage(rep, "encode"):
         text = create(EncoderSpec("minilm", precision=cfg.text_precision, artifact_dir=str(home.artifacts),
-                                  max_tokens=cfg.text_max_tokens))
-        image = create(EncoderSpec("mobilenet_v2", precision=cfg.image_precision, artifact_dir=str(home.artifacts)))
+                                  max_tokens=cfg.text_max_tokens, device=cfg.device))
+        image = create(EncoderSpec("mobilenet_v2", precision=cfg.image_precision, artifact_dir=str(home.artifacts),
+                                   device=cfg.device))
         with FeatureCache(home.features_dir) as cache:
             cache.lock()
             feats = encode_catalog(movies, text, image, cache,

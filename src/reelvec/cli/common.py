@@ -116,7 +116,10 @@ def add_encoders(p) -> None:
                    help="truncate descriptions at N word pieces (default %(default)s: as good as MiniLM's full 256 "
                    "in `reelvec eval` and 1.7x faster to encode; see README)")
     p.add_argument("--image-precision", default="auto", choices=["auto", "fp32", "onnx", "bf16"],
-                   help="poster speed path (default: auto = ONNX Runtime fp32)")
+                   help="poster speed path (default: auto = ONNX Runtime fp32; torch fp32 on a GPU)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="where text and posters are encoded (default: auto = a GPU when torch sees one, else "
+                        "the CPU)")
 
 
 def add_output(p, what: str = "the summary") -> None:

@@ -7,7 +7,7 @@ preprocessing), so the feature cache can tell stale vectors from good ones.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -27,6 +27,37 @@ class EncoderSpec:
     threads: int | None = None
     max_tokens: int | None = None  # text: truncate descriptions here (None = the model's own maximum)
     light: bool = False  # query time: no torch import where an equivalent path exists (PIL preprocessing)
+    device: str = "auto"  # "auto" (a GPU when torch sees one), "cpu" or "cuda"
+
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(requested: str, cuda_available: Callable[[], bool]) -> str:
+    """The device an encoder runs on: "cuda" for "auto" when `cuda_available()` (torch sees a
+    GPU), else "cpu"; asking for "cuda" without one is an EncoderError naming the fix."""
+    from reelvec.errors import EncoderError
+
+    if requested not in DEVICES:
+        raise EncoderError(f"unknown device {requested!r}; choose from {', '.join(DEVICES)}")
+    if requested == "cpu":
+        return "cpu"
+    available = bool(cuda_available())
+    if requested == "cuda" and not available:
+        raise EncoderError("--device cuda: torch sees no GPU here (torch.cuda.is_available() is False); "
+                           "use --device auto or cpu")
+    return "cuda" if available else "cpu"
+
+
+def torch_device(spec: EncoderSpec) -> str:
+    """`resolve_device` of `spec` with torch's own answer (cpu when torch is absent)."""
+    if spec.device == "cpu":
+        return "cpu"
+    try:
+        import torch
+    except ImportError:
+        return resolve_device(spec.device, lambda: False)
+    return resolve_device(spec.device, torch.cuda.is_available)
 
 
 # Word pieces of a description a build encodes (MiniLM reads up to 256). Chosen by quality

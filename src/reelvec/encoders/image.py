@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reelvec.encoders.base import EncoderSpec, file_sha256, l2_normalise
+from reelvec.encoders.base import EncoderSpec, file_sha256, l2_normalise, torch_device
 from reelvec.errors import EncoderError
 from reelvec.fsutil import atomic_path
 
@@ -113,7 +113,9 @@ class ImageEncoder:
     dim = 1280
 
     def __init__(self, spec: EncoderSpec = EncoderSpec("mobilenet_v2")):
-        precision = "onnx" if spec.precision == "auto" else spec.precision
+        precision = spec.precision
+        if precision == "auto":  # ONNX Runtime on a CPU; torch on a GPU that torch sees (builds only)
+            precision = "fp32" if not spec.light and spec.device != "cpu" and torch_device(spec) == "cuda" else "onnx"
         if precision not in PRECISIONS:
             raise EncoderError(f"unknown image precision {precision!r}; choose from {', '.join(PRECISIONS)} or auto")
         self.spec = spec
@@ -162,7 +164,7 @@ class ImageEncoder:
         net.eval()
         features = _Features(net).eval()
         if self.precision == "fp32":
-            return _TorchRunner(features, bf16=False)
+            return _TorchRunner(features, bf16=False, device=torch_device(self.spec))
         if self.precision == "bf16":
             return _TorchRunner(features, bf16=True)
         return _OnnxRunner(features, self._artifact(), self.spec.threads)
@@ -240,12 +242,13 @@ def _Features(net):
 
 
 class _TorchRunner:
-    def __init__(self, module, bf16: bool):
+    def __init__(self, module, bf16: bool, device: str = "cpu"):
         import torch
 
         self.torch = torch
         self.bf16 = bf16
-        self.module = module.to(memory_format=torch.channels_last) if bf16 else module
+        self.device = device
+        self.module = module.to(memory_format=torch.channels_last) if bf16 else module.to(device)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         torch = self.torch
@@ -254,7 +257,7 @@ class _TorchRunner:
             if self.bf16:
                 with torch.autocast("cpu", dtype=torch.bfloat16):
                     return self.module(t.to(memory_format=torch.channels_last)).float().numpy()
-            return self.module(t).numpy()
+            return self.module(t.to(self.device)).cpu().numpy()
 
 
 class _OnnxRunner:

