@@ -42,14 +42,21 @@ def _row_columns(payloads: Sequence[dict]) -> dict[str, list]:
 
 
 def _append_rows(folder: Path, vectors: dict[str, int], rows: int, payload_end: int, points: Iterable[Found],
-                 chunk: int = 2048) -> tuple[list[str], list[int], dict[str, list[bool]], list[dict]]:
+                 chunk: int = 2048) -> tuple[list[str], list[int], dict[str, list[bool]], dict[str, list]]:
     """Append `points` after the first `rows` rows (and `payload_end` payload bytes) of the copy
     in `folder`; anything past them (a crashed edit's leftovers) is overwritten. Returns the new
-    rows' ids, payload end offsets, has-vector flags and payloads."""
+    rows' ids, payload end offsets, has-vector flags and columns (`_row_columns`, made a chunk at a
+    time: no payload is kept, so a million rows publish in bounded memory)."""
     ids: list[str] = []
     ends: list[int] = []
     has: dict[str, list[bool]] = {n: [] for n in vectors}
     payloads: list[dict] = []
+    columns: dict[str, list] = {}
+
+    def to_columns():
+        for name, values in _row_columns(payloads).items():
+            columns.setdefault(name, []).extend(values)
+        payloads.clear()
     fhs = {n: open(folder / f"vec-{n}.f32", "r+b" if (folder / f"vec-{n}.f32").exists() else "w+b") for n in vectors}
     pay = open(folder / "payload.jsonl", "r+b" if (folder / "payload.jsonl").exists() else "w+b")
     try:
@@ -79,7 +86,9 @@ def _append_rows(folder: Path, vectors: dict[str, int], rows: int, payload_end: 
                 has[n].append(ok)
             if len(buf[next(iter(vectors))]) >= chunk:
                 flush()
+                to_columns()
         flush()
+        to_columns()
         for fh in (*fhs.values(), pay):
             fh.truncate()
             fh.flush()
@@ -87,7 +96,7 @@ def _append_rows(folder: Path, vectors: dict[str, int], rows: int, payload_end: 
     finally:
         for fh in (*fhs.values(), pay):
             fh.close()
-    return ids, ends, has, payloads
+    return ids, ends, has, columns
 
 
 def _rows_of(folder: Path, name: str, dim: int, n: int) -> np.ndarray:
@@ -197,8 +206,8 @@ def publish(root: str | Path, collection: str, vectors: dict[str, int], points: 
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        ids, ends, has, payloads = _append_rows(tmp, vectors, 0, 0, points)
-        columns = {"ids": ids, **_row_columns(payloads)}
+        ids, ends, has, row_columns = _append_rows(tmp, vectors, 0, 0, points)
+        columns = {"ids": ids, **row_columns}
         has_rows = {n: np.array(h, bool) for n, h in has.items()}
         neighbours = None
         indexes = _ann_indexes(tmp, vectors, has_rows, len(ids), None)
@@ -262,9 +271,9 @@ def patch(root: str | Path, collection: str, upserts: Sequence[Found] = (), dele
                 dead[r] = True
         gen = int(c.meta.get("generation", 0)) + 1
         try:
-            ids, ends, has, payloads = _append_rows(folder, vectors, rows, int(c.offsets[-1]), upserts)
+            ids, ends, has, row_columns = _append_rows(folder, vectors, rows, int(c.offsets[-1]), upserts)
             columns = {"ids": c.ids + ids}
-            for name, values in _row_columns(payloads).items():
+            for name, values in (row_columns or _row_columns([])).items():
                 columns[name] = c.cols[name] + values
             all_has = {n: np.concatenate([c.has[n], np.array(has[n], bool)]) for n in vectors}
             all_dead = np.concatenate([dead, np.zeros(len(ids), bool)])

@@ -29,7 +29,7 @@ from reelvec.ingest.mapped import MAX_TITLE  # a longer "title" is not one (fuzz
 from reelvec.locks import WRITER_LOCK
 from reelvec.search.hits import VECTOR_NAMES, Explains, Explanation, Hit, _series_of
 from reelvec.search.lists import ListOptions, shape
-from reelvec.search.ranking import ANSWERS_K, Ranking, _is_blended
+from reelvec.search.ranking import ANSWERS_K, ROW_SETS_KEPT, Ranking, _is_blended
 from reelvec.search.titles import Resolved, TitleEntry, TitleIndex, split_year
 from reelvec.search.writes import LiveEdits, key_shaped
 
@@ -170,7 +170,7 @@ class Engine(Explains, Ranking, LiveEdits):
         self.vocabulary()
         self.titles.warm()  # a large catalogue's fuzzy-title candidate index
         copy = self.copy
-        if copy is not None:
+        if copy is not None and len(copy.columns(coll)["ids"]) <= ROW_SETS_KEPT:  # larger: kept as queries read them
             self._sets_of(copy.columns(coll)["ids"])
 
     @property
