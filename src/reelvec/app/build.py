@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from reelvec.app.home import Home
 from reelvec.encoders.base import BUILD_TEXT_TOKENS
-from reelvec.errors import FusionError
+from reelvec.errors import FusionError, ReelvecError
 from reelvec.fsutil import atomic_write_text
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ class BuildConfig:
     gate: bool = False
     fusion: FusionConfig | None = None  # for (re)training; None = the defaults
     text_precision: str = "auto"
+    text_profile: str = "minilm"  # "fast": a static table distilled from MiniLM (encoders/static.py)
     text_max_tokens: int | None = BUILD_TEXT_TOKENS  # truncate descriptions here (None: the model's 256)
     image_precision: str = "auto"
     device: str = "auto"  # where encoding runs: a GPU when torch sees one (auto), "cpu" or "cuda"
@@ -102,7 +103,7 @@ class _Stage:
 def build(cfg: BuildConfig, store=None) -> BuildReport:
     """Run every stage of a build into `cfg.home`. `store` (a VectorStore) overrides the one the
     home would open; it is left open for the caller."""
-    from reelvec.encoders import EncoderSpec, FeatureCache, create
+    from reelvec.encoders import TEXT_PROFILES, EncoderSpec, FeatureCache, create
     from reelvec.encoders.hardware import cpu_model
     from reelvec.encoders.pipeline import encode_catalog, fetched_posters
     from reelvec.encoders.text import export_text_model
@@ -118,6 +119,8 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
     from reelvec.ingest.edits import EditLog, apply_edits
     from reelvec.ingest.movielens import load_ratings_table
 
+    if cfg.text_profile not in TEXT_PROFILES:
+        raise ReelvecError(f"unknown text profile {cfg.text_profile!r}; choose from {', '.join(TEXT_PROFILES)}")
     t0 = time.perf_counter()
     rep = BuildReport()
     home = Home.at(cfg.home)
@@ -154,7 +157,8 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
 
     # encode: local poster files, plus whatever `reelvec fetch-posters` cached in <home>/posters
     with _Stage(rep, "encode"):
-        text = create(EncoderSpec("minilm", precision=cfg.text_precision, artifact_dir=str(home.artifacts),
+        text = create(EncoderSpec(TEXT_PROFILES[cfg.text_profile], precision=cfg.text_precision,
+                                  artifact_dir=str(home.artifacts),
                                   max_tokens=cfg.text_max_tokens, device=cfg.device))
         image = create(EncoderSpec("mobilenet_v2", precision=cfg.image_precision, artifact_dir=str(home.artifacts),
                                    device=cfg.device))
@@ -164,7 +168,7 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
                                    posters_dir=cfg.data / "posters" if cfg.data is not None else None,
                                    progress=cfg.progress, fetched=fetched_posters(home.posters))
         feats.save(home.features)
-        if getattr(text, "precision", None) != "onnx":  # queries use the exported graph: no torch when serving
+        if getattr(text, "precision", None) not in ("onnx", "static"):  # queries use the exported graph: no torch
             export_text_model(home.artifacts)
         rep.stages["encode"] = dict(feats.stats) | {"text_path": getattr(text, "precision", "?"), "cpu": cpu_model()}
         logger.info("encode: text path %s on %s", rep.stages["encode"]["text_path"], cpu_model())
@@ -234,7 +238,8 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
                                "dropped_partial": res.dropped, "edits_replayed": res.replayed,
                                "edits_replay_seconds": replay.get("seconds"),
                                "message": res.message}
-    home.write_manifest(home.qdrant(cfg.qdrant_url)[0], cfg.scope, text_max_tokens=cfg.text_max_tokens)
+    home.write_manifest(home.qdrant(cfg.qdrant_url)[0], cfg.scope, text_max_tokens=cfg.text_max_tokens,
+                        text_encoder=TEXT_PROFILES[cfg.text_profile])
     # readers can open the home from here on
 
     with _Stage(rep, "answers"):

@@ -70,7 +70,8 @@ class EncodeResult:
 def encode(catalog_path: Path, cache_dir: Path, posters: Path | None = None, out: Path | None = None,
            scope: str = "linked", limit: int | None = None, text_precision: str = "auto",
            image_precision: str = "auto", progress: bool = False,
-           text_max_tokens: int | None = BUILD_TEXT_TOKENS, device: str = "auto") -> EncodeResult:
+           text_max_tokens: int | None = BUILD_TEXT_TOKENS, device: str = "auto",
+           text_profile: str = "minilm") -> EncodeResult:
     """Text and poster vectors for the catalog through the feature cache in `cache_dir`; unreadable
     posters are listed in ``encode.quarantine.jsonl`` beside the features file."""
     from reelvec.encoders import EncoderSpec, FeatureCache, create
@@ -80,7 +81,10 @@ def encode(catalog_path: Path, cache_dir: Path, posters: Path | None = None, out
 
     cache_dir = Path(cache_dir)
     movies = select_movies(Catalog.load(Path(catalog_path)), scope, limit)
-    text = create(EncoderSpec("minilm", precision=text_precision, artifact_dir=str(cache_dir / "artifacts"),
+    from reelvec.encoders import TEXT_PROFILES
+
+    text = create(EncoderSpec(TEXT_PROFILES[text_profile], precision=text_precision,
+                              artifact_dir=str(cache_dir / "artifacts"),
                               max_tokens=text_max_tokens, device=device))
     image = create(EncoderSpec("mobilenet_v2", precision=image_precision, artifact_dir=str(cache_dir / "artifacts"),
                                device=device))

@@ -112,13 +112,14 @@ class Home:
             raise ReelvecError(f"{self.manifest_path} is not a JSON object; rerun `reelvec build` to write it again")
         return m
 
-    def write_manifest(self, qdrant_url: str | None, scope: str, text_max_tokens: int | None = None) -> Path:
+    def write_manifest(self, qdrant_url: str | None, scope: str, text_max_tokens: int | None = None,
+                       text_encoder: str = "minilm") -> Path:
         rel = lambda p: str(p.relative_to(self.root))
         return atomic_write_json(self.manifest_path, {
             "store": None if qdrant_url else rel(self.store), "qdrant_url": qdrant_url, "model": rel(self.model),
             "sequence": rel(self.sequence), "catalog": rel(self.catalog), "features": rel(self.features_dir),
             "encoders": rel(self.artifacts), "jobs": rel(self.jobs), "edits": rel(self.edits), "scope": scope,
-            "text_max_tokens": text_max_tokens})
+            "text_max_tokens": text_max_tokens, "text_encoder": text_encoder})
 
     # ------------------------------------------------------------------------------ the store
     def qdrant(self, url: str | None = None, api_key: str | None = None) -> tuple[str | None, str | None]:

@@ -117,6 +117,9 @@ def add_encoders(p) -> None:
                    "in `reelvec eval` and 1.7x faster to encode; see README)")
     p.add_argument("--image-precision", default="auto", choices=["auto", "fp32", "onnx", "bf16"],
                    help="poster speed path (default: auto = ONNX Runtime fp32; torch fp32 on a GPU)")
+    p.add_argument("--text-profile", default="minilm", choices=["minilm", "fast"],
+                   help="text encoder: minilm (default; ~70 descriptions/s on 2 cores) or fast (a static table "
+                        "distilled from MiniLM on this machine: ~10,000/s, quality in bench/RESULTS.md)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                    help="where text and posters are encoded (default: auto = a GPU when torch sees one, else "
                         "the CPU)")

@@ -102,7 +102,7 @@ def cmd_encode(args) -> int:
 
     res = app.encode(Path(args.catalog), Path(args.cache), args.posters, args.out, args.scope, args.limit,
                      args.text_precision, args.image_precision, progress=not args.quiet,
-                     text_max_tokens=args.text_max_tokens, device=args.device)
+                     text_max_tokens=args.text_max_tokens, device=args.device, text_profile=args.text_profile)
     print_pairs(res.summary(), "encode", args.json)
     return 0
 

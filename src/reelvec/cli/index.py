@@ -29,7 +29,8 @@ def _build_config(args):
         api_key=args.api_key,
         scope=args.scope, retrain=args.retrain, gate=getattr(args, "gate", None) is not None, fusion=_config(args),
         text_precision=args.text_precision, text_max_tokens=args.text_max_tokens,
-        image_precision=args.image_precision, device=getattr(args, "device", "auto"), shards=args.shards,
+        image_precision=args.image_precision, device=getattr(args, "device", "auto"),
+        text_profile=getattr(args, "text_profile", "minilm"), shards=args.shards,
         replication_factor=args.replication_factor, progress=not args.quiet, batch_size=args.batch_size,
         throttle=args.throttle, wait=args.wait)
 

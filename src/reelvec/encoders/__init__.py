@@ -12,10 +12,13 @@ from reelvec.encoders.base import Encoder, EncoderSpec, l2_normalise
 from reelvec.encoders.cache import FeatureCache
 from reelvec.errors import EncoderError
 
-__all__ = ["ENCODERS", "Encoder", "EncoderSpec", "FeatureCache", "create", "l2_normalise"]
+__all__ = ["ENCODERS", "TEXT_PROFILES", "Encoder", "EncoderSpec", "FeatureCache", "create", "l2_normalise"]
+
+TEXT_PROFILES = {"minilm": "minilm", "fast": "static-minilm"}  # `--text-profile` -> encoder name
 
 ENCODERS: dict[str, str] = {
     "minilm": "reelvec.encoders.text:TextEncoder",
+    "static-minilm": "reelvec.encoders.static:StaticTextEncoder",  # the `fast` text profile
     "mobilenet_v2": "reelvec.encoders.image:ImageEncoder",
 }
 

@@ -75,7 +75,7 @@ class Engine(Explains, Ranking, LiveEdits):
     """
 
     def __init__(self, store, alias: str = ALIAS, encoders_dir: str | None = None, model_dir: str | None = None,
-                 text_max_tokens: int | None = None, jobs_dir: str | None = None,
+                 text_max_tokens: int | None = None, text_encoder: str = "minilm", jobs_dir: str | None = None,
                  writer: Callable[[], tuple[Any, bool]] | None = None, edits: str | Path | None = None,
                  lock: str | Path | None = None, posters: str | Path | None = None, wait: float = 0.0):
         self.store = store
@@ -103,6 +103,7 @@ class Engine(Explains, Ranking, LiveEdits):
         self._row_sets: tuple[tuple, dict[str, tuple]] = ((), {})  # see _sets_of
         self._encoders_dir = encoders_dir
         self._text_max_tokens = text_max_tokens  # queries are truncated like the indexed descriptions
+        self._text_encoder_name = text_encoder  # the text encoder the build used (manifest)
         self._jobs_dir = jobs_dir  # the job ledger: how many points the live collection was verified with
 
     # ----------------------------------------------------------------------------- plumbing
@@ -366,6 +367,10 @@ class Engine(Explains, Ranking, LiveEdits):
             from reelvec.encoders import EncoderSpec, create
             from reelvec.encoders.text_onnx import find_artifact
 
+            if self._text_encoder_name != "minilm":  # the build's profile (`--text-profile fast`)
+                self._text = create(EncoderSpec(self._text_encoder_name, artifact_dir=self._encoders_dir,
+                                                max_tokens=self._text_max_tokens))
+                return self._text
             exported = self._encoders_dir is not None and find_artifact(Path(self._encoders_dir)) is not None
             self._text = create(EncoderSpec("minilm", precision="onnx" if exported else "auto",
                                             artifact_dir=self._encoders_dir, max_tokens=self._text_max_tokens))
@@ -805,6 +810,7 @@ def open_engine(path: str | Path | None = None, url: str | None = None, api_key:
             raise SearchError(f"{manifest} is unreadable ({exc}); rerun `reelvec build --store {home}`") from exc
         extra: dict[str, Any] = {"encoders_dir": str(home / m["encoders"]) if m.get("encoders") else None,
                  "model_dir": str(home / m.get("model", "model")), "text_max_tokens": m.get("text_max_tokens"),
+                 "text_encoder": m.get("text_encoder") or "minilm",
                  "jobs_dir": str(home / m["jobs"]) if m.get("jobs") else None,
                  "edits": home / m.get("edits", "edits.jsonl"), "lock": home / WRITER_LOCK,
                  "posters": home / "posters", "wait": wait}
