@@ -121,6 +121,8 @@ def _ann_indexes(folder: Path, vectors: dict[str, int], has: dict[str, np.ndarra
         if name not in vectors:
             continue
         rec = (current or {}).get(name)
+        if rec is not None and rec.get("kind") != ann.KIND:
+            rec = None  # an index of another kind: made anew
         if rec is not None and count - rec["covered"] <= ANN_TAIL and (folder / rec["index"]).exists():
             out[name] = rec
             continue
@@ -133,7 +135,8 @@ def _ann_indexes(folder: Path, vectors: dict[str, int], has: dict[str, np.ndarra
             index = ann.load(folder / rec["index"], mmap=False)
             ann.extend(index, M, new_rows)
             labels = np.concatenate([np.load(folder / rec["rows"]), new_rows])
-        out[name] = {"index": f"ann-{name}-{count}.faiss", "rows": f"ann-{name}-{count}.rows.npy", "covered": count}
+        out[name] = {"index": f"ann-{name}-{count}.faiss", "rows": f"ann-{name}-{count}.rows.npy", "covered": count,
+                     "kind": ann.KIND}
         ann.save(index, folder / f".{out[name]['index']}.tmp")
         os.replace(folder / f".{out[name]['index']}.tmp", folder / out[name]["index"])
         np.save(folder / f".{out[name]['rows']}.tmp.npy", labels.astype(np.int64))

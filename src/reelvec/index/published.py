@@ -240,11 +240,14 @@ class CopyView:
         rows it covers (rows after them are scanned exactly), or None: a copy under
         `ann.ANN_MIN_ROWS` rows, or an index that fails its checksum (exact scans then; logged)."""
         if name not in self._ann:
+            from reelvec import ann
+
             rec = (self.meta.get("ann") or {}).get(name)
             got = None
-            if rec is not None and self.verified(rec["index"]) and self.verified(rec["rows"]):
-                from reelvec import ann
-
+            if rec is not None and rec.get("kind") != ann.KIND:
+                logger.warning("published copy %s: its %s index is of another kind (%s); scanning exactly (run "
+                               "`reelvec build` to index it again)", self.folder, name, rec.get("kind"))
+            elif rec is not None and self.verified(rec["index"]) and self.verified(rec["rows"]):
                 try:
                     labels = np.load(self.folder / rec["rows"], mmap_mode="r")
                     index = ann.load(self.folder / rec["index"])

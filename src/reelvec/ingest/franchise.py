@@ -265,13 +265,19 @@ class TitleSimilarity:
         return max(COMMON_FLOOR, self.n // 100)
 
     def similar_rows(self, row: int) -> dict[int, float]:
-        """{row: similarity} of the titles with a similarity above 0 to title `row`: the titles
-        that share one of its words (59 on average of 11k), by numpy over their postings. A
-        common word (`common_df`) brings no titles of its own, but still counts, exactly, for
-        the titles another word brought: only titles sharing nothing but common words are
-        left out, so a lookup costs the postings of the rarer words, not a catalogue scan."""
+        """{row: similarity} of the titles with a similarity above 0 to title `row` (`similar_arrays`)."""
+        rows, sims = self.similar_arrays(row)
+        return dict(zip(rows.tolist(), sims.tolist()))
+
+    def similar_arrays(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows ascending, similarities) of the titles with a similarity above 0 to title `row`:
+        the titles that share one of its words (59 on average of 11k), by numpy over their
+        postings, the larger of the whole-title and head cosines. A common word (`common_df`)
+        brings no titles of its own, but still counts, exactly, for the titles another word
+        brought: only titles sharing nothing but common words are left out, so a lookup costs
+        the postings of the rarer words, not a catalogue scan."""
         cap = self.common_df()
-        best: dict[int, float] = {}
+        parts: list[tuple[np.ndarray, np.ndarray]] = []
         for row_ptr, ids, norms, word_ptr, by_word in (self._full, self._head):
             ws = ids[row_ptr[row]:row_ptr[row + 1]]
             df = word_ptr[ws + 1] - word_ptr[ws]
@@ -286,10 +292,16 @@ class TitleSimilarity:
                 flat = ids[np.repeat(row_ptr[cands] - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))]
                 extra = np.where(np.isin(flat, common), self._idf2[flat], 0.0)
                 dot += np.bincount(np.repeat(np.arange(len(cands)), lens), weights=extra, minlength=len(cands))
-            sims = dot / (norms[row] * norms[cands])
-            for c, sim in zip(cands.tolist(), sims.tolist()):
-                if sim > best.get(c, 0.0):
-                    best[c] = sim
+            parts.append((cands, dot / (norms[row] * norms[cands])))
+        if not parts:
+            rows, sims = np.zeros(0, np.int64), np.zeros(0)
+        elif len(parts) == 1:
+            rows, sims = parts[0]
+        else:  # the larger of the two cosines of each title
+            both = np.concatenate([p[0] for p in parts])
+            rows, inv = np.unique(both, return_inverse=True)
+            sims = np.zeros(len(rows))
+            np.maximum.at(sims, inv, np.concatenate([p[1] for p in parts]))
         q = self._seq[row]
         if q:  # titles that continue the whole title: they hold all its words, the rarest first
             row_ptr, ids, norms, word_ptr, by_word = self._full
@@ -298,11 +310,20 @@ class TitleSimilarity:
                 cands = by_word[word_ptr[ws[0]]:word_ptr[ws[0] + 1]]
                 for w in ws[1:]:
                     cands = np.intersect1d(cands, by_word[word_ptr[w]:word_ptr[w + 1]], assume_unique=True)
-                for c in cands.tolist():
-                    seq = self._seq[c]
-                    if len(seq) > len(q) and seq[:len(q)] == q and best.get(c, 0.0) < PREFIX:
-                        best[c] = PREFIX
-        return best
+                cands = cands[(row_ptr[cands + 1] - row_ptr[cands] >= len(ws)) & (cands != row)]
+                longer = [c for c in cands.tolist() if len(seq := self._seq[c]) > len(q) and seq[:len(q)] == q]
+                if longer:
+                    at = np.searchsorted(rows, longer)
+                    have = (at < len(rows)) & (rows[np.minimum(at, len(rows) - 1)] == longer)
+                    sims = sims.copy()
+                    sims[at[have]] = np.maximum(sims[at[have]], PREFIX)
+                    new = np.asarray(longer)[~have]
+                    if len(new):
+                        rows = np.concatenate([rows, new])
+                        sims = np.concatenate([sims, np.full(len(new), PREFIX)])
+                        order = np.argsort(rows, kind="stable")
+                        rows, sims = rows[order], sims[order]
+        return rows, sims
 
     def scores(self, row: int) -> np.ndarray:
         """Similarity of title `row` to every title, in [0, 1] (0 for titles sharing no word)."""

@@ -221,14 +221,14 @@ class Ranking:
                       for f in _prefetch_filters(q.payload, flt)]
         cands = {f.id for hits in (self.store.query_batch(self.collection, specs) if specs else []) for f in hits}
         cands.discard(q.id)
-        similar_titles, row_of = dict[int, float](), dict[str, int]()
+        t_rows, t_sims, row_of = np.zeros(0, np.int64), np.zeros(0), dict[str, int]()  # similar titles
         if blend.title > 0:
             tsim, row_of, ids = self._title_similarity()
             r = row_of.get(q.id)
             if r is not None:
-                similar_titles = tsim.similar_rows(r)
-                above = sorted((c for c, v in similar_titles.items() if v > blend.title_floor),
-                               key=lambda c: (-similar_titles[c], c))[:pool]
+                t_rows, t_sims = tsim.similar_arrays(r)
+                up = np.flatnonzero(t_sims > blend.title_floor)
+                above = t_rows[up[np.lexsort((t_rows[up], -t_sims[up]))][:pool]].tolist()  # best first, ties by row
                 extra = tuple(ids[i] for i in above if ids[i] not in cands and ids[i] != q.id)
                 if extra:
                     spec = QuerySpec(q.vec["fused"], "fused", len(extra), dataclasses.replace(flt, only_ids=extra),
@@ -248,7 +248,12 @@ class Ranking:
             cos = {n: _cosines(q.vec.get(n), [f.vec.get(n) for f in found]) for n in VECTOR_NAMES}
         n_c = len(cand_ids)
         cos = {n: cos.get(n, np.full(n_c, np.nan)) for n in VECTOR_NAMES}
-        title = np.array([similar_titles.get(row_of.get(i, -1), 0.0) for i in cand_ids])
+        title = np.zeros(n_c)
+        if len(t_rows):  # each candidate's title similarity (0: shares no word)
+            at_row = np.fromiter((row_of.get(i, -1) for i in cand_ids), np.int64, n_c)
+            at = np.minimum(np.searchsorted(t_rows, at_row), len(t_rows) - 1)
+            hit = t_rows[at] == at_row
+            title[hit] = t_sims[at[hit]]
         # genre, people, series and hubness come from payloads: a published copy keeps them as
         # columns; otherwise read payloads best-bound first until no unread candidate could still
         # reach the top k (its bound: its partial score plus every set bonus)
