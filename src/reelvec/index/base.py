@@ -139,6 +139,8 @@ class PublishedReads(Protocol):
         """The generation of the copy being read (a live edit adds one)."""
     def refresh(self, collection: str) -> None:
         """Read the newest generation on the next call."""
+    def warm(self, collection: str) -> None:
+        """Build the filter masks and postings the first queries would build."""
     def columns(self, collection: str) -> dict[str, list]:
         """Filterable fields and titles of every live point, by column (``ids`` first)."""
     def title_arrays(self, collection: str) -> dict[str, np.ndarray] | None: ...

@@ -295,11 +295,28 @@ class CopyView:
         """Row i's vectors as float32 arrays (unit length), only those the point has."""
         return {n: np.array(m[i]) for n, m in self.vectors.items() if self.has[n][i]}
 
+    def warm(self) -> None:
+        """Build now what the first filtered queries would: every genre's mask and the series,
+        directors and cast postings (one pass each; at a million movies a genre alone took 0.1 s)."""
+        self._match("genres", None)
+        for key in ("series", "directors", "cast"):
+            self._match(key, None)
+
     def _match(self, key: str, value) -> np.ndarray:
         if key == "genres":
-            if value not in self._genres:
-                self._genres[value] = np.array([value in (g or ()) for g in self.cols["genres"]], bool)
-            return self._genres[value]
+            if not self._genres:  # every genre's mask in one pass over the column
+                lists = [g or () for g in self.cols["genres"]]
+                lens = np.fromiter(map(len, lists), np.int64, len(lists))
+                names, codes = np.unique(np.array([x for g in lists for x in g] or [""], dtype=object).astype(str),
+                                         return_inverse=True) if lens.sum() else (np.zeros(0, str), np.zeros(0, int))
+                owner = np.repeat(np.arange(len(lists)), lens)
+                for i, name in enumerate(names.tolist()):
+                    m = np.zeros(len(lists), bool)
+                    m[owner[codes == i]] = True
+                    self._genres[name] = m
+                self._genres.setdefault("", np.zeros(len(lists), bool))  # built (also when no row has a genre)
+            got = self._genres.get(value)
+            return got if got is not None else np.zeros(len(self.ids), bool)
         if key == "original_language":
             if value not in self._langs:
                 self._langs[value] = np.array([x == value for x in self.cols["original_language"]], bool)
@@ -487,6 +504,10 @@ class PublishedStore:
                 logger.debug("no title arrays in %s (%s)", c.folder, exc)
                 c.title_arrays = {}
         return c.title_arrays or None
+
+    def warm(self, collection: str) -> None:
+        """Build the filter masks and postings of `collection`'s copy now (`CopyView.warm`)."""
+        self._copy(collection).warm()
 
     def generation(self, collection: str) -> int:
         """The generation of `collection`'s copy this store reads (a live edit adds one)."""

@@ -171,8 +171,10 @@ class Engine(Explains, Ranking, LiveEdits):
         self.vocabulary()
         self.titles.warm()  # a large catalogue's fuzzy-title candidate index
         copy = self.copy
-        if copy is not None and len(copy.columns(coll)["ids"]) <= ROW_SETS_KEPT:  # larger: kept as queries read them
-            self._sets_of(copy.columns(coll)["ids"])
+        if copy is not None:
+            copy.warm(coll)
+            if len(copy.columns(coll)["ids"]) <= ROW_SETS_KEPT:  # larger: kept as queries read them
+                self._sets_of(copy.columns(coll)["ids"])
 
     @property
     def titles(self) -> TitleIndex:
