@@ -35,9 +35,13 @@ TRAIN_PER_CELL = 50  # rows the k-means and the int8 ranges are learned from, pe
 ADD_CHUNK = 65_536  # rows added at a time (a memory-mapped matrix is read in chunks, not whole)
 
 
+MIN_INDEXED = 64 * 39  # fewer rows with a vector: no index (k-means wants 39 rows a cell; a scan is fast)
+
+
 def cells(n: int) -> int:
-    """Cells of an index over `n` rows: about 4 sqrt(n) (4,000 at a million), at least 64."""
-    return max(64, int(4 * math.sqrt(max(n, 1))))
+    """Cells of an index over `n` rows: about 4 sqrt(n) (4,000 at a million), at least 64, and
+    never more than k-means can learn from them (39 rows a cell)."""
+    return max(1, min(max(64, int(4 * math.sqrt(max(n, 1)))), n // 39))
 
 
 def _faiss():
@@ -69,7 +73,15 @@ def extend(index, M: np.ndarray, rows: np.ndarray) -> None:
 
 
 def save(index, path: Path) -> None:
+    """Write `index` to `path`, on disk (fsynced) before the caller commits a meta.json naming it."""
+    import os
+
     _faiss().write_index(index, str(path))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def load(path: Path, mmap: bool = True):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -60,7 +61,7 @@ def distill(model_path: str, out: Path, batch: int = 512, progress: bool = False
     p = inv_rank / inv_rank.sum()
     rows *= (SIF / (SIF + p))[:, None].astype(np.float32)
     rows[[i for i in (tok.pad_token_id, cls, sep) if i is not None]] = 0.0
-    tmp = out.with_name(out.name + ".tmp")
+    tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")  # two builds distilling at once do not share it
     tmp.mkdir(parents=True, exist_ok=True)
     np.save(tmp / "table.npy", rows)
     tok.backend_tokenizer.save(str(tmp / "tokenizer.json"))
@@ -68,7 +69,6 @@ def distill(model_path: str, out: Path, batch: int = 512, progress: bool = False
 
     (tmp / "meta.json").write_text(json.dumps({"source": model_path, "dim": DIM, "sif": SIF, "vocab": n,
                                                "digest": file_digest(tmp / "table.npy")[:12]}))
-    import os
     import shutil
 
     shutil.rmtree(out, ignore_errors=True)
@@ -103,11 +103,14 @@ class StaticTextEncoder:
                 return
             folder = self._folder()
             if not (folder / "meta.json").exists():
+                missing = EncoderError(f"no distilled text table in {folder}: build the home with "
+                                       "`reelvec build --text-profile fast` (it distils one)")
+                if self.spec.light:  # a reader writes nothing into the home
+                    raise missing
                 try:
                     import torch  # noqa: F401  distilling needs the build install
                 except ImportError as exc:
-                    raise EncoderError(f"no distilled text table in {folder}: build the home with "
-                                       "`reelvec build --text-profile fast` (it distils one)") from exc
+                    raise missing from exc
                 from reelvec.encoders.text import resolve_text_model
 
                 logger.info("fast text profile: distilling MiniLM's static table into %s (once)", folder)

@@ -121,11 +121,14 @@ def _ann_indexes(folder: Path, vectors: dict[str, int], has: dict[str, np.ndarra
         if name not in vectors:
             continue
         rec = (current or {}).get(name)
-        if rec is not None and rec.get("kind") != ann.KIND:
-            rec = None  # an index of another kind: made anew
-        if rec is not None and count - rec["covered"] <= ANN_TAIL and (folder / rec["index"]).exists():
+        if rec is not None and (rec.get("kind") != ann.KIND or not (folder / rec["index"]).exists()
+                                or not (folder / rec["rows"]).exists()):
+            rec = None  # an index of another kind, or lost: made anew
+        if rec is not None and count - rec["covered"] <= ANN_TAIL:
             out[name] = rec
             continue
+        if int(has[name][:count].sum()) < ann.MIN_INDEXED:
+            continue  # a vector few rows have (posters of a text-only catalogue): scanned exactly
         M = _rows_of(folder, name, vectors[name], count)
         start = 0 if rec is None else rec["covered"]
         new_rows = start + np.flatnonzero(has[name][start:count])
@@ -273,6 +276,7 @@ def patch(root: str | Path, collection: str, upserts: Sequence[Found] = (), dele
             if r is not None:
                 dead[r] = True
         gen = int(c.meta.get("generation", 0)) + 1
+        ann_before = {f.name for f in folder.glob("ann-*")}
         try:
             ids, ends, has, row_columns = _append_rows(folder, vectors, rows, int(c.offsets[-1]), upserts)
             columns = {"ids": c.ids + ids}
@@ -297,8 +301,9 @@ def patch(root: str | Path, collection: str, upserts: Sequence[Found] = (), dele
                     neighbours = tuple(np.concatenate([a, b]) for a, b in zip(old_lists, added))  # type: ignore
             _write_generation(folder, gen, meta, np.concatenate([c.offsets, np.array(ends, np.int64)]), all_has,
                               all_dead, columns, neighbours, before=c.meta.get("files"))
-        except OSError as exc:  # nothing is committed before meta.json: drop this generation's leftovers
-            stray = [f for f in (*folder.glob("ann-*"), *folder.glob(".ann-*")) if f.name not in _ann_names(c.meta)]
+        except (OSError, StoreError, RuntimeError) as exc:  # nothing is committed before meta.json: drop this
+            # generation's leftovers (and the ANN files this edit made; earlier ones may be read)
+            stray = [f for f in (*folder.glob("ann-*"), *folder.glob(".ann-*")) if f.name not in ann_before]
             for f in (*folder.glob(f"*-{gen}.*"), *folder.glob(f".*-{gen}.tmp.*"), folder / ".meta.tmp.json", *stray):
                 f.unlink(missing_ok=True)
             for n, d in vectors.items():  # appended rows past the committed ones are not read, but take space
@@ -306,7 +311,9 @@ def patch(root: str | Path, collection: str, upserts: Sequence[Found] = (), dele
                     os.truncate(folder / f"vec-{n}.f32", rows * d * 4)
             with contextlib.suppress(OSError):
                 os.truncate(folder / "payload.jsonl", int(c.offsets[-1]))
-            raise disk_error(exc, folder, f"a live edit of {collection}", need) from exc
+            if isinstance(exc, OSError):
+                raise disk_error(exc, folder, f"a live edit of {collection}", need) from exc
+            raise
     finally:
         c.close()
     logger.info("published %s generation %d: %d upserted, %d deleted", collection, gen, len(upserts), len(deletes))

@@ -304,7 +304,8 @@ class CopyView:
 
     def _match(self, key: str, value) -> np.ndarray:
         if key == "genres":
-            if not self._genres:  # every genre's mask in one pass over the column
+            if not self._genres:  # every genre's mask in one pass over the column, published whole
+                built: dict[str, np.ndarray] = {}
                 lists = [g or () for g in self.cols["genres"]]
                 lens = np.fromiter(map(len, lists), np.int64, len(lists))
                 names, codes = np.unique(np.array([x for g in lists for x in g] or [""], dtype=object).astype(str),
@@ -313,8 +314,9 @@ class CopyView:
                 for i, name in enumerate(names.tolist()):
                     m = np.zeros(len(lists), bool)
                     m[owner[codes == i]] = True
-                    self._genres[name] = m
-                self._genres.setdefault("", np.zeros(len(lists), bool))  # built (also when no row has a genre)
+                    built[name] = m
+                built.setdefault("", np.zeros(len(lists), bool))  # built (also when no row has a genre)
+                self._genres = built  # one assignment: a thread never sees it half made
             got = self._genres.get(value)
             return got if got is not None else np.zeros(len(self.ids), bool)
         if key == "original_language":
@@ -324,10 +326,11 @@ class CopyView:
         if key in ("series", "directors", "cast"):  # an inverted index per field, built once per generation
             index = self._lookups.get(key)
             if index is None:
-                index = self._lookups[key] = {}
+                index = {}
                 for r, v in enumerate(self.cols.get(key) or ()):
                     for x in (v if isinstance(v, list) else [v] if v else ()):
                         index.setdefault(x, []).append(r)
+                self._lookups[key] = index  # whole, once built (threads share this view)
             m = np.zeros(len(self.ids), bool)
             m[index.get(value, [])] = True
             return m
@@ -562,15 +565,22 @@ class PublishedStore:
         s = M[rows] @ q if len(rows) * 4 < len(M) else (M @ q)[rows]
         return self._top(c, rows, s, spec.k, spec.with_vectors, spec.with_payload)
 
+    @classmethod
+    def _ann_rows(cls, c: CopyView, using: str, qs: np.ndarray, k: int, ok: np.ndarray) -> np.ndarray | None:
+        """The candidate rows for the best `k` of the rows `ok` allows (the union over the query
+        rows of `qs`; see `_ann_lists`), rescored exactly by the caller; None: scan instead."""
+        lists = cls._ann_lists(c, using, qs, k, ok)
+        return None if lists is None else np.unique(np.concatenate(lists))
+
     @staticmethod
-    def _ann_rows(c: CopyView, using: str, qs: np.ndarray, k: int, ok: np.ndarray) -> np.ndarray | None:
-        """The candidate rows for the best `k` of the rows `ok` allows, for each query row of `qs`
-        (their union), from vector `using`'s ANN index: `OVERSAMPLE` x k labels the index finds
-        among the allowed ones, plus every allowed row added after the index; they are rescored
-        exactly by the caller. None when an exact scan answers instead: no index (a small copy),
-        a filter that passes at most `EXACT_ROWS` rows, or an index that found fewer than k."""
+    def _ann_lists(c: CopyView, using: str, qs: np.ndarray, k: int, ok: np.ndarray) -> list[np.ndarray] | None:
+        """For each query row of `qs`, candidate rows for its best `k` of the rows `ok` allows,
+        from vector `using`'s ANN index: `ann.candidates(k)` labels the index finds among the
+        allowed ones, plus every allowed row added after the index. None when an exact scan
+        answers instead: no index (a small copy), k < 1, a filter that passes at most
+        `EXACT_ROWS` rows, or an index that found fewer than k for some query."""
         index = c.ann(using)
-        if index is None:
+        if index is None or k < 1:
             return None
         from reelvec import ann
 
@@ -583,7 +593,9 @@ class PublishedStore:
         found = ann.search(graph, qs, want, None if passing == len(labels) else allowed, passing)
         if (found >= 0).sum(axis=1).min() < min(k, passing):
             return None
-        return np.union1d(labels[found[found >= 0]], covered + np.flatnonzero(ok[covered:]))
+        tail = covered + np.flatnonzero(ok[covered:])
+        return [np.concatenate([labels[f[f >= 0]], tail]) for f in found]
+
 
     def _near(self, c: CopyView, spec: QuerySpec, q: np.ndarray) -> list[Found] | None:
         """`spec` answered from the kept neighbours of point `spec.near_id`, or None when they
@@ -620,19 +632,22 @@ class PublishedStore:
             q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
             return (m @ q.T).max(axis=1)
         ok = c.mask(flt) & c.has[using]
-        rows = None
-        if len(positive):  # a large copy: the candidates of each positive from the index (the best
-            # score of a hit is its best positive's, unless a negative is nearer: then it ranks last)
+        rows, lists = None, None
+        if len(positive):  # a large copy: the candidates of each positive from the index
             qs = np.asarray(positive, np.float32)
             qs = qs / np.maximum(np.linalg.norm(qs, axis=1, keepdims=True), 1e-12)
-            rows = self._ann_rows(c, using, qs, k + len(negative) * k, ok)
-        if rows is not None:
+            lists = self._ann_lists(c, using, qs, k + len(negative) * k, ok)
+        if lists is not None:
+            rows = np.unique(np.concatenate(lists))
             m = m[rows]
         pos, neg = best(positive), best(negative)
         pos, neg = np.maximum(pos, -1e30), np.maximum(neg, -1e30)  # no negatives: -inf would make nan below
         sig = lambda x: 0.5 * (x / (1.0 + np.abs(x)) + 1.0)  # Qdrant scaled_fast_sigmoid
         scores = np.where(pos > neg, sig(pos), -sig(neg))
-        if rows is not None and int((pos > neg).sum()) >= k:
+        # exact when each positive's own list holds k rows nearer it than to every negative: a row
+        # missing from positive p's list is farther from p than all of them, so k rows beat it
+        if rows is not None and lists is not None and all(
+                int((pos > neg)[np.searchsorted(rows, one)].sum()) >= k for one in lists):
             return self._top(c, rows, scores, k)
         if rows is not None:  # too few candidates nearer a positive than every negative: all rows
             m = c.vectors[using]

@@ -371,7 +371,7 @@ class Engine(Explains, Ranking, LiveEdits):
 
             if self._text_encoder_name != "minilm":  # the build's profile (`--text-profile fast`)
                 self._text = create(EncoderSpec(self._text_encoder_name, artifact_dir=self._encoders_dir,
-                                                max_tokens=self._text_max_tokens))
+                                                max_tokens=self._text_max_tokens, light=True))
                 return self._text
             exported = self._encoders_dir is not None and find_artifact(Path(self._encoders_dir)) is not None
             self._text = create(EncoderSpec("minilm", precision="onnx" if exported else "auto",
