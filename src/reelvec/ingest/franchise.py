@@ -297,19 +297,22 @@ class TitleSimilarity:
             rows, sims = np.zeros(0, np.int64), np.zeros(0)
         elif len(parts) == 1:
             rows, sims = parts[0]
-        else:  # the larger of the two cosines of each title
-            both = np.concatenate([p[0] for p in parts])
-            rows, inv = np.unique(both, return_inverse=True)
-            sims = np.zeros(len(rows))
-            np.maximum.at(sims, inv, np.concatenate([p[1] for p in parts]))
+        else:  # the larger of the two cosines of each title: sorted by row, then cosine; the last of each row
+            both, vals = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+            order = np.lexsort((vals, both))
+            both, vals = both[order], vals[order]
+            last = np.append(both[1:] != both[:-1], True)
+            rows, sims = both[last], vals[last]
         q = self._seq[row]
         if q:  # titles that continue the whole title: they hold all its words, the rarest first
             row_ptr, ids, norms, word_ptr, by_word = self._full
             ws = sorted({self._vocab[w] for w in q}, key=lambda w: word_ptr[w + 1] - word_ptr[w])
             if word_ptr[ws[0] + 1] - word_ptr[ws[0]] <= cap:
                 cands = by_word[word_ptr[ws[0]]:word_ptr[ws[0] + 1]]
-                for w in ws[1:]:
-                    cands = np.intersect1d(cands, by_word[word_ptr[w]:word_ptr[w + 1]], assume_unique=True)
+                for w in ws[1:]:  # postings are ascending: look the few candidates up in the longer list
+                    other = by_word[word_ptr[w]:word_ptr[w + 1]]
+                    at = np.minimum(np.searchsorted(other, cands), max(len(other) - 1, 0))
+                    cands = cands[other[at] == cands] if len(other) else cands[:0]
                 cands = cands[(row_ptr[cands + 1] - row_ptr[cands] >= len(ws)) & (cands != row)]
                 longer = [c for c in cands.tolist() if len(seq := self._seq[c]) > len(q) and seq[:len(q)] == q]
                 if longer:
