@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from helpers_blocked import BLOCK_BUILD_EXTRA
 
 import reelvec
 from reelvec.app import BuildConfig
@@ -13,14 +14,7 @@ from reelvec.app import build as run_build
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # distilling MiniLM's 30k word pieces: ~1 minute
 
-NO_TORCH = r"""
-import sys
-BLOCKED = {"torch", "torchvision", "sentence_transformers", "transformers", "pandas", "pyarrow"}
-class Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in BLOCKED:
-            raise ImportError(f"{name} is not installed (blocked by the test)")
-sys.meta_path.insert(0, Block())
+NO_TORCH = BLOCK_BUILD_EXTRA + r"""
 import reelvec
 with reelvec.open(sys.argv[1]) as e:
     assert e.text_encoder.name == "static-minilm"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers_blocked import BLOCK_BUILD_EXTRA
 from test_index_congruence import FILTERS, VECTORS, make_points
 
 from reelvec.app import BuildConfig
@@ -321,14 +322,7 @@ def test_history_falls_back_while_there_is_no_sequence_model(home, tmp_path):
         assert not {h.tmdb_id for h in hits} & {348, 679, 106}
 
 
-NO_TORCH = r"""
-import sys
-BLOCKED = {"torch", "torchvision", "sentence_transformers", "transformers", "pandas", "pyarrow"}
-class Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in BLOCKED:
-            raise ImportError(f"{name} is not installed (blocked by the test)")
-sys.meta_path.insert(0, Block())
+NO_TORCH = BLOCK_BUILD_EXTRA + r"""
 import reelvec
 with reelvec.open(sys.argv[1]) as e:
     assert e.similar("Alien", k=3)
