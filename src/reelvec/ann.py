@@ -73,15 +73,8 @@ def extend(index, M: np.ndarray, rows: np.ndarray) -> None:
 
 
 def save(index, path: Path) -> None:
-    """Write `index` to `path`, on disk (fsynced) before the caller commits a meta.json naming it."""
-    import os
-
+    """Write `index` to `path` (the publisher writes it through `fsutil.atomic_path`, fsynced)."""
     _faiss().write_index(index, str(path))
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def load(path: Path, mmap: bool = True):

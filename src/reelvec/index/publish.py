@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from reelvec.errors import StoreError
-from reelvec.fsutil import file_digest
+from reelvec.fsutil import atomic_open, atomic_path, file_digest
 from reelvec.index import neighbours as knn
 from reelvec.index.base import Found
 from reelvec.index.integrity import file_records, meta_digest, verify_copy
@@ -140,10 +140,10 @@ def _ann_indexes(folder: Path, vectors: dict[str, int], has: dict[str, np.ndarra
             labels = np.concatenate([np.load(folder / rec["rows"]), new_rows])
         out[name] = {"index": f"ann-{name}-{count}.faiss", "rows": f"ann-{name}-{count}.rows.npy", "covered": count,
                      "kind": ann.KIND}
-        ann.save(index, folder / f".{out[name]['index']}.tmp")
-        os.replace(folder / f".{out[name]['index']}.tmp", folder / out[name]["index"])
-        np.save(folder / f".{out[name]['rows']}.tmp.npy", labels.astype(np.int64))
-        os.replace(folder / f".{out[name]['rows']}.tmp.npy", folder / out[name]["rows"])
+        with atomic_path(folder / out[name]["index"]) as tmp:  # fsynced before meta.json names it
+            ann.save(index, tmp)
+        with atomic_open(folder / out[name]["rows"], "wb") as fh:
+            np.save(fh, labels.astype(np.int64))
         logger.info("ANN index of %s: %d rows (%s)", name, len(labels), out[name]["index"])
     return out
 
@@ -280,7 +280,7 @@ def patch(root: str | Path, collection: str, upserts: Sequence[Found] = (), dele
         try:
             ids, ends, has, row_columns = _append_rows(folder, vectors, rows, int(c.offsets[-1]), upserts)
             columns = {"ids": c.ids + ids}
-            for name, values in (row_columns or _row_columns([])).items():
+            for name, values in row_columns.items():
                 columns[name] = c.cols[name] + values
             all_has = {n: np.concatenate([c.has[n], np.array(has[n], bool)]) for n in vectors}
             all_dead = np.concatenate([dead, np.zeros(len(ids), bool)])

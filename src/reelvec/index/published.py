@@ -101,7 +101,7 @@ class CopyView:
         self.checked = time.monotonic()
         self.row = {pid: i for i, pid in enumerate(self.ids) if not self.dead[i]}
         self.year = np.array([y if isinstance(y, int) else -(1 << 30) for y in self.cols["year"]], np.int64)
-        self._genres: dict[str, np.ndarray] = {}
+        self._genres: dict[str, np.ndarray] | None = None  # every genre's mask, built at once
         self._langs: dict[str, np.ndarray] = {}
         self._lookups: dict[str, dict] = {}  # field -> value -> rows (series, directors, cast)
         self._masks: dict[tuple, np.ndarray] = {}  # by the filter's clauses other than ids
@@ -304,18 +304,14 @@ class CopyView:
 
     def _match(self, key: str, value) -> np.ndarray:
         if key == "genres":
-            if not self._genres:  # every genre's mask in one pass over the column, published whole
-                built: dict[str, np.ndarray] = {}
+            if self._genres is None:  # every genre's mask in one pass over the column
                 lists = [g or () for g in self.cols["genres"]]
-                lens = np.fromiter(map(len, lists), np.int64, len(lists))
-                names, codes = np.unique(np.array([x for g in lists for x in g] or [""], dtype=object).astype(str),
-                                         return_inverse=True) if lens.sum() else (np.zeros(0, str), np.zeros(0, int))
-                owner = np.repeat(np.arange(len(lists)), lens)
+                owner = np.repeat(np.arange(len(lists)), [len(g) for g in lists])
+                names, codes = np.unique(np.array([x for g in lists for x in g], dtype=str), return_inverse=True)
+                built = {}
                 for i, name in enumerate(names.tolist()):
-                    m = np.zeros(len(lists), bool)
-                    m[owner[codes == i]] = True
-                    built[name] = m
-                built.setdefault("", np.zeros(len(lists), bool))  # built (also when no row has a genre)
+                    built[name] = np.zeros(len(lists), bool)
+                    built[name][owner[codes == i]] = True
                 self._genres = built  # one assignment: a thread never sees it half made
             got = self._genres.get(value)
             return got if got is not None else np.zeros(len(self.ids), bool)
@@ -596,7 +592,6 @@ class PublishedStore:
         tail = covered + np.flatnonzero(ok[covered:])
         return [np.concatenate([labels[f[f >= 0]], tail]) for f in found]
 
-
     def _near(self, c: CopyView, spec: QuerySpec, q: np.ndarray) -> list[Found] | None:
         """`spec` answered from the kept neighbours of point `spec.near_id`, or None when they
         cannot answer it exactly. A list holds a point's best live rows, so when at least k of
@@ -623,38 +618,27 @@ class PublishedStore:
         """Qdrant's best-score strategy: a candidate's score is the sigmoid of its best positive
         similarity, or minus the sigmoid of its best negative one when that is higher."""
         c = self._copy(collection)
-        m = c.vectors[using]
-
-        def best(vs) -> np.ndarray:
-            if not len(vs):
-                return np.full(len(m), -np.inf, np.float32)
-            q = np.asarray(vs, np.float32)
-            q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
-            return (m @ q.T).max(axis=1)
-        ok = c.mask(flt) & c.has[using]
-        rows, lists = None, None
-        if len(positive):  # a large copy: the candidates of each positive from the index
-            qs = np.asarray(positive, np.float32)
-            qs = qs / np.maximum(np.linalg.norm(qs, axis=1, keepdims=True), 1e-12)
-            lists = self._ann_lists(c, using, qs, k + len(negative) * k, ok)
-        if lists is not None:
-            rows = np.unique(np.concatenate(lists))
-            m = m[rows]
-        pos, neg = best(positive), best(negative)
-        pos, neg = np.maximum(pos, -1e30), np.maximum(neg, -1e30)  # no negatives: -inf would make nan below
+        unit = lambda vs: np.asarray(vs, np.float32) / np.maximum(
+            np.linalg.norm(np.asarray(vs, np.float32), axis=1, keepdims=True), 1e-12)
         sig = lambda x: 0.5 * (x / (1.0 + np.abs(x)) + 1.0)  # Qdrant scaled_fast_sigmoid
-        scores = np.where(pos > neg, sig(pos), -sig(neg))
-        # exact when each positive's own list holds k rows nearer it than to every negative: a row
-        # missing from positive p's list is farther from p than all of them, so k rows beat it
-        if rows is not None and lists is not None and all(
-                int((pos > neg)[np.searchsorted(rows, one)].sum()) >= k for one in lists):
-            return self._top(c, rows, scores, k)
-        if rows is not None:  # too few candidates nearer a positive than every negative: all rows
-            m = c.vectors[using]
-            pos, neg = np.maximum(best(positive), -1e30), np.maximum(best(negative), -1e30)
-            scores = np.where(pos > neg, sig(pos), -sig(neg))
-        rows = np.flatnonzero(ok)
-        return self._top(c, rows, scores[rows], k)
+
+        def scored(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """(is each row nearer a positive than every negative, its best-score) over rows `m`."""
+            best = [(m @ unit(vs).T).max(axis=1) if len(vs) else np.full(len(m), -1e30, np.float32)
+                    for vs in (positive, negative)]  # no negatives: -1e30, not -inf (nan below)
+            pos, neg = (np.maximum(b, -1e30) for b in best)
+            return pos > neg, np.where(pos > neg, sig(pos), -sig(neg))
+        ok = c.mask(flt) & c.has[using]
+        lists = self._ann_lists(c, using, unit(positive), k + len(negative) * k, ok) if len(positive) else None
+        if lists is not None:  # a large copy: the candidates of each positive from the index
+            rows = np.unique(np.concatenate(lists))
+            nearer, scores = scored(c.vectors[using][rows])
+            # exact when each positive's own list holds k rows nearer it than to every negative: a
+            # row missing from positive p's list is farther from p than all of them, so k rows beat it
+            if all(int(nearer[np.searchsorted(rows, one)].sum()) >= k for one in lists):
+                return self._top(c, rows, scores, k)
+        rows = np.flatnonzero(ok)  # a small copy, or too few candidates nearer a positive: every row
+        return self._top(c, rows, scored(c.vectors[using])[1][rows], k)
 
     def count(self, collection: str, flt: SearchFilter | None = None) -> int:
         return int(self._copy(collection).mask(flt).sum())
