@@ -7,11 +7,11 @@ import dataclasses
 import numpy as np
 import pytest
 from test_index_congruence import FILTERS, GENRES
+from test_readers import published_pair
 
 from reelvec import ann
 from reelvec.index import QuerySpec, SearchFilter
 from reelvec.index.base import PointData, point_id
-from reelvec.index.edge import EdgeStore
 from reelvec.index.published import PublishedStore
 
 DIMS = {"fused": 32, "text": 24, "image": 40}
@@ -44,12 +44,7 @@ def large(tmp_path, monkeypatch):
     monkeypatch.setattr(ann, "EXACT_ROWS", 200)
     monkeypatch.setattr(published, "REFRESH_SECONDS", 0.0)
     pts = clustered_points()
-    edge = EdgeStore(tmp_path / "s")
-    edge.create_collection("c", DIMS)
-    edge.upsert("c", pts)
-    edge.finalize("c")
-    edge.set_alias("movies", "c")  # publishes, with indexes
-    pub = PublishedStore(tmp_path / "s")
+    edge, pub = published_pair(tmp_path / "s", pts, DIMS)  # published with indexes
     yield edge, pub, pts
     pub.close()
     edge.close()

@@ -21,15 +21,21 @@ from reelvec.index.edge import EdgeStore
 from reelvec.index.published import PublishedStore
 
 
+def published_pair(root, pts, vectors) -> tuple[EdgeStore, PublishedStore]:
+    """An embedded store holding `pts` as collection "c" behind the alias (which publishes it),
+    and a reader of its published copy."""
+    edge = EdgeStore(root)
+    edge.create_collection("c", vectors)
+    edge.upsert("c", pts)
+    edge.finalize("c")
+    edge.set_alias("movies", "c")
+    return edge, PublishedStore(root)
+
+
 @pytest.fixture
 def pair(tmp_path):
     pts = make_points()
-    edge = EdgeStore(tmp_path / "s")
-    edge.create_collection("c", VECTORS)
-    edge.upsert("c", pts)
-    edge.finalize("c")
-    edge.set_alias("movies", "c")  # publishes
-    pub = PublishedStore(tmp_path / "s")
+    edge, pub = published_pair(tmp_path / "s", pts, VECTORS)
     yield edge, pub, pts
     pub.close()
     edge.close()
@@ -154,12 +160,7 @@ def test_neighbour_lists_answer_like_a_scan_through_edits(tmp_path, monkeypatch)
     monkeypatch.setattr(neighbours, "NEIGHBOURS", 8)
     monkeypatch.setattr(published, "REFRESH_SECONDS", 0.0)
     pts = make_points()
-    edge = EdgeStore(tmp_path / "s")
-    edge.create_collection("c", VECTORS)
-    edge.upsert("c", pts)
-    edge.finalize("c")
-    edge.set_alias("movies", "c")
-    pub = PublishedStore(tmp_path / "s")
+    edge, pub = published_pair(tmp_path / "s", pts, VECTORS)
     try:
         assert _assert_lists_answer_like_a_scan(pub, pts[::7]) > 0
         rng = np.random.default_rng(9)
