@@ -209,7 +209,7 @@ def measure(home: Path, queries: int, seed: int = 0) -> dict:
             got = store.query(coll, s)
             served.append(time.perf_counter() - t)
             t = time.perf_counter()
-            ok = np.flatnonzero(c.mask(s.filter) & c.has[s.using])
+            ok = np.flatnonzero(c.filters.mask(s.filter) & c.has[s.using])
             sc = c.vectors[s.using][ok] @ np.asarray(s.vector, np.float32)
             want = set(ok[np.argsort(-sc, kind="stable")[: s.k]].tolist())
             exact_lat.append(time.perf_counter() - t) if kind == "fused" else None
@@ -272,7 +272,7 @@ def edge_beside(home: Path, queries: int) -> dict:
         t = time.perf_counter()
         got = edge.query("e", QuerySpec(q, "fused", 10, f, with_payload=False))
         lat.append(time.perf_counter() - t)
-        ok = np.flatnonzero(c.mask(f))
+        ok = np.flatnonzero(c.filters.mask(f))
         want = set(ok[np.argsort(-(c.vectors["fused"][ok] @ q), kind="stable")[:10]].tolist())
         rec.append(len({c.row[h.id] for h in got} & want) / len(want) if want else 1.0)
     out["edge_filtered_p50_ms"], out["edge_filtered_p99_ms"] = pct(lat)

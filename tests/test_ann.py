@@ -53,7 +53,7 @@ def large(tmp_path, monkeypatch):
 def exact(pub, spec):
     """The exact scan's answer to `spec` (the index set aside)."""
     c = pub._copy("c")
-    rows = np.flatnonzero(c.mask(spec.filter) & c.has[spec.using])
+    rows = np.flatnonzero(c.filters.mask(spec.filter) & c.has[spec.using])
     q = np.asarray(spec.vector, np.float32)
     return [f.id for f in pub._top(c, rows, c.vectors[spec.using][rows] @ (q / np.linalg.norm(q)), spec.k)]
 
@@ -88,7 +88,7 @@ def test_index_answers_like_the_exact_scan_for_every_filter(large, using):
     c = pub._copy("c")
     for s in specs:  # what is served obeys the filter, scores are exact cosines, best first
         got = pub.query("c", s)
-        ok = c.mask(s.filter)
+        ok = c.filters.mask(s.filter)
         assert all(ok[c.row[f.id]] for f in got)
         assert [f.score for f in got] == sorted((f.score for f in got), reverse=True)
         assert len(got) == min(s.k, int((ok & c.has[using]).sum()))
@@ -276,8 +276,8 @@ def test_genre_masks_appear_whole_to_concurrent_readers(large):
             pub.refresh("c")
             c = pub._copy("c")
             got = {}
-            ts = [threading.Thread(target=lambda g=g: got.__setitem__(g, int(c.mask(SearchFilter(genres_any=(g,))).sum())))
-                  for g in GENRES[:5]]
+            count = lambda g: int(c.filters.mask(SearchFilter(genres_any=(g,))).sum())
+            ts = [threading.Thread(target=lambda g=g: got.__setitem__(g, count(g))) for g in GENRES[:5]]
             [t.start() for t in ts]
             [t.join() for t in ts]
             assert all(got.values()), got

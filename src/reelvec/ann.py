@@ -94,11 +94,16 @@ def candidates(k: int) -> int:
     return OVERSAMPLE * k if k <= 25 else 2 * k
 
 
-def search(index, q: np.ndarray, k: int, allowed: np.ndarray | None = None, passing: int | None = None) -> np.ndarray:
+def pack(allowed: np.ndarray) -> np.ndarray:
+    """A boolean array over an index's labels as the bitmap `search` reads (little-endian bits)."""
+    return np.packbits(allowed.astype(bool, copy=False), bitorder="little")
+
+
+def search(index, q: np.ndarray, k: int, bits: np.ndarray | None = None, passing: int | None = None) -> np.ndarray:
     """The labels of about the `k` best rows for each query row of `q` (-1 where fewer exist).
-    `allowed`: which labels may be returned (a boolean array over the index's labels); `passing`:
-    how many do, to read more cells for a selective filter (its nearest rows lie further out)
-    and for many hits (the cells read must hold twice `k` allowed rows)."""
+    `bits`: which labels may be returned (`pack` of a boolean array over them); `passing`: how
+    many may, to read more cells for a selective filter (its nearest rows lie further out) and
+    for many hits (the cells read must hold twice `k` allowed rows)."""
     faiss = _faiss()
     q = np.ascontiguousarray(np.atleast_2d(q), np.float32)
     n = max(int(index.ntotal), 1)
@@ -106,12 +111,12 @@ def search(index, q: np.ndarray, k: int, allowed: np.ndarray | None = None, pass
     need = 2 * k * index.nlist / (n * share)  # cells holding about 2k allowed rows
     nprobe = int(min(index.nlist, max(NPROBE / math.sqrt(share), need, 1)))  # 1/share**0.25: 0.966 (RESULTS)
     params = faiss.SearchParametersIVF(nprobe=nprobe)
-    if allowed is not None:
-        bits = np.packbits(allowed.astype(bool, copy=False), bitorder="little")
-        sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+    if bits is not None:
+        bits = np.ascontiguousarray(bits, np.uint8)
+        sel = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))  # its length in bytes
         params.sel = sel
         _, labels = index.search(q, k, params=params)
-        del sel, bits  # the selector reads `bits` during the search only
+        del sel  # the selector reads `bits` during the search only
     else:
         _, labels = index.search(q, k, params=params)
     return labels

@@ -33,7 +33,6 @@ per-generation files (ids, offsets and columns: about 3 MB for 11k movies).
 """
 from __future__ import annotations
 
-import dataclasses
 import errno
 import itertools
 import json
@@ -49,9 +48,10 @@ import numpy as np
 
 from reelvec import jsonutil
 from reelvec.errors import StoreError
-from reelvec.index.base import Found, QuerySpec, SearchFilter, filter_clauses
+from reelvec.index.base import Found, QuerySpec, SearchFilter
 from reelvec.index.integrity import _SEEN, FULL_CHECK_BYTES, answers_problem, check_file, check_meta, damaged
 from reelvec.index.neighbours import KNN_PARTS
+from reelvec.index.rowfilter import Allowed, RowFilter
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,6 @@ COLUMNS = ("genres", "year", "original_language", "tmdb_id", "title", "vote_coun
 KNN_VECTOR = "fused"  # the vector whose nearest neighbours each row keeps (what `similar` starts from)
 ANN_VECTORS = ("fused", "text", "image")  # the vectors queries search: each gets an index in a large copy
 ANN_TAIL = 10_000  # rows a live edit may add after an index before it is extended (they are scanned exactly)
-MASKS_KEPT = 256  # filter masks a reader keeps per generation (a few KB each)
 REFRESH_SECONDS = 1.0  # how often a reader looks for a newer generation of a copy it has open
 
 
@@ -100,11 +99,7 @@ class CopyView:
         self.folder = folder
         self.checked = time.monotonic()
         self.row = {pid: i for i, pid in enumerate(self.ids) if not self.dead[i]}
-        self.year = np.array([y if isinstance(y, int) else -(1 << 30) for y in self.cols["year"]], np.int64)
-        self._genres: dict[str, np.ndarray] | None = None  # every genre's mask, built at once
-        self._langs: dict[str, np.ndarray] = {}
-        self._lookups: dict[str, dict] = {}  # field -> value -> rows (series, directors, cast)
-        self._masks: dict[tuple, np.ndarray] = {}  # by the filter's clauses other than ids
+        self.filters = RowFilter(self.ids, self.dead, self.has, self.cols, self.row)
         self.live_cols: dict[str, list] | None = None
         self.title_arrays: dict[str, np.ndarray] | None = None
         self._neighbours: tuple[np.ndarray, ...] | None | bool = False  # False: not read yet
@@ -295,134 +290,6 @@ class CopyView:
         """Row i's vectors as float32 arrays (unit length), only those the point has."""
         return {n: np.array(m[i]) for n, m in self.vectors.items() if self.has[n][i]}
 
-    def warm(self) -> None:
-        """Build now what the first filtered queries would: every genre's mask and the series,
-        directors and cast postings (one pass each; at a million movies a genre alone took 0.1 s)."""
-        self._match("genres", None)
-        for key in ("series", "directors", "cast"):
-            self._match(key, None)
-
-    def _match(self, key: str, value) -> np.ndarray:
-        if key == "genres":
-            if self._genres is None:  # every genre's mask in one pass over the column
-                lists = [g or () for g in self.cols["genres"]]
-                owner = np.repeat(np.arange(len(lists)), [len(g) for g in lists])
-                names, codes = np.unique(np.array([x for g in lists for x in g], dtype=str), return_inverse=True)
-                built = {}
-                for i, name in enumerate(names.tolist()):
-                    built[name] = np.zeros(len(lists), bool)
-                    built[name][owner[codes == i]] = True
-                self._genres = built  # one assignment: a thread never sees it half made
-            got = self._genres.get(value)
-            return got if got is not None else np.zeros(len(self.ids), bool)
-        if key == "original_language":
-            if value not in self._langs:
-                self._langs[value] = np.array([x == value for x in self.cols["original_language"]], bool)
-            return self._langs[value]
-        if key in ("series", "directors", "cast"):  # an inverted index per field, built once per generation
-            index = self._lookups.get(key)
-            if index is None:
-                index = {}
-                for r, v in enumerate(self.cols.get(key) or ()):
-                    for x in (v if isinstance(v, list) else [v] if v else ()):
-                        index.setdefault(x, []).append(r)
-                self._lookups[key] = index  # whole, once built (threads share this view)
-            m = np.zeros(len(self.ids), bool)
-            m[index.get(value, [])] = True
-            return m
-        raise StoreError(f"published copies cannot filter on {key!r}")
-
-    def _postings(self, key: str, value) -> np.ndarray:
-        """The rows whose `key` (series, directors, cast) holds `value`, ascending."""
-        self._match(key, value)  # builds the field's inverted index once per generation
-        index = self._lookups[key]
-        rows = index.get(value, ())
-        if not isinstance(rows, np.ndarray):
-            rows = np.asarray(rows, np.int64)
-            if value in index:
-                index[value] = rows
-        return rows
-
-    def select(self, flt: SearchFilter | None) -> np.ndarray | None:
-        """The rows that pass `flt`, ascending, when it names series, people or ids (what the
-        prefetches of `similar` and title candidates ask): found from their postings, in time
-        of the few rows they hold rather than a pass over every row. None for other filters
-        (`mask` answers them)."""
-        if flt is None or not (flt.series or flt.directors_any or flt.cast_any or flt.only_ids is not None):
-            return None
-        sets = [np.unique(np.concatenate([self._postings(f, v) for v in values]))
-                for f, values in (("series", flt.series), ("directors", flt.directors_any), ("cast", flt.cast_any))
-                if values]
-        if flt.only_ids is not None:
-            sets.append(np.unique(np.fromiter((self.row[i] for i in flt.only_ids if i in self.row), np.int64)))
-        rows = sets[0]
-        for other in sets[1:]:
-            rows = np.intersect1d(rows, other, assume_unique=True)
-        rows = rows[self.mask(dataclasses.replace(flt, series=(), directors_any=(), cast_any=(), only_ids=None,
-                                                  exclude_series=(), exclude_ids=()))[rows]]
-        gone = [self._postings("series", v) for v in flt.exclude_series]
-        gone += [np.fromiter((self.row[i] for i in flt.exclude_ids if i in self.row), np.int64)]
-        return rows[~np.isin(rows, np.concatenate(gone))] if any(len(g) for g in gone) else rows
-
-    def mask(self, flt: SearchFilter | None) -> np.ndarray:
-        """The rows that pass `flt`, as a new boolean array. The mask of its payload and vector
-        clauses is kept per filter (this generation never changes); its id clauses are applied
-        to a copy."""
-        flt = flt or SearchFilter()
-        key = (flt.genres_any, flt.genres_all, flt.exclude_genres, flt.year_min, flt.year_max, flt.languages,
-               flt.has_vector)
-        base = self._masks.get(key)
-        if base is None:
-            if len(self._masks) >= MASKS_KEPT:
-                self._masks.clear()
-            base = self._masks[key] = self._clauses_mask(dataclasses.replace(
-                flt, exclude_ids=(), only_ids=None, series=(), directors_any=(), cast_any=(), exclude_series=()))
-        ok = base.copy()
-        for field_name, values in (("series", flt.series), ("directors", flt.directors_any), ("cast", flt.cast_any)):
-            if values:  # one query's people and series: looked up, not kept as masks
-                any_of = np.zeros(len(self.ids), bool)
-                for v in values:
-                    any_of |= self._match(field_name, v)
-                ok &= any_of
-        for v in flt.exclude_series:
-            ok &= ~self._match("series", v)
-        if flt.exclude_ids:
-            ok[[self.row[i] for i in flt.exclude_ids if i in self.row]] = False
-        if flt.only_ids is not None:
-            only = np.zeros(len(self.ids), bool)
-            only[[self.row[i] for i in flt.only_ids if i in self.row]] = True
-            ok &= only
-        return ok
-
-    def _clauses_mask(self, flt: SearchFilter) -> np.ndarray:
-        ok = ~self.dead
-        clauses = filter_clauses(flt)
-        if clauses is None:
-            return ok
-        for negate, conds in ((False, clauses[0]), (True, clauses[1])):
-            for c in conds:
-                if c.kind == "any":
-                    m = np.zeros(len(self.ids), bool)
-                    for v in c.value:
-                        m |= self._match(c.key, v)
-                elif c.kind == "value":
-                    m = self._match(c.key, c.value)
-                elif c.kind == "range":
-                    lo, hi = c.value
-                    m = np.ones(len(self.ids), bool)
-                    if lo is not None:
-                        m &= self.year >= lo
-                    if hi is not None:
-                        m &= self.year <= hi
-                    m &= self.year > -(1 << 30)  # no year: a range never matches (as in Qdrant)
-                elif c.kind == "has_id":
-                    m = np.zeros(len(self.ids), bool)
-                    m[[self.row[i] for i in c.value if i in self.row]] = True
-                else:
-                    m = self.has.get(c.value, np.zeros(len(self.ids), bool))
-                ok &= ~m if negate else m
-        return ok
-
     def close(self) -> None:
         self._payload.close()
 
@@ -505,8 +372,8 @@ class PublishedStore:
         return c.title_arrays or None
 
     def warm(self, collection: str) -> None:
-        """Build the filter masks and postings of `collection`'s copy now (`CopyView.warm`)."""
-        self._copy(collection).warm()
+        """Build the filter masks and postings of `collection`'s copy now (`RowFilter.warm`)."""
+        self._copy(collection).filters.warm()
 
     def generation(self, collection: str) -> int:
         """The generation of `collection`'s copy this store reads (a live edit adds one)."""
@@ -549,30 +416,41 @@ class PublishedStore:
         near = self._near(c, spec, q)
         if near is not None:
             return near
-        rows = c.select(spec.filter)
+        rows = c.filters.select(spec.filter)
         if rows is not None:  # series, people or ids: their few rows, scanned exactly
             rows = rows[c.has[spec.using][rows]]
-        else:
-            ok = c.mask(spec.filter) & c.has[spec.using]
-            rows = self._ann_rows(c, spec.using, q[None, :], spec.k, ok)
+        else:  # the filter's clauses from a mask kept per filter; the query's exclusions as rows
+            allowed, drop = c.filters.allowed(spec.filter, spec.using), c.filters.dropped(spec.filter)
+            rows = self._ann_rows(c, spec.using, q[None, :], spec.k, allowed, drop)
             if rows is None:
-                rows = np.flatnonzero(ok)
+                rows = self._scan_rows(allowed, drop)
         # a selective filter scores only its rows; otherwise one pass over the whole map is cheaper
         s = M[rows] @ q if len(rows) * 4 < len(M) else (M @ q)[rows]
         return self._top(c, rows, s, spec.k, spec.with_vectors, spec.with_payload)
 
+    @staticmethod
+    def _scan_rows(allowed: Allowed, drop: np.ndarray) -> np.ndarray:
+        """Every row `allowed` passes but `drop`: what an exact scan scores."""
+        rows = np.flatnonzero(allowed.ok)
+        return rows[~np.isin(rows, drop)] if len(drop) else rows
+
     @classmethod
-    def _ann_rows(cls, c: CopyView, using: str, qs: np.ndarray, k: int, ok: np.ndarray) -> np.ndarray | None:
-        """The candidate rows for the best `k` of the rows `ok` allows (the union over the query
-        rows of `qs`; see `_ann_lists`), rescored exactly by the caller; None: scan instead."""
-        lists = cls._ann_lists(c, using, qs, k, ok)
+    def _ann_rows(cls, c: CopyView, using: str, qs: np.ndarray, k: int, allowed: Allowed,
+                  drop: np.ndarray) -> np.ndarray | None:
+        """The candidate rows for the best `k` of the rows `allowed` passes but `drop` (the union
+        over the query rows of `qs`; see `_ann_lists`), rescored exactly by the caller; None:
+        scan instead."""
+        lists = cls._ann_lists(c, using, qs, k, allowed, drop)
         return None if lists is None else np.unique(np.concatenate(lists))
 
     @staticmethod
-    def _ann_lists(c: CopyView, using: str, qs: np.ndarray, k: int, ok: np.ndarray) -> list[np.ndarray] | None:
-        """For each query row of `qs`, candidate rows for its best `k` of the rows `ok` allows,
-        from vector `using`'s ANN index: `ann.candidates(k)` labels the index finds among the
-        allowed ones, plus every allowed row added after the index. None when an exact scan
+    def _ann_lists(c: CopyView, using: str, qs: np.ndarray, k: int, allowed: Allowed,
+                   drop: np.ndarray) -> list[np.ndarray] | None:
+        """For each query row of `qs`, candidate rows for its best `k` of the rows `allowed`
+        passes, less the few a query drops (`drop`: itself, ids or series it leaves out), from
+        vector `using`'s ANN index: `ann.candidates(k)` labels the index finds among those its
+        filter's bitmap allows (kept per filter: no pass over the rows per query), plus as many
+        as `drop` removes, plus every allowed row added after the index. None when an exact scan
         answers instead: no index (a small copy), k < 1, a filter that passes at most
         `EXACT_ROWS` rows, or an index that found fewer than k for some query."""
         index = c.ann(using)
@@ -581,16 +459,22 @@ class PublishedStore:
         from reelvec import ann
 
         graph, labels, covered = index
-        allowed = ok[:covered] if len(labels) == covered else ok[labels]  # labels are rows 0.. when all have it
-        passing = int(np.count_nonzero(allowed))
-        if passing <= ann.EXACT_ROWS:
+        bits, passing = allowed.bitmap(labels, covered)
+        gone = drop[allowed.ok[drop]] if len(drop) else drop  # rows the query leaves out that pass
+        n_gone = int(np.count_nonzero(gone < covered))  # of them, in the index
+        if passing - n_gone <= ann.EXACT_ROWS:
             return None
-        want = min(passing, ann.candidates(k))
-        found = ann.search(graph, qs, want, None if passing == len(labels) else allowed, passing)
-        if (found >= 0).sum(axis=1).min() < min(k, passing):
+        want = min(passing, ann.candidates(k) + n_gone)
+        found = ann.search(graph, qs, want, None if passing == len(labels) else bits, passing)
+        lists = [labels[f[f >= 0]] for f in found]
+        if n_gone:
+            lists = [r[~np.isin(r, gone)] for r in lists]
+        if min(len(r) for r in lists) < min(k, passing - n_gone):
             return None
-        tail = covered + np.flatnonzero(ok[covered:])
-        return [np.concatenate([labels[f[f >= 0]], tail]) for f in found]
+        tail = covered + np.flatnonzero(allowed.ok[covered:])
+        if len(gone):
+            tail = tail[~np.isin(tail, gone)]
+        return [np.concatenate([r, tail]) for r in lists]
 
     def _near(self, c: CopyView, spec: QuerySpec, q: np.ndarray) -> list[Found] | None:
         """`spec` answered from the kept neighbours of point `spec.near_id`, or None when they
@@ -605,7 +489,8 @@ class PublishedStore:
             return None
         rows = lists[0][r]
         rows = rows[rows >= 0]
-        rows = rows[c.mask(spec.filter)[rows] & c.has[spec.using][rows]]
+        rows = c.filters.keep(spec.filter, rows)
+        rows = rows[c.has[spec.using][rows]]
         if len(rows) < spec.k:
             return None
         return self._top(c, rows, c.vectors[spec.using][rows] @ q, spec.k, spec.with_vectors, spec.with_payload)
@@ -628,8 +513,9 @@ class PublishedStore:
                     for vs in (positive, negative)]  # no negatives: -1e30, not -inf (nan below)
             pos, neg = (np.maximum(b, -1e30) for b in best)
             return pos > neg, np.where(pos > neg, sig(pos), -sig(neg))
-        ok = c.mask(flt) & c.has[using]
-        lists = self._ann_lists(c, using, unit(positive), k + len(negative) * k, ok) if len(positive) else None
+        allowed, drop = c.filters.allowed(flt, using), c.filters.dropped(flt)
+        lists = (self._ann_lists(c, using, unit(positive), k + len(negative) * k, allowed, drop)
+                 if len(positive) and not c.filters.narrows(flt) else None)
         if lists is not None:  # a large copy: the candidates of each positive from the index
             rows = np.unique(np.concatenate(lists))
             nearer, scores = scored(c.vectors[using][rows])
@@ -637,16 +523,18 @@ class PublishedStore:
             # row missing from positive p's list is farther from p than all of them, so k rows beat it
             if all(int(nearer[np.searchsorted(rows, one)].sum()) >= k for one in lists):
                 return self._top(c, rows, scores, k)
-        rows = np.flatnonzero(ok)  # a small copy, or too few candidates nearer a positive: every row
+        # a small copy, or too few candidates nearer a positive: every row
+        rows = c.filters.select(flt)
+        rows = self._scan_rows(allowed, drop) if rows is None else rows[c.has[using][rows]]
         return self._top(c, rows, scored(c.vectors[using])[1][rows], k)
 
     def count(self, collection: str, flt: SearchFilter | None = None) -> int:
-        return int(self._copy(collection).mask(flt).sum())
+        return int(self._copy(collection).filters.mask(flt).sum())
 
     def scroll(self, collection: str, batch: int = 1000, with_vectors: bool = False,
                flt: SearchFilter | None = None) -> Iterator[Found]:
         c = self._copy(collection)
-        for i in np.flatnonzero(c.mask(flt)):
+        for i in np.flatnonzero(c.filters.mask(flt)):
             i = int(i)
             yield Found(c.ids[i], 1.0, c.payload(i), c.row_vectors(i) if with_vectors else None)
 
