@@ -73,10 +73,19 @@ def test_catalog_fetch_encode_train_eval(work, poster_server, capsys, tmp_path):
                     tmp_path / "posters2", "--json", "--quiet")  # loopback refused without --allow-host
     assert code == 0 and json.loads(out).get("done", 0) == 0
 
+    for part in ("1/2", "2/2"):  # two processes' shares, then the whole: nothing left to compute
+        code, out, _err = run(capsys, "encode", "--catalog", home / "catalog.jsonl", "--posters", data / "posters",
+                              "--cache", home / "features", "--part", part, "--json", "--quiet")
+        assert code == 0 and json.loads(out)["movies"] == 8 and json.loads(out)["part"] == part
     code, out, _err = run(capsys, "encode", "--catalog", home / "catalog.jsonl", "--posters", data / "posters",
                     "--cache", home / "features", "--json", "--quiet")
     enc = json.loads(out)
     assert code == 0 and enc["movies"] == 16 and enc["with_image"] == 8
+    assert enc["absorbed_from_parts"] > 16 and enc["text_computed"] == 0 and enc["image_computed"] == 0
+    assert not (home / "features" / "parts").exists()
+    for bad in ("0/2", "3/2", "x"):
+        code, _, err = run(capsys, "encode", "--catalog", home / "catalog.jsonl", "--part", bad)
+        assert code == 2 and f"--part '{bad}'" in err, err
     assert (home / "features" / "encode.quarantine.jsonl").exists()
 
     code, out, _err = run(capsys, "train", "--catalog", home / "catalog.jsonl", "--features",

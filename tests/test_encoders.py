@@ -1,5 +1,6 @@
 """Encoders: known-good vectors, fast paths vs fp32, bad posters, the feature cache."""
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -165,7 +166,7 @@ class CountingText:
 
     def encode(self, batch):
         self.calls.extend(batch)
-        rng = [np.random.default_rng(abs(hash(t)) % 2**32).normal(size=8) for t in batch]
+        rng = [np.random.default_rng(zlib.crc32(t.encode())).normal(size=8) for t in batch]  # same in every process
         v = np.array(rng, np.float32)
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 
@@ -265,6 +266,94 @@ def test_cache_lock_names_the_holder(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "c")], capture_output=True, text=True).stdout
     assert f"locked by PID {os.getpid()}" in out and "--cache elsewhere" in out
     a.close()
+
+
+def _text_movies(n):
+    return [Movie(key=f"tmdb:{i}", tmdb_id=i, title=f"Film {i}", overview=f"plot number {i}") for i in range(n)]
+
+
+def test_parts_encoded_apart_are_absorbed_whole_and_nothing_is_recomputed(tmp_path):
+    from reelvec.encoders.cache import part_folder
+
+    movies, img = _text_movies(9), CountingImage()
+    for i in (1, 2, 3):  # three processes' shares: every third movie each
+        with FeatureCache(part_folder(tmp_path / "c", i, 3)) as part:
+            encode_catalog(movies[i - 1::3], CountingText(), img, part)
+    raw = bytearray((part_folder(tmp_path / "c", 2, 3) / "text-8.f16").read_bytes())
+    raw[3] ^= 0xFF  # part 2's first row is corrupt: not copied
+    (part_folder(tmp_path / "c", 2, 3) / "text-8.f16").write_bytes(bytes(raw))
+    held = FeatureCache(part_folder(tmp_path / "c", 3, 3))
+    held.lock()  # part 3's writer still runs: left for later
+    te = CountingText()
+    with FeatureCache(tmp_path / "c") as cache:
+        assert cache.absorb_parts() == 5  # 3 + 2 (one corrupt row skipped); part 3 waits
+        assert not part_folder(tmp_path / "c", 1, 3).exists() and part_folder(tmp_path / "c", 3, 3).exists()
+        held.close()
+        assert cache.absorb_parts() == 3
+        assert not (tmp_path / "c" / "parts").exists()
+        got = encode_catalog(movies, te, img, cache)
+    assert len(te.calls) == 1  # only the corrupt row, again
+    want = encode_catalog(movies, CountingText(), img, None)
+    np.testing.assert_allclose(got.text, want.text, atol=1e-3)
+
+
+KILLED_PART = """
+import sys, time
+sys.path.insert(0, sys.argv[3])
+import numpy as np
+from test_encoders import CountingText, CountingImage, _text_movies
+from reelvec.encoders import pipeline
+from reelvec.encoders.cache import FeatureCache, part_folder
+pipeline.CHUNK = 4
+
+class Slow(CountingText):
+    def encode(self, batch):
+        time.sleep(0.2)
+        return super().encode(batch)
+
+te = Slow()
+with FeatureCache(part_folder(sys.argv[1], 1, 2)) as part:
+    pipeline.encode_catalog(_text_movies(int(sys.argv[2]))[0::2], te, CountingImage(), part)
+print(len(te.calls))
+"""
+
+
+def test_a_part_killed_mid_encode_resumes_and_the_whole_matches_an_unbroken_run(tmp_path):
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    from reelvec.encoders.cache import part_folder
+
+    n = 80  # part 1 of 2: 40 texts, 10 chunks of 4, 0.2 s each
+    args = [sys.executable, "-c", KILLED_PART, str(tmp_path / "c"), str(n), str(Path(__file__).parent)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    db = part_folder(tmp_path / "c", 1, 2) / "index.sqlite"
+    rows, deadline = 0, time.monotonic() + 60
+    while rows < 8 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        try:
+            with sqlite3.connect(db, timeout=1) as con:
+                rows = con.execute("SELECT count(*) FROM vectors WHERE modality='text'").fetchone()[0]
+        except sqlite3.Error:
+            pass
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL and 8 <= rows < 40, (rows, proc.stderr.read())
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[-1]) <= 40 - rows  # the rerun computed only what the kill left
+    with FeatureCache(part_folder(tmp_path / "c", 2, 2)) as other:  # the other process's share
+        encode_catalog(_text_movies(n)[1::2], CountingText(), CountingImage(), other)
+    te = CountingText()
+    with FeatureCache(tmp_path / "c") as cache:
+        assert cache.absorb_parts() == n
+        got = encode_catalog(_text_movies(n), te, CountingImage(), cache)
+    assert te.calls == []
+    want = encode_catalog(_text_movies(n), CountingText(), CountingImage(), None)
+    np.testing.assert_allclose(got.text, want.text, atol=1e-3)
 
 
 def test_speed_path_choice_is_measured_and_cached(tmp_path, monkeypatch):

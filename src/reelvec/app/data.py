@@ -60,41 +60,74 @@ class EncodeResult:
     features: Features
     path: Path
     movies: int
+    part: tuple[int, int] | None = None
+    absorbed: int = 0
 
     def summary(self) -> dict:
         f = self.features
-        return f.stats | {"movies": self.movies, "with_image": int(f.has_image.sum()), "features": str(self.path),
-                          "text_version": f.text_version, "image_version": f.image_version}
+        out = f.stats | {"movies": self.movies, "with_image": int(f.has_image.sum()), "features": str(self.path),
+                         "text_version": f.text_version, "image_version": f.image_version}
+        if self.part:
+            out |= {"part": f"{self.part[0]}/{self.part[1]}",
+                    "next": "when every part is done: `reelvec encode` (or `reelvec build`) without --part "
+                            "absorbs them and encodes what is left"}
+        else:
+            out["absorbed_from_parts"] = self.absorbed
+        return out
+
+
+def parse_part(text: str) -> tuple[int, int]:
+    """``"2/4"`` -> (2, 4): the second of four processes sharing an encode."""
+    from reelvec.errors import EncoderError
+
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise EncoderError(f"--part {text!r}: expected I/N, e.g. 2/4 (the 2nd of 4 processes)") from None
+    if not 1 <= i <= n:
+        raise EncoderError(f"--part {text!r}: I must be between 1 and N (e.g. 1/4 .. 4/4)")
+    return i, n
 
 
 def encode(catalog_path: Path, cache_dir: Path, posters: Path | None = None, out: Path | None = None,
            scope: str = "linked", limit: int | None = None, text_precision: str = "auto",
            image_precision: str = "auto", progress: bool = False,
            text_max_tokens: int | None = BUILD_TEXT_TOKENS, device: str = "auto",
-           text_profile: str = "minilm") -> EncodeResult:
+           text_profile: str = "minilm", part: tuple[int, int] | None = None) -> EncodeResult:
     """Text and poster vectors for the catalog through the feature cache in `cache_dir`; unreadable
-    posters are listed in ``encode.quarantine.jsonl`` beside the features file."""
-    from reelvec.encoders import EncoderSpec, FeatureCache, create
+    posters are listed in ``encode.quarantine.jsonl`` beside the features file.
+
+    `part` (i, n): encode only every n-th movie from the i-th, into the cache's part folder
+    (`encoders.cache.part_folder`), so n processes (or machines sharing the folder) encode at
+    once; no features file is written. Without it, the parts found are absorbed first."""
+    from reelvec.encoders import TEXT_PROFILES, EncoderSpec, FeatureCache, create
+    from reelvec.encoders.cache import part_folder
     from reelvec.encoders.pipeline import encode_catalog
     from reelvec.ingest.catalog import Catalog, select_movies
     from reelvec.ingest.quarantine import Rejection, write_quarantine
 
     cache_dir = Path(cache_dir)
     movies = select_movies(Catalog.load(Path(catalog_path)), scope, limit)
-    from reelvec.encoders import TEXT_PROFILES
-
+    if part is not None:
+        movies = movies[part[0] - 1::part[1]]
     text = create(EncoderSpec(TEXT_PROFILES[text_profile], precision=text_precision,
                               artifact_dir=str(cache_dir / "artifacts"),
                               max_tokens=text_max_tokens, device=device))
     image = create(EncoderSpec("mobilenet_v2", precision=image_precision, artifact_dir=str(cache_dir / "artifacts"),
                                device=device))
-    out = Path(out) if out else cache_dir / "features.npz"
-    with FeatureCache(cache_dir) as cache:
+    folder = part_folder(cache_dir, *part) if part else cache_dir
+    absorbed = 0
+    with FeatureCache(folder) as cache:
         cache.lock()
+        if part is None:
+            absorbed = cache.absorb_parts()
         feats = encode_catalog(movies, text, image, cache, posters_dir=Path(posters) if posters else None,
                                progress=progress)
+    if part is not None:
+        return EncodeResult(feats, folder, len(movies), part)
+    out = Path(out) if out else cache_dir / "features.npz"
     feats.save(out)
     bad = [Rejection("posters", m.poster or m.key, s, m.key) for m, s in zip(movies, feats.image_status)
            if s.startswith("unreadable")]
     write_quarantine(out.with_name("encode.quarantine.jsonl"), bad)
-    return EncodeResult(feats, out, len(movies))
+    return EncodeResult(feats, out, len(movies), absorbed=absorbed)

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from reelvec.cli.common import (
+    EXAMPLES,
     add_encoders,
     add_mapped,
     add_output,
@@ -99,10 +100,18 @@ def cmd_fetch_posters(args) -> int:
 
 def cmd_encode(args) -> int:
     from reelvec import app
+    from reelvec.app.data import parse_part
 
+    part = parse_part(args.part) if args.part else None
+    if part and args.out:
+        from reelvec.errors import EncoderError
+
+        raise EncoderError("reelvec encode: --part writes into the cache only (no --out); run `reelvec encode` "
+                         "without --part when every part is done")
     res = app.encode(Path(args.catalog), Path(args.cache), args.posters, args.out, args.scope, args.limit,
                      args.text_precision, args.image_precision, progress=not args.quiet,
-                     text_max_tokens=args.text_max_tokens, device=args.device, text_profile=args.text_profile)
+                     text_max_tokens=args.text_max_tokens, device=args.device, text_profile=args.text_profile,
+                     part=part)
     print_pairs(res.summary(), "encode", args.json)
     return 0
 
@@ -146,7 +155,8 @@ def register(sub) -> None:
         description="Encode every movie's description (MiniLM) and poster (MobileNetV2) through the feature "
         "cache: a rerun computes only what changed. Unreadable posters are listed in encode.quarantine.jsonl.",
         epilog="example: reelvec encode --catalog .reelvec/catalog.jsonl --posters ../shared/data/posters "
-        "--cache .reelvec/features",
+        "--cache .reelvec/features\n\nspread over 2 processes: reelvec encode --part 1/2 & reelvec encode --part 2/2; "
+        "wait; reelvec encode", formatter_class=EXAMPLES,
     )
     e.add_argument("--catalog", default=".reelvec/catalog.jsonl", help="catalog from `reelvec catalog` (default: %(default)s)")
     e.add_argument("--posters", help="folder of <tmdbId>.jpg posters, or a `reelvec fetch-posters` cache, for movies "
@@ -154,6 +164,9 @@ def register(sub) -> None:
     e.add_argument("--cache", default=".reelvec/features", help="feature cache folder (default: %(default)s)")
     e.add_argument("--out", help="features file to write (default: CACHE/features.npz)")
     e.add_argument("--limit", type=int, help="encode only the first N movies (for a quick try)")
+    e.add_argument("--part", metavar="I/N", help="encode every N-th movie from the I-th into CACHE/parts/I-of-N, so N "
+                   "processes or machines share the work (each resumes if killed); a later `encode` or `build` "
+                   "without --part absorbs the parts and encodes what is left")
     add_scope(e)
     add_encoders(e)
     add_output(e)

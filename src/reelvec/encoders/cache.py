@@ -5,17 +5,25 @@ Layout of a cache folder::
     index.sqlite          vectors(modality, version, input_sha, row, crc) + file hash memo
     <modality>-<dim>.f16  float16 rows, appended; row i starts at byte i*dim*2
     lock                  held (fcntl) by the one process writing
+    parts/<i>-of-<n>/     caches of the same layout that `reelvec encode --part i/n` fills, one
+                          process each (no shared lock); the next writer absorbs them
 
 One data file per modality, not one file per movie. Each row's crc32 is in the index: a row
 whose bytes no longer match (disk corruption, truncation, a stray write) is reported as a miss
 and recomputed, never served. Rows are appended and fsynced before the index commits, so a
 crash leaves at most unreferenced bytes.
+
+Encoding spread over processes or machines: each runs ``reelvec encode --part i/n`` over every
+n-th movie into ``parts/<i>-of-<n>`` (killed, it resumes from its own rows); then one plain
+``encode`` or ``build`` absorbs the parts (`FeatureCache.absorb_parts`: rows copied with their
+checksums verified, each part removed once it is whole here) and computes only what is left.
 """
 from __future__ import annotations
 
 import fcntl
 import logging
 import os
+import shutil
 import sqlite3
 import zlib
 from pathlib import Path
@@ -25,6 +33,14 @@ import numpy as np
 from reelvec.errors import EncoderError
 
 logger = logging.getLogger(__name__)
+
+PARTS = "parts"
+ABSORB_BATCH = 4096  # rows copied from a part at a time
+
+
+def part_folder(folder: str | Path, part: int, parts: int) -> Path:
+    """Where `reelvec encode --part part/parts` keeps its rows inside cache `folder`."""
+    return Path(folder) / PARTS / f"{part}-of-{parts}"
 
 
 class FeatureCache:
@@ -149,6 +165,54 @@ class FeatureCache:
         self.corrupt_seen += len(want) - int(inside.sum())
         del data
         return out, hit
+
+    def absorb_parts(self) -> int:
+        """Copy in every row of the part caches under ``parts/`` (`part_folder`) that this cache
+        lacks, then remove each part; returns the rows copied. A part whose writer still runs
+        (its lock is held) is left for a later call, logged; a corrupt row of a part is not
+        copied (it is recomputed)."""
+        base = self.folder / PARTS
+        if not base.is_dir():
+            return 0
+        self.lock()
+        total = 0
+        for sub in sorted(p for p in base.iterdir() if p.is_dir()):
+            part = FeatureCache(sub)
+            try:
+                part.lock()
+            except EncoderError as exc:
+                part.close()
+                logger.warning("feature cache part %s is still being written (%s); not absorbed yet", sub, exc)
+                continue
+            try:
+                got = self._absorb(part)
+            finally:
+                part.close()
+            total += got
+            shutil.rmtree(sub)
+            logger.info("feature cache: absorbed %d row(s) from part %s", got, sub.name)
+        if not any(base.iterdir()):
+            base.rmdir()
+        return total
+
+    def _absorb(self, part: FeatureCache) -> int:
+        copied = 0
+        groups = part.db.execute("SELECT DISTINCT modality, version, dim FROM vectors").fetchall()
+        for modality, version, dim in groups:
+            have = {s for (s,) in self.db.execute(
+                "SELECT input_sha FROM vectors WHERE modality=? AND version=? AND dim=?", (modality, version, dim))}
+            missing = [s for (s,) in part.db.execute(
+                "SELECT input_sha FROM vectors WHERE modality=? AND version=? AND dim=? ORDER BY row",
+                (modality, version, dim)) if s not in have]
+            for s in range(0, len(missing), ABSORB_BATCH):
+                shas = missing[s:s + ABSORB_BATCH]
+                vectors, hit = part.get_many(modality, version, shas, dim)
+                self.put_many(modality, version, [x for x, h in zip(shas, hit) if h], vectors[hit])
+                copied += int(hit.sum())
+        self.db.executemany("INSERT OR IGNORE INTO files VALUES (?,?,?,?)",
+                            part.db.execute("SELECT path, size, mtime_ns, sha FROM files").fetchall())
+        self.db.commit()
+        return copied
 
     def put_many(self, modality: str, version: str, shas: list[str], vectors: np.ndarray) -> None:
         if len(shas) == 0:
