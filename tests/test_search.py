@@ -437,3 +437,52 @@ def test_same_people_and_series_are_candidates(engine, monkeypatch):
     engine.similar("Alien", k=1)
     aliens = engine.get_movie_index("Aliens")
     assert any(cast and aliens in ids for cast, ids in seen), seen
+
+
+# ------------------------------------------------------------- both backends, the same answers
+def _server_engine(home):
+    """The home's collection in qdrant-client's local mode, with the home's model and encoders:
+    what `reelvec.open(home, url=...)` gives once the collection is on a server."""
+    m = json.loads((home / "manifest.json").read_text())
+    return Engine(local_server_copy(home)[0], encoders_dir=str(home / m["encoders"]) if m.get("encoders") else None,
+                  model_dir=str(home / m.get("model", "model")), text_max_tokens=m.get("text_max_tokens"),
+                  text_encoder=m.get("text_encoder") or "minilm")
+
+
+CONGRUENT = [  # every query kind of the Engine, with the options a website passes
+    ("similar", ("Alien",), {}),
+    ("similar", (603,), {"k": 8, "genres": ["Action"]}),
+    ("similar", ("Alien",), {"mode": "content", "years": (1970, 2000)}),
+    ("similar", ("The Matrix",), {"mode": "also-liked", "exclude_genres": ["Drama"]}),
+    ("similar", ("Alien",), {"weights": {"text": 1.0, "image": 1.0}, "k": 5}),
+    ("similar", ("Alien",), {"offset": 3, "k": 4, "exclude": [106], "languages": ["en"]}),
+    ("similar", ("Alien",), {"exclude_series": True, "group_by": "series", "k": 6}),
+    ("similar", ("Pretty Woman",), {"diversity": 0.2, "k": 6, "after": 1980}),
+    ("search_text", ("a heist comedy in paris",), {"k": 5}),
+    ("search_text", ("space",), {"k": 4, "genres": ["Romance"], "offset": 1}),
+    ("search_image", ("POSTER",), {"k": 4}),
+    ("recommend", ([603, "Alien"],), {"negative": ["Amélie"], "k": 5}),
+    ("recommend", (["Alien"],), {"k": 5, "after": 1980}),
+    ("for_history", (["Alien", "Aliens", 106],), {"k": 5}),
+    ("for_history", ([("Alien", 5.0), ("The Matrix", 4.0)],), {"k": 3, "genres": ["Science Fiction"]}),
+    ("for_history", ([],), {"k": 4, "genres": ["Comedy"]}),
+]
+
+
+def test_every_query_kind_answers_the_same_on_both_backends(built):
+    """The published copy (embedded home) and the server backend give the same hits, scores
+    and explanations for every query kind."""
+    data, home, _ = built
+    server = _server_engine(home)
+    with reelvec.open(home) as local:
+        for method, args, kw in CONGRUENT:
+            args = tuple(str(data / "posters" / "348.jpg") if a == "POSTER" else a for a in args)
+            a, b = getattr(local, method)(*args, **kw), getattr(server, method)(*args, **kw)
+            assert [h.tmdb_id for h in a] == [h.tmdb_id for h in b], (method, args, kw)
+            assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=1e-4), (method, args, kw)
+            assert [str(h.explanation) for h in a] == [str(h.explanation) for h in b], (method, args, kw)
+            assert 0 < len(a) <= kw.get("k", 10), (method, args, kw)
+        for q in ("Alien", 603, "Dune (1984)"):
+            assert local.movie(q) == server.movie(q)
+            assert local.query_info(q) == server.query_info(q)
+    server.close()

@@ -97,10 +97,6 @@ class Blend:
         return sum(self.terms(fused, text, image, title_sim, shares_genre, shares_people, shares_series,
                               hubness).values())
 
-    def upper_bound(self) -> float:
-        """The most the set signals (genre, people, series) can add to a candidate's partial score."""
-        return self.genre + self.people + self.series
-
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 

@@ -9,7 +9,7 @@ import dataclasses
 import functools
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -255,30 +255,18 @@ class Ranking:
             hit = t_rows[at] == at_row
             title[hit] = t_sims[at[hit]]
         # genre, people, series and hubness come from payloads: a published copy keeps them as
-        # columns; otherwise read payloads best-bound first until no unread candidate could still
-        # reach the top k (its bound: its partial score plus every set bonus)
+        # columns; a server is asked for every candidate's payload at once (each backend then reads
+        # the same candidates, so the typical terms the explanations compare against agree)
         q_sets = _shared_sets(q.payload)
         sets = self._sets_of(cand_ids)
-        genre, people, series, hub = (np.zeros(n_c) for _ in range(4))
-
-        def scored() -> tuple[dict[str, np.ndarray], np.ndarray]:
-            t = blend.terms(cos["fused"], cos["text"], cos["image"], title, genre, people, series, hub)
-            return t, np.sum(list(t.values()), axis=0)
-        if sets is not None:
-            for i, row in enumerate(sets):
-                genre[i], people[i], series[i], hub[i] = _agreement(q_sets, row)
-            read = np.arange(n_c)
-        else:
-            # the bound of an unread candidate: its score with no set bonus and an ungated title
-            # (gating and hubness only lower a score) plus every set bonus
-            zero = np.zeros(n_c)
-            partial = np.sum(list(dataclasses.replace(blend, title_plot=0.0).terms(
-                cos["fused"], cos["text"], cos["image"], title, zero, zero, zero, zero).values()), axis=0)
-            read = np.sort(np.array(self._read_bonuses(cand_ids, partial, blend, k, q_sets,
-                                                       (genre, people, series, hub), lambda: scored()[1]), np.int64))
-        terms, score = scored()
-        order = read[np.argsort(-score[read], kind="stable")][:k]
-        typical = {n: _median(t[read]) for n, t in terms.items()}
+        if sets is None:
+            got = {f.id: f.payload for f in self.store.retrieve(self.collection, cand_ids)}
+            sets = [_shared_sets(got.get(i, {})) for i in cand_ids]
+        genre, people, series, hub = np.array([_agreement(q_sets, row) for row in sets], float).T
+        terms = blend.terms(cos["fused"], cos["text"], cos["image"], title, genre, people, series, hub)
+        score = np.sum(list(terms.values()), axis=0)
+        order = np.argsort(-score, kind="stable")[:k]
+        typical = {n: _median(t) for n, t in terms.items()}
         ids = [cand_ids[i] for i in order]
         cos_of = {n: [None if x != x else x for x in c[order].tolist()] for n, c in cos.items()}  # NaN -> None
         term_of = {n: t[order].tolist() for n, t in terms.items()}
@@ -306,27 +294,6 @@ class Ranking:
                 cache.clear()
             cache.update((i, _shared_sets(f)) for i, f in zip(missing, cols))
         return [cache[i] for i in ids]
-
-    def _read_bonuses(self, ids: list[str], partial: np.ndarray, blend: Blend, k: int, q_sets: tuple,
-                      out: tuple[np.ndarray, ...], full_score: Callable[[], np.ndarray]) -> list[int]:
-        """Fill the genre/people/series bonuses and hubness (`out`, in that order) from payloads,
-        best bound (`partial`) first, stopping once the k-th best full score (`full_score()`,
-        the blend over `out` as filled so far) beats every unread candidate's bound; returns the
-        rows read."""
-        bound = np.argsort(-partial, kind="stable")
-        bonus = blend.upper_bound()
-        genre, people, series, hub = out
-        read: list[int] = []
-        for s in range(0, len(bound), 2 * k):
-            batch = bound[s:s + 2 * k]
-            for i, f in zip(batch, self.store.retrieve(self.collection, [ids[i] for i in batch])):
-                genre[i], people[i], series[i], hub[i] = _agreement(q_sets, _shared_sets(f.payload))
-                read.append(int(i))
-            full = full_score()[np.array(read)]
-            nxt = s + 2 * k
-            if len(read) >= k and (nxt >= len(bound) or np.sort(full)[-k] >= partial[bound[nxt]] + bonus):
-                break
-        return read
 
     def _weighted(self, q: Found, weights: dict[str, float], k: int, flt: SearchFilter) -> list[Hit]:
         unknown = set(weights) - set(VECTOR_NAMES)
