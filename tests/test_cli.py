@@ -83,6 +83,9 @@ def test_catalog_fetch_encode_train_eval(work, poster_server, capsys, tmp_path):
     assert code == 0 and enc["movies"] == 16 and enc["with_image"] == 8
     assert enc["absorbed_from_parts"] > 16 and enc["text_computed"] == 0 and enc["image_computed"] == 0
     assert not (home / "features" / "parts").exists()
+    code, out, _err = run(capsys, "encode", "--catalog", home / "catalog.jsonl", "--posters", data / "posters",
+                          "--cache", home / "features", "--part", "2/2", "--json", "--quiet")
+    assert code == 0 and json.loads(out)["text_computed"] == 0  # a part rerun reads what the whole has
     for bad in ("0/2", "3/2", "x"):
         code, _, err = run(capsys, "encode", "--catalog", home / "catalog.jsonl", "--part", bad)
         assert code == 2 and f"--part '{bad}'" in err, err

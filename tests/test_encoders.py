@@ -295,6 +295,10 @@ def test_parts_encoded_apart_are_absorbed_whole_and_nothing_is_recomputed(tmp_pa
     assert len(te.calls) == 1  # only the corrupt row, again
     want = encode_catalog(movies, CountingText(), img, None)
     np.testing.assert_allclose(got.text, want.text, atol=1e-3)
+    again = CountingText()  # a part run again after the whole: it reads the main cache, computes nothing
+    with FeatureCache(part_folder(tmp_path / "c", 1, 3), fallback=FeatureCache(tmp_path / "c")) as part:
+        encode_catalog(movies[0::3], again, img, part)
+    assert again.calls == []
 
 
 KILLED_PART = """

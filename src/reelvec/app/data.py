@@ -117,7 +117,7 @@ def encode(catalog_path: Path, cache_dir: Path, posters: Path | None = None, out
                                device=device))
     folder = part_folder(cache_dir, *part) if part else cache_dir
     absorbed = 0
-    with FeatureCache(folder) as cache:
+    with FeatureCache(folder, fallback=FeatureCache(cache_dir) if part else None) as cache:
         cache.lock()
         if part is None:
             absorbed = cache.absorb_parts()

@@ -44,7 +44,12 @@ def part_folder(folder: str | Path, part: int, parts: int) -> Path:
 
 
 class FeatureCache:
-    def __init__(self, folder: str | Path):
+    """`folder`'s cache; `fallback`: another cache read (never written) for rows this one lacks
+    (a part reads the main cache, so a rerun of a part recomputes nothing the whole has). The
+    fallback is closed with this cache."""
+
+    def __init__(self, folder: str | Path, fallback: FeatureCache | None = None):
+        self.fallback = fallback
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._lock_fh = None
@@ -98,6 +103,8 @@ class FeatureCache:
         self._lock_fh = fh
 
     def close(self) -> None:
+        if self.fallback is not None:
+            self.fallback.close()
         self.db.close()
         if self._lock_fh is not None:
             fcntl.flock(self._lock_fh, fcntl.LOCK_UN)
@@ -130,7 +137,16 @@ class FeatureCache:
         return self.folder / f"{modality}-{dim}.f16"
 
     def get_many(self, modality: str, version: str, shas: list[str], dim: int) -> tuple[np.ndarray, np.ndarray]:
-        """Returns (vectors float32 (n, dim), hit mask). Missing or corrupt rows are misses."""
+        """Returns (vectors float32 (n, dim), hit mask). Missing or corrupt rows are misses (then
+        looked up in the fallback cache, if any)."""
+        out, hit = self._get_many(modality, version, shas, dim)
+        if self.fallback is not None and not hit.all():
+            miss = np.flatnonzero(~hit)
+            more, found = self.fallback.get_many(modality, version, [shas[i] for i in miss], dim)
+            out[miss[found]], hit[miss[found]] = more[found], True
+        return out, hit
+
+    def _get_many(self, modality: str, version: str, shas: list[str], dim: int) -> tuple[np.ndarray, np.ndarray]:
         out = np.zeros((len(shas), dim), np.float32)
         hit = np.zeros(len(shas), bool)
         if not shas:
