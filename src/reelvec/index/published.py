@@ -64,6 +64,8 @@ KNN_VECTOR = "fused"  # the vector whose nearest neighbours each row keeps (what
 ANN_VECTORS = ("fused", "text", "image")  # the vectors queries search: each gets an index in a large copy
 ANN_TAIL = 10_000  # rows a live edit may add after an index before it is extended (they are scanned exactly)
 REFRESH_SECONDS = 1.0  # how often a reader looks for a newer generation of a copy it has open
+PREAD_FROM = 50_000  # a copy this large gathers rows with pread, not through its map (`CopyView.gather`)
+PREAD_MAX = 20_000  # more rows than this at once: through the map
 
 
 def published_dir(root: str | Path, collection: str) -> Path:
@@ -160,6 +162,8 @@ class CopyView:
                 self.vectors[name] = (np.asarray(np.memmap(path, np.float32, "r", shape=(n, d))) if n
                                       else np.zeros((0, d), np.float32))  # plain views of the maps
             self._payload = open(folder / "payload.jsonl", "rb")  # kept open: survives a prune
+            self._fds = {name: os.open(folder / f"vec-{name}.f32", os.O_RDONLY)  # what `gather` reads
+                         for name in self.vectors} if n >= PREAD_FROM else {}
         except (FileNotFoundError, StoreError):
             raise
         except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
@@ -174,11 +178,11 @@ class CopyView:
         payload_bytes = os.fstat(self._payload.fileno()).st_size
         rec = (self.meta.get("files") or {}).get("payload.jsonl")
         if rec is not None and rec.get("size") != int(self.offsets[-1]):
-            self._payload.close()
+            self.close()
             raise damaged(folder, f"gen-{gen}.npz's payload offsets end at {int(self.offsets[-1])}, meta.json says "
                                   f"{rec.get('size')}")
         if sizes != {n} or payload_bytes < int(self.offsets[-1]):
-            self._payload.close()
+            self.close()
             raise StoreError(f"published copy {folder} is damaged (expected {n} points, found sizes {sorted(sizes)}, "
                              f"payload {payload_bytes} of {int(self.offsets[-1])} bytes); run `reelvec build` to "
                              "publish the live collection again")
@@ -288,10 +292,29 @@ class CopyView:
 
     def row_vectors(self, i: int) -> dict:
         """Row i's vectors as float32 arrays (unit length), only those the point has."""
-        return {n: np.array(m[i]) for n, m in self.vectors.items() if self.has[n][i]}
+        return {n: self.gather(n, np.array([i]))[0] for n in self.vectors if self.has[n][i]}
+
+    def gather(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """Rows `rows` of vector `name`, as a new float32 array. A copy of `PREAD_FROM` rows or
+        more reads them with one pread each instead of through the map: no page faults on a
+        cold row (at a million rows a query's ~250 rows x 3 vectors took 3.6 ms through the
+        map, 1.2 ms read) and no mapped pages piling up in the reader's RSS."""
+        M = self.vectors[name]
+        if len(M) < PREAD_FROM or len(rows) > PREAD_MAX:
+            return M[rows]
+        fd = self._fds[name]
+        width = M.shape[1] * 4
+        out = np.empty((len(rows), M.shape[1]), np.float32)
+        for i, r in enumerate(rows.tolist()):
+            if os.preadv(fd, [out[i]], r * width) != width:
+                raise damaged(self.folder, f"vec-{name}.f32 ends before row {r}")
+        return out
 
     def close(self) -> None:
         self._payload.close()
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
 
 
 class PublishedStore:
@@ -425,7 +448,7 @@ class PublishedStore:
             if rows is None:
                 rows = self._scan_rows(allowed, drop)
         # a selective filter scores only its rows; otherwise one pass over the whole map is cheaper
-        s = M[rows] @ q if len(rows) * 4 < len(M) else (M @ q)[rows]
+        s = c.gather(spec.using, rows) @ q if len(rows) * 4 < len(M) else (M @ q)[rows]
         return self._top(c, rows, s, spec.k, spec.with_vectors, spec.with_payload)
 
     @staticmethod
@@ -493,7 +516,7 @@ class PublishedStore:
         rows = rows[c.has[spec.using][rows]]
         if len(rows) < spec.k:
             return None
-        return self._top(c, rows, c.vectors[spec.using][rows] @ q, spec.k, spec.with_vectors, spec.with_payload)
+        return self._top(c, rows, c.gather(spec.using, rows) @ q, spec.k, spec.with_vectors, spec.with_payload)
 
     def query_batch(self, collection: str, specs: Sequence[QuerySpec]) -> list[list[Found]]:
         return [self.query(collection, s) for s in specs]
@@ -518,7 +541,7 @@ class PublishedStore:
                  if len(positive) and not c.filters.narrows(flt) else None)
         if lists is not None:  # a large copy: the candidates of each positive from the index
             rows = np.unique(np.concatenate(lists))
-            nearer, scores = scored(c.vectors[using][rows])
+            nearer, scores = scored(c.gather(using, rows))
             # exact when each positive's own list holds k rows nearer it than to every negative: a
             # row missing from positive p's list is farther from p than all of them, so k rows beat it
             if all(int(nearer[np.searchsorted(rows, one)].sum()) >= k for one in lists):
@@ -564,7 +587,7 @@ class PublishedStore:
                 raise StoreError(f"collection {collection} has no vector {name!r}")
             if len(c.ids):
                 present[name] = ok & c.has[name][safe]
-                m = c.vectors[name][safe]
+                m = c.gather(name, safe)
                 if not np.isfinite(m).all():
                     bad = int(safe[np.flatnonzero(~np.isfinite(m).all(axis=1))[0]])
                     raise damaged(c.folder, f"row {bad} ({c.ids[bad]}) holds a vector that is not finite")
