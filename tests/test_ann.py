@@ -296,3 +296,24 @@ def test_a_large_copy_reads_rows_with_pread_exactly_as_the_map_holds_them(large)
         assert got.flags.writeable and np.array_equal(got, c.vectors[name][rows])
     with pytest.raises(Exception, match="ends before row"):
         c.gather("fused", np.array([10 ** 7]))
+
+
+def test_people_with_many_films_are_searched_through_the_index(large, monkeypatch):
+    _, pub, pts = large
+    calls = []
+    real = ann.search
+    monkeypatch.setattr(ann, "search", lambda *a, **kw: calls.append(kw.get("labels") is not None) or real(*a, **kw))
+    flt = SearchFilter(directors_any=("Director 3", "Director 5"), exclude_ids=(pts[3].id,))  # 727 films > 200
+    specs = [QuerySpec(pts[int(i)].vectors["fused"], "fused", k, flt) for i in range(0, 400, 40) for k in (1, 10, 30)]
+    assert recall(pub, specs) >= 0.98
+    assert calls and all(calls), "the postings' rows are searched in the index"
+    c = pub._copy("c")
+    for s in specs:
+        got = pub.query("c", s)
+        assert len(got) == s.k and all(f.payload["directors"][0] in ("Director 3", "Director 5") for f in got)
+        assert pts[3].id not in {f.id for f in got}
+    calls.clear()
+    pub.query("c", QuerySpec(pts[0].vectors["fused"], "fused", 10, SearchFilter(directors_any=("Director 3",),
+                                                                                 year_min=1990)))
+    assert not calls, "a person's few films are scanned exactly"
+    assert c.filters.select(SearchFilter(directors_any=("Director 3",), year_min=1990)).size <= 200

@@ -99,11 +99,13 @@ def pack(allowed: np.ndarray) -> np.ndarray:
     return np.packbits(allowed.astype(bool, copy=False), bitorder="little")
 
 
-def search(index, q: np.ndarray, k: int, bits: np.ndarray | None = None, passing: int | None = None) -> np.ndarray:
+def search(index, q: np.ndarray, k: int, bits: np.ndarray | None = None, passing: int | None = None,
+           labels: np.ndarray | None = None) -> np.ndarray:
     """The labels of about the `k` best rows for each query row of `q` (-1 where fewer exist).
-    `bits`: which labels may be returned (`pack` of a boolean array over them); `passing`: how
-    many may, to read more cells for a selective filter (its nearest rows lie further out) and
-    for many hits (the cells read must hold twice `k` allowed rows)."""
+    `bits`: which labels may be returned (`pack` of a boolean array over them), or `labels`:
+    the few that may (a series', a person's films); `passing`: how many may, to read more cells
+    for a selective filter (its nearest rows lie further out) and for many hits (the cells read
+    must hold twice `k` allowed rows)."""
     faiss = _faiss()
     q = np.ascontiguousarray(np.atleast_2d(q), np.float32)
     n = max(int(index.ntotal), 1)
@@ -111,12 +113,16 @@ def search(index, q: np.ndarray, k: int, bits: np.ndarray | None = None, passing
     need = 2 * k * index.nlist / (n * share)  # cells holding about 2k allowed rows
     nprobe = int(min(index.nlist, max(NPROBE / math.sqrt(share), need, 1)))  # 1/share**0.25: 0.966 (RESULTS)
     params = faiss.SearchParametersIVF(nprobe=nprobe)
-    if bits is not None:
-        bits = np.ascontiguousarray(bits, np.uint8)
-        sel = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))  # its length in bytes
+    if bits is not None or labels is not None:
+        if bits is not None:
+            held = np.ascontiguousarray(bits, np.uint8)
+            sel = faiss.IDSelectorBitmap(len(held), faiss.swig_ptr(held))  # its length in bytes
+        else:
+            held = np.ascontiguousarray(labels, np.int64)
+            sel = faiss.IDSelectorBatch(len(held), faiss.swig_ptr(held))
         params.sel = sel
         _, labels = index.search(q, k, params=params)
-        del sel  # the selector reads `bits` during the search only
+        del sel, held  # the selector reads them during the search only
     else:
         _, labels = index.search(q, k, params=params)
     return labels

@@ -65,7 +65,7 @@ ANN_VECTORS = ("fused", "text", "image")  # the vectors queries search: each get
 ANN_TAIL = 10_000  # rows a live edit may add after an index before it is extended (they are scanned exactly)
 REFRESH_SECONDS = 1.0  # how often a reader looks for a newer generation of a copy it has open
 PREAD_FROM = 50_000  # a copy this large gathers rows with pread, not through its map (`CopyView.gather`)
-PREAD_MAX = 20_000  # more rows than this at once: through the map
+PREAD_MAX = 512  # more rows than this at once: through the map (a pread each costs ~2 us, a mapped row less once faulted in)
 
 
 def published_dir(root: str | Path, collection: str) -> Path:
@@ -440,8 +440,9 @@ class PublishedStore:
         if near is not None:
             return near
         rows = c.filters.select(spec.filter)
-        if rows is not None:  # series, people or ids: their few rows, scanned exactly
+        if rows is not None:  # series, people or ids: their rows from postings, scanned exactly when few
             rows = rows[c.has[spec.using][rows]]
+            rows = self._ann_among(c, spec.using, q, spec.k, rows)
         else:  # the filter's clauses from a mask kept per filter; the query's exclusions as rows
             allowed, drop = c.filters.allowed(spec.filter, spec.using), c.filters.dropped(spec.filter)
             rows = self._ann_rows(c, spec.using, q[None, :], spec.k, allowed, drop)
@@ -456,6 +457,26 @@ class PublishedStore:
         """Every row `allowed` passes but `drop`: what an exact scan scores."""
         rows = np.flatnonzero(allowed.ok)
         return rows[~np.isin(rows, drop)] if len(drop) else rows
+
+    @staticmethod
+    def _ann_among(c: CopyView, using: str, q: np.ndarray, k: int, rows: np.ndarray) -> np.ndarray:
+        """Candidates for the best `k` of `rows` (ascending, all with vector `using`): the rows
+        themselves when they are at most `EXACT_ROWS` or there is no index; else `ann.candidates(k)`
+        of them found by the index (a prolific actor's thousands of films: an exact scan of them
+        took most of a `similar` at a million movies) plus those added after it."""
+        index = c.ann(using)
+        from reelvec import ann
+
+        if index is None or k < 1 or len(rows) <= ann.EXACT_ROWS:
+            return rows
+        graph, labels, covered = index
+        inside = rows[rows < covered]
+        at = inside if len(labels) == covered else np.searchsorted(labels, inside)
+        found = ann.search(graph, q[None, :], min(len(at), ann.candidates(k)), passing=len(at), labels=at)[0]
+        found = found[found >= 0]
+        if len(found) < min(k, len(at)):
+            return rows
+        return np.concatenate([np.sort(labels[found]), rows[rows >= covered]])
 
     @classmethod
     def _ann_rows(cls, c: CopyView, using: str, qs: np.ndarray, k: int, allowed: Allowed,
