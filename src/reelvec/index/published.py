@@ -65,7 +65,7 @@ ANN_VECTORS = ("fused", "text", "image")  # the vectors queries search: each get
 ANN_TAIL = 10_000  # rows a live edit may add after an index before it is extended (they are scanned exactly)
 REFRESH_SECONDS = 1.0  # how often a reader looks for a newer generation of a copy it has open
 PREAD_FROM = 50_000  # a copy this large gathers rows with pread, not through its map (`CopyView.gather`)
-PREAD_MAX = 512  # more rows than this at once: through the map (a pread each costs ~2 us, a mapped row less once faulted in)
+PREAD_MAX = 4096  # more rows than this at once: through the map (the largest exact scan is EXACT_ROWS; a mapped row read faults in a whole large folio, up to 2 MB, into RSS)
 
 
 def published_dir(root: str | Path, collection: str) -> Path:
