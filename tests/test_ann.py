@@ -43,7 +43,7 @@ def large(tmp_path, monkeypatch):
     monkeypatch.setattr(ann, "ANN_MIN_ROWS", 1000)
     monkeypatch.setattr(ann, "EXACT_ROWS", 200)
     monkeypatch.setattr(published, "REFRESH_SECONDS", 0.0)
-    monkeypatch.setattr(published, "PREAD_FROM", 1000)  # rows read with pread, as in a large copy
+    monkeypatch.setattr(published, "PREAD_BYTES", 1 << 20)  # rows read with pread, as in a large copy
     pts = clustered_points()
     edge, pub = published_pair(tmp_path / "s", pts, DIMS)  # published with indexes
     yield edge, pub, pts
@@ -289,7 +289,7 @@ def test_genre_masks_appear_whole_to_concurrent_readers(large):
 def test_a_large_copy_reads_rows_with_pread_exactly_as_the_map_holds_them(large):
     _, pub, _ = large
     c = pub._copy("c")
-    assert c._fds, "a copy of PREAD_FROM rows or more gathers with pread"
+    assert c._fds, "a copy of more than PREAD_BYTES of vectors gathers with pread"
     rows = np.array([0, 7, 7, 3999, 1234])
     for name in DIMS:
         got = c.gather(name, rows)

@@ -64,7 +64,9 @@ KNN_VECTOR = "fused"  # the vector whose nearest neighbours each row keeps (what
 ANN_VECTORS = ("fused", "text", "image")  # the vectors queries search: each gets an index in a large copy
 ANN_TAIL = 10_000  # rows a live edit may add after an index before it is extended (they are scanned exactly)
 REFRESH_SECONDS = 1.0  # how often a reader looks for a newer generation of a copy it has open
-PREAD_FROM = 50_000  # a copy this large gathers rows with pread, not through its map (`CopyView.gather`)
+PREAD_BYTES = 4 << 30  # a copy whose vectors pass 4 GiB gathers rows with pread, not through its map
+# (`CopyView.gather`): at 1M movies (7.7 GB) the map had filled a reader's RSS to 4.0 GB at the same
+# latency; at 100k-300k (0.8-2.3 GB) the map was 1-2 ms faster a `similar` (bench/RESULTS.md)
 PREAD_MAX = 4096  # more rows than this at once: through the map (the largest exact scan is EXACT_ROWS; a mapped row read faults in a whole large folio, up to 2 MB, into RSS)
 
 
@@ -163,7 +165,7 @@ class CopyView:
                                       else np.zeros((0, d), np.float32))  # plain views of the maps
             self._payload = open(folder / "payload.jsonl", "rb")  # kept open: survives a prune
             self._fds = {name: os.open(folder / f"vec-{name}.f32", os.O_RDONLY)  # what `gather` reads
-                         for name in self.vectors} if n >= PREAD_FROM else {}
+                         for name in self.vectors} if n * 4 * sum(self.meta["vectors"].values()) > PREAD_BYTES else {}
         except (FileNotFoundError, StoreError):
             raise
         except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
@@ -295,12 +297,12 @@ class CopyView:
         return {n: self.gather(n, np.array([i]))[0] for n in self.vectors if self.has[n][i]}
 
     def gather(self, name: str, rows: np.ndarray) -> np.ndarray:
-        """Rows `rows` of vector `name`, as a new float32 array. A copy of `PREAD_FROM` rows or
-        more reads them with one pread each instead of through the map: no page faults on a
-        cold row (at a million rows a query's ~250 rows x 3 vectors took 3.6 ms through the
-        map, 1.2 ms read) and no mapped pages piling up in the reader's RSS."""
+        """Rows `rows` of vector `name`, as a new float32 array. A copy of more than `PREAD_BYTES`
+        of vectors reads them with one pread each instead of through the map: no mapped pages
+        piling up in the reader's RSS (a mapped row read faults in a whole large folio, up to
+        2 MB, around it)."""
         M = self.vectors[name]
-        if len(M) < PREAD_FROM or len(rows) > PREAD_MAX:
+        if not self._fds or len(rows) > PREAD_MAX:
             return M[rows]
         fd = self._fds[name]
         width = M.shape[1] * 4
