@@ -67,7 +67,7 @@ REFRESH_SECONDS = 1.0  # how often a reader looks for a newer generation of a co
 PREAD_BYTES = 4 << 30  # a copy whose vectors pass 4 GiB gathers rows with pread, not through its map
 # (`CopyView.gather`): at 1M movies (7.7 GB) the map had filled a reader's RSS to 4.0 GB at the same
 # latency; at 100k-300k (0.8-2.3 GB) the map was 1-2 ms faster a `similar` (bench/RESULTS.md)
-PREAD_MAX = 4096  # more rows than this at once: through the map (the largest exact scan is EXACT_ROWS; a mapped row read faults in a whole large folio, up to 2 MB, into RSS)
+PREAD_MAX = 4096  # more rows than this at once: through the map (the largest exact scan is EXACT_ROWS)
 
 
 def published_dir(root: str | Path, collection: str) -> Path:
