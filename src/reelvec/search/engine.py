@@ -164,7 +164,9 @@ class Engine(Explains, Ranking, LiveEdits):
         """Load now what the first queries would load: the alias, the title index and title
         similarity, the `similar` presets, the filter vocabulary and, on published copies, each
         movie's genre and people sets. A service calls it once before it answers (and before
-        it forks workers, which then share these pages); encoders still load on first use."""
+        it forks workers, which then share these pages); encoders still load on first use.
+        A long-lived process over a large catalogue may follow it with ``gc.freeze()``, as the
+        service does: a full garbage collection of a warm 300k-movie reader took 422 ms."""
         coll = self.collection
         _ = self.blends
         self._title_similarity()
