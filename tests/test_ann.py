@@ -317,3 +317,25 @@ def test_people_with_many_films_are_searched_through_the_index(large, monkeypatc
                                                                                  year_min=1990)))
     assert not calls, "a person's few films are scanned exactly"
     assert c.filters.select(SearchFilter(directors_any=("Director 3",), year_min=1990)).size <= 200
+
+
+def test_kept_filter_masks_stay_within_their_byte_budget_and_answer_right(monkeypatch):
+    from reelvec.index import rowfilter
+
+    n = 10_000
+    rng = np.random.default_rng(0)
+    years = rng.integers(1900, 2030, n).tolist()
+    years[:50] = [None] * 50  # no year: never in a range
+    has = {"fused": np.ones(n, bool), "image": rng.random(n) < 0.6}
+    f = rowfilter.RowFilter([str(i) for i in range(n)], np.zeros(n, bool), has,
+                            {"year": years, "genres": [["Drama"]] * n, "original_language": ["en"] * n}, {})
+    monkeypatch.setattr(rowfilter, "MASK_BYTES", 8 * n)
+    y = np.array([v if v is not None else -10 ** 6 for v in years])
+    for lo in range(1900, 2030, 2):  # 65 distinct filters, as a crawler asking every decade would send
+        for using in ("fused", "image"):
+            got = f.allowed(SearchFilter(year_min=lo, year_max=lo + 9), using)
+            want = (y >= lo) & (y <= lo + 9) & has[using]
+            assert np.array_equal(got.ok, want) and got.passing == int(want.sum())
+            assert f._held <= 8 * n
+    a = f.allowed(SearchFilter(year_min=1990), "fused")
+    assert a.ok is f.base(SearchFilter(year_min=1990)), "every row has fused: the mask itself, not a copy"

@@ -286,10 +286,11 @@ def test_parts_encoded_apart_are_absorbed_whole_and_nothing_is_recomputed(tmp_pa
     held.lock()  # part 3's writer still runs: left for later
     te = CountingText()
     with FeatureCache(tmp_path / "c") as cache:
-        assert cache.absorb_parts() == 5  # 3 + 2 (one corrupt row skipped); part 3 waits
+        assert cache.absorb_parts() == (5, ["3-of-3"])  # 3 + 2 (one corrupt row skipped); part 3 waits
+        assert cache.corrupt_seen == 1
         assert not part_folder(tmp_path / "c", 1, 3).exists() and part_folder(tmp_path / "c", 3, 3).exists()
         held.close()
-        assert cache.absorb_parts() == 3
+        assert cache.absorb_parts() == (3, [])
         assert not (tmp_path / "c" / "parts").exists()
         got = encode_catalog(movies, te, img, cache)
     assert len(te.calls) == 1  # only the corrupt row, again
@@ -299,6 +300,44 @@ def test_parts_encoded_apart_are_absorbed_whole_and_nothing_is_recomputed(tmp_pa
     with FeatureCache(part_folder(tmp_path / "c", 1, 3), fallback=FeatureCache(tmp_path / "c")) as part:
         encode_catalog(movies[0::3], again, img, part)
     assert again.calls == []
+
+
+def test_absorbing_touches_only_part_folders_and_sets_an_unreadable_part_aside(tmp_path):
+    import sqlite3
+
+    from reelvec.app.data import parse_part
+    from reelvec.encoders.cache import part_folder
+
+    movies, img = _text_movies(6), CountingImage()
+    notes = tmp_path / "c" / "parts" / "my-notes"
+    notes.mkdir(parents=True)
+    (notes / "README.txt").write_text("mine")
+    elsewhere = tmp_path / "other-disk" / "2-of-3"
+    with FeatureCache(elsewhere) as part:  # a part kept on another disk, linked in
+        encode_catalog(movies[1::3], CountingText(), img, part)
+    part_folder(tmp_path / "c", 2, 3).symlink_to(elsewhere)
+    with FeatureCache(part_folder(tmp_path / "c", 1, 3)) as part:
+        encode_catalog(movies[0::3], CountingText(), img, part)
+        part.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db = part_folder(tmp_path / "c", 1, 3) / "index.sqlite"
+    raw = bytearray(db.read_bytes())
+    raw[4096:] = bytes(i * 37 % 251 for i in range(len(raw) - 4096))  # every page but the first: malformed
+    db.write_bytes(bytes(raw))
+    with pytest.raises(sqlite3.DatabaseError):
+        sqlite3.connect(db).execute("SELECT count(*) FROM vectors").fetchone()
+    te = CountingText()
+    with FeatureCache(tmp_path / "c") as cache:
+        copied, left = cache.absorb_parts()
+        encode_catalog(movies, te, img, cache)
+    assert copied == 2 and left == []  # the linked part's 2 rows; part 1 set aside
+    assert len(te.calls) == 4  # part 1's 2 movies encoded again, and the 2 of a part never run
+    assert (notes / "README.txt").read_text() == "mine"  # not a part: left alone
+    assert elsewhere.is_dir() and not part_folder(tmp_path / "c", 2, 3).exists()  # the link went, not its target
+    assert [p.name.split(".")[0] for p in (tmp_path / "c" / "parts").glob("1-of-3.unreadable-*")] == ["1-of-3"]
+    for bad in ("", "1_0/20", "1/100001", "2/1", "0/0", "1/2/3"):
+        with pytest.raises(EncoderError, match="--part"):
+            parse_part(bad)
+    assert parse_part(" 2 / 4 ") == (2, 4)
 
 
 KILLED_PART = """
@@ -353,7 +392,7 @@ def test_a_part_killed_mid_encode_resumes_and_the_whole_matches_an_unbroken_run(
         encode_catalog(_text_movies(n)[1::2], CountingText(), CountingImage(), other)
     te = CountingText()
     with FeatureCache(tmp_path / "c") as cache:
-        assert cache.absorb_parts() == n
+        assert cache.absorb_parts() == (n, [])
         got = encode_catalog(_text_movies(n), te, CountingImage(), cache)
     assert te.calls == []
     want = encode_catalog(_text_movies(n), CountingText(), CountingImage(), None)

@@ -164,7 +164,7 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
                                    device=cfg.device))
         with FeatureCache(home.features_dir) as cache:
             cache.lock()
-            absorbed = cache.absorb_parts()  # what `reelvec encode --part i/n` processes encoded
+            absorbed, waiting = cache.absorb_parts()  # what `reelvec encode --part i/n` processes encoded
             feats = encode_catalog(movies, text, image, cache,
                                    posters_dir=cfg.data / "posters" if cfg.data is not None else None,
                                    progress=cfg.progress, fetched=fetched_posters(home.posters))
@@ -172,7 +172,8 @@ def build(cfg: BuildConfig, store=None) -> BuildReport:
         if getattr(text, "precision", None) not in ("onnx", "static"):  # queries use the exported graph: no torch
             export_text_model(home.artifacts)
         rep.stages["encode"] = dict(feats.stats) | {"text_path": getattr(text, "precision", "?"), "cpu": cpu_model(),
-                                                    "absorbed_from_parts": absorbed}
+                                                    "absorbed_from_parts": absorbed,
+                                                    **({"parts_still_running": waiting} if waiting else {})}
         logger.info("encode: text path %s on %s", rep.stages["encode"]["text_path"], cpu_model())
 
     with _Stage(rep, "train"):

@@ -62,30 +62,39 @@ class EncodeResult:
     movies: int
     part: tuple[int, int] | None = None
     absorbed: int = 0
+    waiting: tuple[str, ...] = ()  # parts still being written when this one absorbed the others
 
     def summary(self) -> dict:
         f = self.features
         out = f.stats | {"movies": self.movies, "with_image": int(f.has_image.sum()), "features": str(self.path),
                          "text_version": f.text_version, "image_version": f.image_version}
         if self.part:
+            out["part_folder"] = out.pop("features")
             out |= {"part": f"{self.part[0]}/{self.part[1]}",
                     "next": "when every part is done: `reelvec encode` (or `reelvec build`) without --part "
                             "absorbs them and encodes what is left"}
         else:
-            out["absorbed_from_parts"] = self.absorbed
+            out["absorbed_from_parts"] = self.absorbed  # rows: text and poster vectors
+            if self.waiting:
+                out["parts_still_running"] = list(self.waiting)
         return out
 
 
 def parse_part(text: str) -> tuple[int, int]:
     """``"2/4"`` -> (2, 4): the second of four processes sharing an encode."""
+    import re
+
+    from reelvec.encoders.cache import MAX_PARTS
     from reelvec.errors import EncoderError
 
-    try:
-        i, n = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise EncoderError(f"--part {text!r}: expected I/N, e.g. 2/4 (the 2nd of 4 processes)") from None
+    got = re.fullmatch(r"\s*([0-9]+)\s*/\s*([0-9]+)\s*", text)
+    if got is None:
+        raise EncoderError(f"--part {text!r}: expected I/N, e.g. 2/4 (the 2nd of 4 processes)")
+    i, n = int(got[1]), int(got[2])
     if not 1 <= i <= n:
         raise EncoderError(f"--part {text!r}: I must be between 1 and N (e.g. 1/4 .. 4/4)")
+    if n > MAX_PARTS:
+        raise EncoderError(f"--part {text!r}: at most {MAX_PARTS:,} parts")
     return i, n
 
 
@@ -116,11 +125,11 @@ def encode(catalog_path: Path, cache_dir: Path, posters: Path | None = None, out
     image = create(EncoderSpec("mobilenet_v2", precision=image_precision, artifact_dir=str(cache_dir / "artifacts"),
                                device=device))
     folder = part_folder(cache_dir, *part) if part else cache_dir
-    absorbed = 0
+    absorbed, waiting = 0, []
     with FeatureCache(folder, fallback=FeatureCache(cache_dir) if part else None) as cache:
         cache.lock()
         if part is None:
-            absorbed = cache.absorb_parts()
+            absorbed, waiting = cache.absorb_parts()
         feats = encode_catalog(movies, text, image, cache, posters_dir=Path(posters) if posters else None,
                                progress=progress)
     if part is not None:
@@ -130,4 +139,4 @@ def encode(catalog_path: Path, cache_dir: Path, posters: Path | None = None, out
     bad = [Rejection("posters", m.poster or m.key, s, m.key) for m, s in zip(movies, feats.image_status)
            if s.startswith("unreadable")]
     write_quarantine(out.with_name("encode.quarantine.jsonl"), bad)
-    return EncodeResult(feats, out, len(movies), absorbed=absorbed)
+    return EncodeResult(feats, out, len(movies), absorbed=absorbed, waiting=tuple(waiting))

@@ -102,7 +102,7 @@ def cmd_encode(args) -> int:
     from reelvec import app
     from reelvec.app.data import parse_part
 
-    part = parse_part(args.part) if args.part else None
+    part = parse_part(args.part) if args.part is not None else None
     if part and args.out:
         from reelvec.errors import EncoderError
 

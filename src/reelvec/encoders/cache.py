@@ -23,6 +23,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import zlib
@@ -35,6 +36,8 @@ from reelvec.errors import EncoderError
 logger = logging.getLogger(__name__)
 
 PARTS = "parts"
+PART_NAME = re.compile(r"[0-9]+-of-[0-9]+")  # what `part_folder` names (nothing else in parts/ is touched)
+MAX_PARTS = 10_000
 ABSORB_BATCH = 4096  # rows copied from a part at a time
 
 
@@ -182,37 +185,61 @@ class FeatureCache:
         del data
         return out, hit
 
-    def absorb_parts(self) -> int:
-        """Copy in every row of the part caches under ``parts/`` (`part_folder`) that this cache
-        lacks, then remove each part; returns the rows copied. A part whose writer still runs
-        (its lock is held) is left for a later call, logged; a corrupt row of a part is not
-        copied (it is recomputed)."""
+    def absorb_parts(self) -> tuple[int, list[str]]:
+        """Copy in every row of the part caches under ``parts/`` (`part_folder`: folders named
+        ``<i>-of-<n>``, nothing else there is touched) that this cache lacks, then remove each
+        part; returns (rows copied, text and poster vectors alike; the parts left for later).
+        A part whose writer still runs (its lock is held) is left, logged; a part whose index is
+        unreadable is renamed ``<name>.unreadable-<time>`` (its movies are recomputed); a row
+        that fails its checksum is not copied (recomputed, counted in `corrupt_seen`). A part
+        that is a symbolic link is absorbed and the link removed, not what it points to."""
         base = self.folder / PARTS
         if not base.is_dir():
-            return 0
+            return 0, []
         self.lock()
-        total = 0
-        for sub in sorted(p for p in base.iterdir() if p.is_dir()):
-            part = FeatureCache(sub)
+        total, left = 0, []
+        for sub in sorted(p for p in base.iterdir() if PART_NAME.fullmatch(p.name) and p.is_dir()):
+            try:
+                part = FeatureCache(sub)
+            except (sqlite3.Error, OSError) as exc:
+                self._set_aside(sub, exc)
+                continue
             try:
                 part.lock()
             except EncoderError as exc:
                 part.close()
                 logger.warning("feature cache part %s is still being written (%s); not absorbed yet", sub, exc)
+                left.append(sub.name)
                 continue
-            try:
+            try:  # the part's lock is held until it is gone: no part process starts on it meanwhile
                 got = self._absorb(part)
+                part.db.close()
+                sub.unlink() if sub.is_symlink() else shutil.rmtree(sub)
+            except (sqlite3.Error, OSError) as exc:
+                part.close()
+                self._set_aside(sub, exc)
+                continue
             finally:
                 part.close()
             total += got
-            shutil.rmtree(sub)
             logger.info("feature cache: absorbed %d row(s) from part %s", got, sub.name)
-        if not any(base.iterdir()):
-            base.rmdir()
-        return total
+        try:
+            if not base.is_symlink() and not any(base.iterdir()):
+                base.rmdir()
+        except OSError as exc:  # someone put something there meanwhile: it stays
+            logger.debug("kept %s (%s)", base, exc)
+        return total, left
+
+    def _set_aside(self, sub: Path, exc: Exception) -> None:
+        import time
+
+        aside = sub.with_name(f"{sub.name}.unreadable-{int(time.time())}")
+        logger.warning("feature cache part %s is unreadable (%s); moved it to %s: its movies are encoded again",
+                       sub, exc, aside.name)
+        sub.rename(aside)
 
     def _absorb(self, part: FeatureCache) -> int:
-        copied = 0
+        copied = skipped = 0
         groups = part.db.execute("SELECT DISTINCT modality, version, dim FROM vectors").fetchall()
         for modality, version, dim in groups:
             have = {s for (s,) in self.db.execute(
@@ -222,9 +249,14 @@ class FeatureCache:
                 (modality, version, dim)) if s not in have]
             for s in range(0, len(missing), ABSORB_BATCH):
                 shas = missing[s:s + ABSORB_BATCH]
-                vectors, hit = part.get_many(modality, version, shas, dim)
+                vectors, hit = part._get_many(modality, version, shas, dim)
                 self.put_many(modality, version, [x for x, h in zip(shas, hit) if h], vectors[hit])
                 copied += int(hit.sum())
+                skipped += len(shas) - int(hit.sum())
+        if skipped:
+            logger.warning("feature cache part %s: %d row(s) failed their checksums or were cut off; they are "
+                           "encoded again", part.folder, skipped)
+            self.corrupt_seen += skipped
         self.db.executemany("INSERT OR IGNORE INTO files VALUES (?,?,?,?)",
                             part.db.execute("SELECT path, size, mtime_ns, sha FROM files").fetchall())
         self.db.commit()

@@ -19,7 +19,8 @@ import numpy as np
 from reelvec.errors import StoreError
 from reelvec.index.base import SearchFilter, filter_clauses
 
-MASKS_KEPT = 256  # clause masks kept per generation (N bytes each, + N/8 for a bitmap per vector)
+MASKS_KEPT = 256  # clause masks kept per generation (N bytes each; + N per vector not every row has, + N/8 for
+MASK_BYTES = 256 << 20  # the index's bitmap); and at most this many bytes of them (about 200 filters at 1M rows)
 NO_YEAR = np.iinfo(np.int16).min  # a row without a year: a range never matches it (as in Qdrant)
 
 
@@ -68,6 +69,8 @@ class RowFilter:
         self._masks: dict[tuple, np.ndarray] = {}  # clause key -> mask
         self._allowed: dict[tuple, Allowed] = {}  # (clause key, vector) -> Allowed
         self._lock = threading.Lock()  # the caches are swapped whole; this keeps their size bounded
+        self._held = 0  # bytes of the kept masks and bitmaps
+        self._everyone = {name: bool(h.all()) for name, h in has.items()}  # vectors every row has
 
     def warm(self) -> None:
         """Build now what the first filtered queries would: every genre's mask and the series,
@@ -86,21 +89,33 @@ class RowFilter:
             got = self._clauses_mask(_clauses_only(flt))
             got.flags.writeable = False
             with self._lock:
-                if len(self._masks) >= MASKS_KEPT:
-                    self._masks.clear()
-                    self._allowed.clear()
+                self._room(self.n)
                 self._masks[key] = got
         return got
+
+    def _room(self, size: int) -> None:
+        """Make room for `size` more bytes of kept masks (under the lock): past MASKS_KEPT filters or
+        MASK_BYTES, every kept mask goes (a mask in use stays valid: it is only dropped from here)."""
+        if len(self._masks) >= MASKS_KEPT or self._held + size > MASK_BYTES:
+            self._masks.clear()
+            self._allowed.clear()
+            self._held = 0
+        self._held += size
 
     def allowed(self, flt: SearchFilter | None, using: str) -> Allowed:
         """`base(flt)` among the rows with vector `using`, counted (kept per filter and vector)."""
         key = (_clause_key(flt or SearchFilter()), using)
         got = self._allowed.get(key)
         if got is None:
-            ok = self.base(flt) & self.has[using]
-            ok.flags.writeable = False
+            base = self.base(flt)
+            if self._everyone.get(using):  # every row has it (fused, text): the mask itself
+                ok = base
+            else:
+                ok = base & self.has[using]
+                ok.flags.writeable = False
             got = Allowed(ok, int(np.count_nonzero(ok)))
             with self._lock:
+                self._room((0 if ok is base else self.n) + self.n // 8)  # + the bitmap it makes
                 self._allowed[key] = got
         return got
 
