@@ -30,7 +30,8 @@ KIND = "ivf-sq8"  # what a published copy's meta records of its indexes (another
 ANN_MIN_ROWS = 50_000  # below: exact scans (what the demo's 11k films and the congruence suite use)
 EXACT_ROWS = 2_000  # a filter passing at most this many rows is scanned exactly (measured crossover: bench/RESULTS.md)
 OVERSAMPLE = 4  # candidates asked of the index per hit wanted (up to 25 hits; 2 per hit above), rescored exactly
-LONG_FROM = 25  # hits from which a query is long: 2 candidates a hit, and cells read in proportion
+LONG_FROM = 25  # hits above which a query asks 2 candidates a hit
+LONG_LIST = 100  # hits above which the cells read grow in proportion (2x just above, 4x for 200)
 NPROBE = 32  # cells read for an unfiltered query; more as a filter gets selective or more hits are wanted
 TRAIN_PER_CELL = 50  # rows the k-means and the int8 ranges are learned from, per cell
 ADD_CHUNK = 65_536  # rows added at a time (a memory-mapped matrix is read in chunks, not whole)
@@ -112,10 +113,12 @@ def search(index, q: np.ndarray, k: int, bits: np.ndarray | None = None, passing
     n = max(int(index.ntotal), 1)
     share = 1.0 if passing is None else max(passing, 1) / n
     need = 2 * k * index.nlist / (n * share)  # cells holding about 2k allowed rows
-    # 1/share**0.25: 0.966 (RESULTS); a long list (search_text's pool of 200) reads cells in
-    # proportion: with 32 cells its recall@200 was 0.73 at 100k movies (0.97 with 256)
+    # 1/share**0.25: 0.966 (RESULTS). A list longer than LONG_LIST (search_text's pool of 200)
+    # reads cells in proportion to its hits: with 32 cells that pool's recall@200 was 0.73 at 100k
+    # movies, 0.91 with 128; `similar`'s pool of 100 needs none (its top 10 = exact's at 32 cells,
+    # and 4x the cells made it 2x slower at 1M)
     hits = k / OVERSAMPLE if k <= OVERSAMPLE * LONG_FROM else k / 2  # what `candidates` asked k for
-    many = max(1.0, hits / LONG_FROM)
+    many = hits / (LONG_LIST / 2) if hits > LONG_LIST else 1.0
     nprobe = int(min(index.nlist, max(NPROBE * many / math.sqrt(share), need, 1)))
     params = faiss.SearchParametersIVF(nprobe=nprobe)
     if bits is not None or labels is not None:
