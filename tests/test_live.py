@@ -309,3 +309,15 @@ def test_a_large_catalogue_precomputes_its_most_voted_films(home, monkeypatch):
         assert _similar(kept, x.tmdb_id or x.title) == _similar(computed, x.tmdb_id or x.title), x.title
     kept.close()
     computed.close()
+
+
+def test_movie_objects_get_whole_number_years_and_ids():
+    from reelvec.ingest.movie import Movie
+    from reelvec.search.live import as_movies
+
+    got = as_movies([Movie(key="own:a", title="A", year=1999.0, tmdb_id=np.int64(7)), Movie(key="own:b", title="B")])
+    assert [(type(m.year), m.year, type(m.tmdb_id)) for m in got[:1]] == [(int, 1999, int)]
+    assert json.dumps({"year": got[0].year, "tmdb_id": got[0].tmdb_id})  # what the edit log writes
+    for bad in (1999.5, float("nan"), "1999", True):
+        with pytest.raises(SearchError, match="year .* is not a whole number"):
+            as_movies(Movie(key="own:c", title="C", year=bad))

@@ -33,7 +33,7 @@ class ListOptions:
 
     def __post_init__(self) -> None:
         if isinstance(self.offset, bool) or not isinstance(self.offset, int) or not 0 <= self.offset <= MAX_OFFSET:
-            raise SearchError(f"offset must be an integer from 0 to {MAX_OFFSET}, got {str(self.offset)[:40]!r}")
+            raise SearchError(f"offset must be an integer from 0 to {MAX_OFFSET}, got {repr(self.offset)[:40]}")
         if self.group_by is not None and self.group_by not in GROUPS:
             raise SearchError(f"group_by must be one of {', '.join(GROUPS)}, got {self.group_by!r}")
         if isinstance(self.diversity, bool) or not isinstance(self.diversity, (int, float)) \

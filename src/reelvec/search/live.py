@@ -30,7 +30,7 @@ def as_movies(items, unique: bool = True) -> list[Movie]:
     out: list[Movie] = []
     for n, item in enumerate(items):
         if isinstance(item, Movie):
-            out.append(item)
+            out.append(_whole_numbers(item, n))
             continue
         if not isinstance(item, Mapping):
             raise SearchError(f"movie #{n} is a {type(item).__name__}; give a Movie or a dict with at least a title")
@@ -47,6 +47,24 @@ def as_movies(items, unique: bool = True) -> list[Movie]:
         dup = next(k for k in keys if keys.count(k) > 1)
         raise SearchError(f"movie key {dup} appears twice in one upsert; give each movie its own id")
     return out
+
+
+def _whole_numbers(movie: Movie, n: int) -> Movie:
+    """`movie` with its year and TMDB id as Python ints (a float 1999.0 never passed a year filter,
+    a numpy int64 broke the edit log); a fractional or non-numeric one is refused."""
+    import dataclasses
+    import math
+    import numbers
+
+    fixed = {}
+    for name in ("year", "tmdb_id"):
+        v = getattr(movie, name)
+        if v is None or type(v) is int:
+            continue
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v != int(v):
+            raise SearchError(f"movie #{n} ({movie.title!r}): {name} {v!r} is not a whole number")
+        fixed[name] = int(v)
+    return dataclasses.replace(movie, **fixed) if fixed else movie
 
 
 def weights_digest(version: str) -> str:
