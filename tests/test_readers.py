@@ -65,7 +65,8 @@ def test_published_reads_equal_qdrant(pair):
         assert sorted(f.id for f in edge.scroll("c", flt=flt)) == sorted(f.id for f in pub.scroll("c", flt=flt))
     pos, neg = [pts[1].vectors["fused"], pts[2].vectors["fused"]], [pts[3].vectors["fused"]]
     for flt in (SearchFilter(exclude_ids=(pts[1].id, pts[2].id)),  # as the engine asks: no exact ties at the top
-                SearchFilter(exclude_ids=(pts[1].id, pts[2].id), genres_any=("Drama",))):
+                SearchFilter(exclude_ids=(pts[1].id, pts[2].id), genres_any=("Drama",)),
+                SearchFilter(exclude_ids=(pts[1].id,), series=("series 3",), cast_any=("Actor 5", "Actor 8"))):
         a, b = edge.recommend("c", pos, neg, "fused", 8, flt), pub.recommend("c", pos, neg, "fused", 8, flt)
         assert [f.id for f in a] == [f.id for f in b]
         assert [f.score for f in a] == pytest.approx([f.score for f in b], abs=1e-5)

@@ -569,9 +569,11 @@ class PublishedStore:
             # row missing from positive p's list is farther from p than all of them, so k rows beat it
             if all(int(nearer[np.searchsorted(rows, one)].sum()) >= k for one in lists):
                 return self._top(c, rows, scores, k)
-        # a small copy, or too few candidates nearer a positive: every row
         rows = c.filters.select(flt)
-        rows = self._scan_rows(allowed, drop) if rows is None else rows[c.has[using][rows]]
+        if rows is not None:  # series, people or ids: their rows
+            rows = rows[c.has[using][rows]]
+            return self._top(c, rows, scored(c.gather(using, rows))[1], k)
+        rows = self._scan_rows(allowed, drop)  # a small copy, or too few candidates nearer a positive: every row
         return self._top(c, rows, scored(c.vectors[using])[1][rows], k)
 
     def count(self, collection: str, flt: SearchFilter | None = None) -> int:
