@@ -141,6 +141,33 @@ def make_home(source: Path, home: Path, n: int) -> dict:
     return out
 
 
+def similar_queries(engine, c, rows, rng) -> list[tuple[str, list, int]]:
+    """(key, genres, year) of the movies at `rows` of copy `c`, after WARMUP unmeasured `similar`
+    queries of other movies (a service that has answered a few queries: pages in)."""
+    keys = []
+    for r in rows.tolist():
+        p = c.payload(r)
+        keys.append((p.get("key") or f"tmdb:{p.get('tmdb_id')}", p.get("genres") or ["Drama"], p.get("year") or 2000))
+    for r in rng.integers(0, len(c.ids), WARMUP).tolist():
+        p = c.payload(r)
+        engine.similar(p.get("key") or f"tmdb:{p.get('tmdb_id')}", k=10)
+    return keys
+
+
+def time_similar(engine, keys) -> dict[str, list[float]]:
+    """Seconds of a genre + year filtered `similar` ("filtered") and a default one ("computed")
+    of each movie in `keys`."""
+    lat: dict[str, list[float]] = {"filtered": [], "computed": []}
+    for key, genres, year in keys:
+        t = time.perf_counter()
+        engine.similar(key, k=10, genres=genres[:1], after=year - 15, before=year + 15)
+        lat["filtered"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        engine.similar(key, k=10)
+        lat["computed"].append(time.perf_counter() - t)
+    return lat
+
+
 def measure(home: Path, queries: int, seed: int = 0) -> dict:
     """Latencies, RSS and recall of a reader of `home` (this process)."""
     import reelvec
@@ -157,21 +184,8 @@ def measure(home: Path, queries: int, seed: int = 0) -> dict:
     n = len(c.ids)
     rng = np.random.default_rng(seed)
     rows = rng.integers(0, n, queries)
-    keys = []
-    for r in rows.tolist():
-        p = c.payload(r)
-        keys.append((p.get("key") or f"tmdb:{p.get('tmdb_id')}", p.get("genres") or ["Drama"], p.get("year") or 2000))
-    for r in rng.integers(0, n, WARMUP).tolist():  # a service that has answered a few queries (pages in)
-        p = c.payload(r)
-        engine.similar(p.get("key") or f"tmdb:{p.get('tmdb_id')}", k=10)
-    lat: dict[str, list] = {"filtered": [], "computed": [], "text": [], "title": []}
-    for key, genres, year in keys:
-        t = time.perf_counter()
-        engine.similar(key, k=10, genres=genres[:1], after=year - 15, before=year + 15)
-        lat["filtered"].append(time.perf_counter() - t)
-        t = time.perf_counter()
-        engine.similar(key, k=10)
-        lat["computed"].append(time.perf_counter() - t)
+    keys = similar_queries(engine, c, rows, rng)
+    lat: dict[str, list] = {**time_similar(engine, keys), "text": [], "title": []}
     engine.search_text(TEXTS[0], k=10)  # loads the text encoder
     for text in (TEXTS * (queries // len(TEXTS) + 1))[:queries]:
         t = time.perf_counter()

@@ -1,6 +1,7 @@
 """`similar` latency of a reader of a home, as a user meets it: `reelvec.open`, `warm()`, 50
 unmeasured queries, then a genre + year filtered and a default `similar` for each of --queries
-movies (the same movies for the same seed), with the garbage collections counted.
+movies (the same movies for the same seed; bench/scale.py's queries), with the garbage
+collections counted.
 
     python bench/similar_latency.py HOME [--queries 200] [--freeze]
 
@@ -12,9 +13,13 @@ from __future__ import annotations
 
 import argparse
 import gc
-import time
+import sys
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scale import similar_queries, time_similar  # the same queries as bench/scale.py
 
 
 def main() -> None:
@@ -33,23 +38,10 @@ def main() -> None:
     if c is None:
         raise SystemExit(f"{args.home} is not an embedded home with a published copy")
     rng = np.random.default_rng(0)
-    keys = []
-    for r in rng.integers(0, len(c.ids), args.queries).tolist():
-        p = c.payload(r)
-        keys.append((p.get("key") or f"tmdb:{p.get('tmdb_id')}", p.get("genres") or ["Drama"], p.get("year") or 2000))
-    for r in rng.integers(0, len(c.ids), 50).tolist():
-        p = c.payload(r)
-        e.similar(p.get("key") or f"tmdb:{p.get('tmdb_id')}", k=10)
+    keys = similar_queries(e, c, rng.integers(0, len(c.ids), args.queries), rng)
     collections: list[int] = []
     gc.callbacks.append(lambda phase, info: collections.append(info["generation"]) if phase == "start" else None)
-    lat: dict[str, list[float]] = {"filtered": [], "default": []}
-    for key, genres, year in keys:
-        t = time.perf_counter()
-        e.similar(key, k=10, genres=genres[:1], after=year - 15, before=year + 15)
-        lat["filtered"].append(time.perf_counter() - t)
-        t = time.perf_counter()
-        e.similar(key, k=10)
-        lat["default"].append(time.perf_counter() - t)
+    lat = time_similar(e, keys)
     print(f"{reelvec.__file__}: {len(c.ids):,} movies")
     for name, xs in lat.items():
         p50, p90, p99, top = np.percentile(np.array(xs) * 1e3, [50, 90, 99, 100])
