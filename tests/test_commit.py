@@ -20,7 +20,7 @@ from conftest import copy_home
 
 import reelvec
 from reelvec.cli import main
-from reelvec.errors import FusionError, StoreError
+from reelvec.errors import FusionError, StoreError, UnknownMovieError
 from reelvec.ingest.edits import EditLog
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -588,3 +588,40 @@ def test_lock_files_say_who_holds_them(tmp_path):
     """, lock)
     assert code == 0, err
     assert issubclass(LockedError, StoreError)
+
+
+HOLD_COLLECTION = """
+import sys, time
+from reelvec.index.edge import EdgeStore
+store = EdgeStore(sys.argv[1])
+store._lock(sys.argv[2])  # what a build that has just swapped the alias holds until it closes its store
+print("held", flush=True)
+time.sleep(float(sys.argv[3]))
+store.close()
+"""
+
+
+@pytest.mark.parametrize("wait", [0.0, 30.0])
+def test_an_edit_waits_for_a_build_still_holding_the_new_collection(home, wait):
+    """A build's store keeps the collection it swapped in for a moment after it lets the home's
+    writer lock go; an edit then waits `write_wait` for it as for the writer lock (CI once hit
+    that window: LockedError on the new collection)."""
+    with reelvec.open(home) as e:
+        coll = e.collection
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_COLLECTION, str(home / "store"), coll, "1.5"],
+                              env=os.environ | {"PYTHONPATH": SRC}, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    with reelvec.open(home, wait=wait) as e:
+        if wait:
+            assert e.upsert({"id": "waited", "title": "Waited For", "year": 2021}) == ["own:waited"]
+        else:
+            with pytest.raises(StoreError, match="being written by PID"):
+                e.upsert({"id": "waited", "title": "Waited For", "year": 2021})
+            assert EditLog(home / "edits.jsonl").pending() == []  # refused: no later writer applies it
+    holder.wait(timeout=30)
+    with reelvec.open(home) as e:
+        if wait:
+            assert e.movie("own:waited")["title"] == "Waited For"
+        else:
+            with pytest.raises(UnknownMovieError):
+                e.movie("own:waited")

@@ -6,8 +6,9 @@ __all__ = ["ALIAS", "Found", "PointData", "QuerySpec", "SearchFilter", "VectorSt
 
 
 def open_store(path: str | None = None, url: str | None = None, api_key: str | None = None,
-               location: str | None = None) -> VectorStore:
-    """Embedded store at `path`, or a Qdrant server at `url`, or qdrant-client local `location`."""
+               location: str | None = None, wait: float = 0.0) -> VectorStore:
+    """Embedded store at `path` (`wait`: seconds to wait for another process's hold on a
+    collection), or a Qdrant server at `url`, or qdrant-client local `location`."""
     if url:
         from reelvec.index.server import ServerStore
 
@@ -18,4 +19,4 @@ def open_store(path: str | None = None, url: str | None = None, api_key: str | N
         return ServerStore(location=location)
     from reelvec.index.edge import EdgeStore
 
-    return EdgeStore(path or ".reelvec/store")
+    return EdgeStore(path or ".reelvec/store", wait=wait)

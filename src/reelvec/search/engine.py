@@ -823,8 +823,12 @@ def open_engine(path: str | Path | None = None, url: str | None = None, api_key:
             store = open_store(url=server, api_key=api_key, location=location if not server else None)
             return Engine(store, alias, writer=lambda: (store, False), **extra)
         folder = home / m.get("store", "store")
-        # live edits take the embedded store's lock only while they write
-        return Engine(PublishedStore(folder), alias, writer=lambda: (open_store(path=str(folder)), True), **extra)
+        # live edits take the embedded store's lock only while they write; a build that has just
+        # swapped the alias may still hold the new collection for a moment: waited for as for the
+        # home's writer lock (`write_wait`)
+        engine = Engine(PublishedStore(folder), alias, **extra)
+        engine._writer = lambda: (open_store(path=str(folder), wait=engine.write_wait), True)
+        return engine
     if url or location:  # a path without a build's manifest: the server alone
         store = open_store(url=url, api_key=api_key, location=location)
         return Engine(store, alias, writer=lambda: (store, False))

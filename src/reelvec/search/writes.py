@@ -164,12 +164,13 @@ class LiveEdits:
         store and its published copy are written, then the ledger gets the exact count, then the
         edit is marked committed in the log."""
         from reelvec.ingest.edits import EditLog
+        from reelvec.locks import LockedError
 
         log = EditLog(self._edits) if self._edits is not None and (upserts or deletes) else None
         txn = log.append(upserts=upserts, deletes=deletes, titles=titles) if log is not None else None
         try:
             self._apply(store, collection, write, len(upserts), len(deletes))
-        except NoRoomError:  # refused before anything changed: the intent will never apply
+        except (NoRoomError, LockedError):  # refused before anything changed: the intent will never apply
             if log is not None and txn is not None:
                 log.abort(txn)
             raise
