@@ -48,8 +48,10 @@ class Allowed:
         is row ``labels[i]`` (rows 0..covered-1 when every row has the vector)."""
         got = self.bits
         if got is None or got[0] is not labels:
+            from reelvec import ann
+
             on = self.ok[:covered] if len(labels) == covered else self.ok[labels]
-            got = self.bits = (labels, np.packbits(on, bitorder="little"), int(np.count_nonzero(on)))
+            got = self.bits = (labels, ann.pack(on), int(np.count_nonzero(on)))  # the bit order faiss reads
         return got[1], got[2]
 
 
