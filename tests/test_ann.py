@@ -73,8 +73,9 @@ def test_large_copies_carry_an_index_per_searched_vector_and_no_neighbour_lists(
     c = pub._copy("c")
     assert set(c.meta["ann"]) == {"fused", "text", "image"}
     assert c.neighbours() is None  # the index answers `similar` instead of all-pairs lists
-    graph, labels, covered = c.ann("image")
-    assert covered == N and graph.ntotal == len(labels) == int(c.has["image"].sum())  # only rows with a poster
+    image = c.ann("image")
+    assert image.covered == N and image.graph.ntotal == len(image.labels) == int(c.has["image"].sum())  # posters
+    assert image.codes is None and c.ann("fused").codes.shape == (N, DIMS["fused"])  # codes: CODED_VECTORS only
     assert all(f"{rec['index']}" in c.meta["files"] for rec in c.meta["ann"].values())  # checksummed
 
 
@@ -143,7 +144,10 @@ def test_live_edits_scan_rows_after_the_index_then_extend_it(large, monkeypatch)
     c = pub._copy("c")
     rec = c.meta["ann"]["fused"]
     assert rec["covered"] == N + 130 and rec["index"] != first["index"]
-    assert c.ann("fused")[0].ntotal == N + 130
+    fused = c.ann("fused")
+    assert fused.graph.ntotal == N + 130 and rec["codes"] != first["codes"]
+    M = c.vectors["fused"]  # the old codes kept, the new rows' added: as if made whole
+    assert np.array_equal(fused.codes, ann.codes_of(fused.graph, M, np.arange(N + 130)))
     for p in more[:10]:
         assert pub.query("c", QuerySpec(p.vectors["fused"], "fused", 5))[0].id == p.id
     edge.upsert("c", clustered_points(5, seed=9, start=N + 130))  # the generation before keeps its file...
@@ -298,15 +302,21 @@ def test_a_large_copy_reads_rows_with_pread_exactly_as_the_map_holds_them(large)
         c.gather("fused", np.array([10 ** 7]))
 
 
-def test_people_with_many_films_are_searched_through_the_index(large, monkeypatch):
+@pytest.mark.parametrize("way", ["codes", "cells"])
+def test_people_with_many_films_are_searched_through_the_index(large, monkeypatch, way):
+    """A person's or series' many films: ranked on the index's int8 codes (up to ann.CODED_MAX
+    rows) or searched in its cells among their rows (more), then rescored exactly."""
     _, pub, pts = large
     calls = []
-    real = ann.search
+    real, coded = ann.search, ann.Indexed.nearest
     monkeypatch.setattr(ann, "search", lambda *a, **kw: calls.append(kw.get("labels") is not None) or real(*a, **kw))
+    monkeypatch.setattr(ann.Indexed, "nearest", lambda *a, **kw: calls.append("codes") or coded(*a, **kw))
+    if way == "cells":
+        monkeypatch.setattr(ann, "CODED_MAX", 100)
     flt = SearchFilter(directors_any=("Director 3", "Director 5"), exclude_ids=(pts[3].id,))  # 727 films > 200
     specs = [QuerySpec(pts[int(i)].vectors["fused"], "fused", k, flt) for i in range(0, 400, 40) for k in (1, 10, 30)]
     assert recall(pub, specs) >= 0.98
-    assert calls and all(calls), "the postings' rows are searched in the index"
+    assert calls and all(c == ("codes" if way == "codes" else True) for c in calls), calls
     c = pub._copy("c")
     for s in specs:
         got = pub.query("c", s)
@@ -315,7 +325,7 @@ def test_people_with_many_films_are_searched_through_the_index(large, monkeypatc
     calls.clear()
     pub.query("c", QuerySpec(pts[0].vectors["fused"], "fused", 10, SearchFilter(directors_any=("Director 3",),
                                                                                  year_min=1990)))
-    assert not calls, "a person's few films are scanned exactly"
+    assert calls == (["codes"] if way == "codes" else []), "a person's few films: codes or an exact scan"
     assert c.filters.select(SearchFilter(directors_any=("Director 3",), year_min=1990)).size <= 200
 
 
@@ -339,3 +349,33 @@ def test_kept_filter_masks_stay_within_their_byte_budget_and_answer_right(monkey
             assert f._held <= 8 * n
     a = f.allowed(SearchFilter(year_min=1990), "fused")
     assert a.ok is f.base(SearchFilter(year_min=1990)), "every row has fused: the mask itself, not a copy"
+
+
+def test_damaged_or_lost_codes_fall_back_to_the_cells_and_the_next_edit_writes_them(large, caplog):
+    """Codes that fail their checksum are not read (the index's cells answer, logged); codes a
+    copy lost, or never had (published before them), are written by the next edit."""
+    from reelvec.index import integrity
+
+    edge, pub, pts = large
+    folder = edge.root / "published" / "c"
+    rec = pub._copy("c").meta["ann"]["fused"]
+    path = folder / rec["codes"]
+    with open(path, "r+b") as fh:
+        fh.seek(path.stat().st_size - 64)
+        fh.write(bytes(64))
+    integrity._SEEN.clear()  # a new reader process: nothing checked yet
+    reader = PublishedStore(edge.root)
+    flt = SearchFilter(directors_any=("Director 3",))
+    spec = QuerySpec(pts[3].vectors["fused"], "fused", 10, flt)
+    try:
+        assert reader._copy("c").ann("fused").codes is None and "checksum" in caplog.text
+        assert [f.id for f in reader.query("c", spec)] == exact(reader, spec)
+    finally:
+        reader.close()
+    path.unlink()
+    edge.upsert("c", clustered_points(2, seed=13, start=N))  # a short tail: the index kept, its codes made anew
+    c = pub._copy("c")
+    fused = c.ann("fused")
+    assert c.meta["ann"]["fused"]["index"] == rec["index"] and fused.codes is not None
+    assert np.array_equal(fused.codes, ann.codes_of(fused.graph, c.vectors["fused"], fused.labels))
+    assert [f.id for f in pub.query("c", spec)] == exact(pub, spec)

@@ -16,9 +16,12 @@ random filters (100k rows) 16 probes fell to 0.970-0.978 for some shares; 32 kee
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +40,8 @@ TRAIN_PER_CELL = 50  # rows the k-means and the int8 ranges are learned from, pe
 ADD_CHUNK = 65_536  # rows added at a time (a memory-mapped matrix is read in chunks, not whole)
 
 
+CODED_MAX = 32_768  # rows above which a set of rows is searched through the index, not its codes
+# (bench/RESULTS.md: a 3,000-row posting took 3.9 ms through the index's cells, 0.3 ms from codes)
 MIN_INDEXED = 64 * 39  # fewer rows with a vector: no index (k-means wants 39 rows a cell; a scan is fast)
 
 
@@ -89,6 +94,48 @@ def load(path: Path, mmap: bool = True):
     except RuntimeError as exc:
         raise StoreError(f"{path} is not a readable index ({str(exc).splitlines()[0][:200]}); run `reelvec build` "
                          "to publish the collection again") from exc
+
+
+def codes_of(index, M: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The int8 codes of rows `rows` of `M` (one byte a dimension, by `index`'s learned ranges):
+    what `Indexed.nearest` scores a few thousand rows with, in the rows' order."""
+    out = np.empty((len(rows), M.shape[1]), np.uint8)
+    for s in range(0, len(rows), ADD_CHUNK):
+        out[s:s + ADD_CHUNK] = index.sq.compute_codes(np.ascontiguousarray(M[rows[s:s + ADD_CHUNK]], np.float32))
+    return out
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """One vector's index in a published copy: the faiss index (`graph`), the row of each of its
+    labels (ascending), how many rows it covers (rows after them are scanned exactly) and, when
+    the copy keeps them, each label's int8 codes (the same quantizer as the index's cells)."""
+
+    graph: Any
+    labels: np.ndarray
+    covered: int
+    codes: np.ndarray | None = None
+
+    @functools.cached_property
+    def _vdiff(self) -> np.ndarray:
+        d = self.graph.d
+        return _faiss().vector_to_array(self.graph.sq.trained)[d : 2 * d]
+
+    def positions(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(those of ascending `rows`, all with the vector, that the index covers; their labels)."""
+        inside = rows[rows < self.covered]
+        return inside, (inside if len(self.labels) == self.covered else np.searchsorted(self.labels, inside))
+
+    def nearest(self, q: np.ndarray, rows: np.ndarray, want: int) -> np.ndarray:
+        """About the best `want` of ascending `rows` (all with the vector and covered, as
+        `positions` gives them) for unit query `q`, ascending, scored on their int8 codes:
+        the caller rescores them exactly. Decoding is x = vmin + (code + 0.5) vdiff / 255, so
+        q.x ranks as code . (q vdiff) (the rest is the same for every row)."""
+        if self.codes is None or len(rows) <= want:
+            return rows
+        _, at = self.positions(rows)
+        s = self.codes[at].astype(np.float32) @ (np.asarray(q, np.float32) * self._vdiff)
+        return np.sort(rows[np.argpartition(-s, want - 1)[:want]])
 
 
 def candidates(k: int) -> int:

@@ -21,7 +21,16 @@ from reelvec.fsutil import atomic_open, atomic_path, file_digest
 from reelvec.index import neighbours as knn
 from reelvec.index.base import Found
 from reelvec.index.integrity import file_records, meta_digest, verify_copy
-from reelvec.index.published import ANN_TAIL, ANN_VECTORS, COLUMNS, FORMAT, KNN_VECTOR, CopyView, published_dir
+from reelvec.index.published import (
+    ANN_TAIL,
+    ANN_VECTORS,
+    CODED_VECTORS,
+    COLUMNS,
+    FORMAT,
+    KNN_VECTOR,
+    CopyView,
+    published_dir,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +117,8 @@ def _rows_of(folder: Path, name: str, dim: int, n: int) -> np.ndarray:
 def _ann_indexes(folder: Path, vectors: dict[str, int], has: dict[str, np.ndarray], count: int,
                  current: dict | None) -> dict:
     """The ANN index of each searched vector (`ANN_VECTORS`) for a copy of `count` rows, as meta
-    records ``{vector: {"index": file, "rows": file, "covered": rows}}``: none below
+    records ``{vector: {"index": file, "rows": file, "covered": rows[, "codes": file]}}`` (codes:
+    each label's int8 codes, for `CODED_VECTORS`): none below
     `ann.ANN_MIN_ROWS`; `current`'s are kept while the rows added after them (scanned exactly by
     readers) stay under `ANN_TAIL`, else extended with them into a new file (old files stay for
     readers of the previous generation until the next edit prunes them)."""
@@ -126,30 +136,52 @@ def _ann_indexes(folder: Path, vectors: dict[str, int], has: dict[str, np.ndarra
             rec = None  # an index of another kind, or lost: made anew
         if rec is not None and count - rec["covered"] <= ANN_TAIL:
             out[name] = rec
+            if name in CODED_VECTORS and not (rec.get("codes") and (folder / rec["codes"]).exists()):
+                out[name] = _with_codes(folder, name, vectors[name], rec)  # lost, or a copy made before codes
             continue
         if int(has[name][:count].sum()) < ann.MIN_INDEXED:
             continue  # a vector few rows have (posters of a text-only catalogue): scanned exactly
         M = _rows_of(folder, name, vectors[name], count)
         start = 0 if rec is None else rec["covered"]
         new_rows = start + np.flatnonzero(has[name][start:count])
+        codes = None
         if rec is None:
             index, labels = ann.build(M, new_rows), new_rows
         else:
             index = ann.load(folder / rec["index"], mmap=False)
             ann.extend(index, M, new_rows)
             labels = np.concatenate([np.load(folder / rec["rows"]), new_rows])
+            if name in CODED_VECTORS and rec.get("codes") and (folder / rec["codes"]).exists():
+                codes = np.concatenate([np.load(folder / rec["codes"], mmap_mode="r"), ann.codes_of(index, M, new_rows)])
         out[name] = {"index": f"ann-{name}-{count}.faiss", "rows": f"ann-{name}-{count}.rows.npy", "covered": count,
                      "kind": ann.KIND}
         with atomic_path(folder / out[name]["index"]) as tmp:  # fsynced before meta.json names it
             ann.save(index, tmp)
         with atomic_open(folder / out[name]["rows"], "wb") as fh:
             np.save(fh, labels.astype(np.int64))
+        if name in CODED_VECTORS:
+            out[name]["codes"] = f"ann-{name}-{count}.codes.npy"
+            with atomic_open(folder / out[name]["codes"], "wb") as fh:
+                np.save(fh, codes if codes is not None else ann.codes_of(index, M, labels))
         logger.info("ANN index of %s: %d rows (%s)", name, len(labels), out[name]["index"])
     return out
 
 
+def _with_codes(folder: Path, name: str, dim: int, rec: dict) -> dict:
+    """`rec` (an index kept as it is) with its labels' int8 codes written anew."""
+    from reelvec import ann
+
+    index = ann.load(folder / rec["index"])
+    labels = np.load(folder / rec["rows"], mmap_mode="r")
+    out = rec | {"codes": f"ann-{name}-{rec['covered']}.codes.npy"}
+    with atomic_open(folder / out["codes"], "wb") as fh:
+        np.save(fh, ann.codes_of(index, _rows_of(folder, name, dim, rec["covered"]), np.asarray(labels)))
+    return out
+
+
 def _ann_names(meta: dict | None) -> set[str]:
-    return {f for rec in ((meta or {}).get("ann") or {}).values() for f in (rec["index"], rec["rows"])}
+    return {f for rec in ((meta or {}).get("ann") or {}).values()
+            for f in (rec["index"], rec["rows"], *([rec["codes"]] if rec.get("codes") else []))}
 
 
 def _write_generation(folder: Path, gen: int, meta: dict, offsets: np.ndarray, has: dict[str, np.ndarray],

@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reelvec import jsonutil
+from reelvec import arrays, jsonutil
 from reelvec.errors import StoreError
 from reelvec.index.base import Found, QuerySpec, SearchFilter
 from reelvec.index.integrity import _SEEN, FULL_CHECK_BYTES, answers_problem, check_file, check_meta, damaged
@@ -62,6 +62,8 @@ COLUMNS = ("genres", "year", "original_language", "tmdb_id", "title", "vote_coun
            "directors", "hub", "aliases")
 KNN_VECTOR = "fused"  # the vector whose nearest neighbours each row keeps (what `similar` starts from)
 ANN_VECTORS = ("fused", "text", "image")  # the vectors queries search: each gets an index in a large copy
+CODED_VECTORS = ("fused",)  # vectors whose index also keeps each row's int8 codes (1 byte a dimension: 256 MB
+# at a million movies), what postings and selective filters are ranked with before exact rescoring
 ANN_TAIL = 10_000  # rows a live edit may add after an index before it is extended (they are scanned exactly)
 REFRESH_SECONDS = 1.0  # how often a reader looks for a newer generation of a copy it has open
 PREAD_BYTES = 4 << 30  # a copy whose vectors pass 4 GiB gathers rows with pread, not through its map
@@ -108,7 +110,7 @@ class CopyView:
         self.title_arrays: dict[str, np.ndarray] | None = None
         self._neighbours: tuple[np.ndarray, ...] | None | bool = False  # False: not read yet
         self._answers: dict[str, np.ndarray] | None = None
-        self._ann: dict[str, tuple | None] = {}  # vector -> (index, label rows, rows covered) or None
+        self._ann: dict = {}  # vector -> ann.Indexed, or None: no index
         self._answers_checked = -1.0  # when answers-<g>.npz was last looked for (a build adds it later)
 
     def _check(self, folder: Path, names: Sequence[str], mode: str) -> None:
@@ -236,10 +238,11 @@ class CopyView:
                 self._neighbours = None
         return self._neighbours  # type: ignore[return-value]
 
-    def ann(self, name: str) -> tuple | None:
-        """Vector `name`'s ANN index (memory-mapped), the row of each of its labels and how many
-        rows it covers (rows after them are scanned exactly), or None: a copy under
-        `ann.ANN_MIN_ROWS` rows, or an index that fails its checksum (exact scans then; logged)."""
+    def ann(self, name: str):
+        """Vector `name`'s index (`ann.Indexed`, memory-mapped: the faiss index, the row of each
+        label, the rows it covers, the labels' int8 codes when the copy has them), or None: a
+        copy under `ann.ANN_MIN_ROWS` rows, or an index that fails its checksum (exact scans
+        then; logged)."""
         if name not in self._ann:
             from reelvec import ann
 
@@ -254,7 +257,14 @@ class CopyView:
                     index = ann.load(self.folder / rec["index"])
                     if index.ntotal != len(labels) or int(labels.max(initial=-1)) >= len(self.ids):
                         raise StoreError(f"{rec['index']} holds {index.ntotal} rows, its label file {len(labels)}")
-                    got = (index, np.asarray(labels), int(rec["covered"]))
+                    codes = None
+                    if rec.get("codes") and self.verified(rec["codes"]):  # else: the index's cells only
+                        codes = np.asarray(np.load(self.folder / rec["codes"], mmap_mode="r"))  # a plain view
+                        if codes.shape != (len(labels), index.d) or codes.dtype != np.uint8:
+                            logger.warning("published copy %s: %s holds %s codes, not %d; not used",
+                                           self.folder, rec["codes"], codes.shape, len(labels))
+                            codes = None
+                    got = ann.Indexed(index, np.asarray(labels), int(rec["covered"]), codes)
                 except (OSError, ValueError, StoreError) as exc:
                     logger.warning("published copy %s: ANN index of %s unusable (%s); scanning exactly",
                                    self.folder, name, exc)
@@ -448,8 +458,10 @@ class PublishedStore:
         else:  # the filter's clauses from a mask kept per filter; the query's exclusions as rows
             allowed, drop = c.filters.allowed(spec.filter, spec.using), c.filters.dropped(spec.filter)
             rows = self._ann_rows(c, spec.using, q[None, :], spec.k, allowed, drop)
-            if rows is None:
-                rows = self._scan_rows(allowed, drop)
+            if rows is None:  # a selective filter (or the index found too few): its rows, by their codes
+                scan = self._scan_rows(allowed, drop)  # all with the vector (`allowed`)
+                coded = self._coded(c, spec.using, q, spec.k, scan)
+                rows = scan if coded is None else coded
         # a selective filter scores only its rows; otherwise one pass over the whole map is cheaper
         s = c.gather(spec.using, rows) @ q if len(rows) * 4 < len(M) else (M @ q)[rows]
         return self._top(c, rows, s, spec.k, spec.with_vectors, spec.with_payload)
@@ -461,24 +473,41 @@ class PublishedStore:
         return rows[~np.isin(rows, drop)] if len(drop) else rows
 
     @staticmethod
-    def _ann_among(c: CopyView, using: str, q: np.ndarray, k: int, rows: np.ndarray) -> np.ndarray:
-        """Candidates for the best `k` of `rows` (ascending, all with vector `using`): the rows
-        themselves when they are at most `EXACT_ROWS` or there is no index; else `ann.candidates(k)`
-        of them found by the index (a prolific actor's thousands of films: an exact scan of them
-        took most of a `similar` at a million movies) plus those added after it."""
-        index = c.ann(using)
+    def _coded(c: CopyView, using: str, q: np.ndarray, k: int, rows: np.ndarray) -> np.ndarray | None:
+        """Candidates for the best `k` of `rows` (ascending, all with vector `using`): the
+        `ann.candidates(k)` best on the index's int8 codes plus the rows added after the index,
+        rescored exactly by the caller; None when the copy keeps no codes or the rows are too
+        few (an exact scan is as fast) or too many (`ann.CODED_MAX`) for them."""
         from reelvec import ann
 
+        index = c.ann(using)
+        want = ann.candidates(k)
+        if index is None or index.codes is None or k < 1 or not 2 * want < len(rows) <= ann.CODED_MAX:
+            return None
+        inside, _ = index.positions(rows)
+        return np.concatenate([index.nearest(q, inside, want), rows[len(inside):]])
+
+    @classmethod
+    def _ann_among(cls, c: CopyView, using: str, q: np.ndarray, k: int, rows: np.ndarray) -> np.ndarray:
+        """Candidates for the best `k` of `rows` (ascending, all with vector `using`; a series',
+        a person's films), rescored exactly by the caller: those the codes rank first
+        (`_coded`); else, above `ann.EXACT_ROWS`, `ann.candidates(k)` found by the index among
+        them (a prolific actor's thousands of films: an exact scan of them took most of a
+        `similar` at a million movies) plus the rows added after it; else the rows themselves."""
+        coded = cls._coded(c, using, q, k, rows)
+        if coded is not None:
+            return coded
+        from reelvec import ann
+
+        index = c.ann(using)
         if index is None or k < 1 or len(rows) <= ann.EXACT_ROWS:
             return rows
-        graph, labels, covered = index
-        inside = rows[rows < covered]
-        at = inside if len(labels) == covered else np.searchsorted(labels, inside)
-        found = ann.search(graph, q[None, :], min(len(at), ann.candidates(k)), passing=len(at), labels=at)[0]
+        inside, at = index.positions(rows)
+        found = ann.search(index.graph, q[None, :], min(len(at), ann.candidates(k)), passing=len(at), labels=at)[0]
         found = found[found >= 0]
         if len(found) < min(k, len(at)):
             return rows
-        return np.concatenate([np.sort(labels[found]), rows[rows >= covered]])
+        return np.concatenate([np.sort(index.labels[found]), rows[len(inside):]])
 
     @classmethod
     def _ann_rows(cls, c: CopyView, using: str, qs: np.ndarray, k: int, allowed: Allowed,
@@ -487,7 +516,7 @@ class PublishedStore:
         over the query rows of `qs`; see `_ann_lists`), rescored exactly by the caller; None:
         scan instead."""
         lists = cls._ann_lists(c, using, qs, k, allowed, drop)
-        return None if lists is None else np.unique(np.concatenate(lists))
+        return None if lists is None else arrays.unique(np.concatenate(lists))
 
     @staticmethod
     def _ann_lists(c: CopyView, using: str, qs: np.ndarray, k: int, allowed: Allowed,
@@ -504,7 +533,7 @@ class PublishedStore:
             return None
         from reelvec import ann
 
-        graph, labels, covered = index
+        graph, labels, covered = index.graph, index.labels, index.covered
         bits, passing = allowed.bitmap(labels, covered)
         gone = drop[allowed.ok[drop]] if len(drop) else drop  # rows the query leaves out that pass
         n_gone = int(np.count_nonzero(gone < covered))  # of them, in the index
@@ -563,7 +592,7 @@ class PublishedStore:
         lists = (self._ann_lists(c, using, unit(positive), k + len(negative) * k, allowed, drop)
                  if len(positive) and not c.filters.narrows(flt) else None)
         if lists is not None:  # a large copy: the candidates of each positive from the index
-            rows = np.unique(np.concatenate(lists))
+            rows = arrays.unique(np.concatenate(lists))
             nearer, scores = scored(c.gather(using, rows))
             # exact when each positive's own list holds k rows nearer it than to every negative: a
             # row missing from positive p's list is farther from p than all of them, so k rows beat it

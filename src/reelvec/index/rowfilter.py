@@ -16,6 +16,7 @@ import threading
 
 import numpy as np
 
+from reelvec import arrays
 from reelvec.errors import StoreError
 from reelvec.index.base import SearchFilter, filter_clauses
 
@@ -128,7 +129,7 @@ class RowFilter:
             return np.zeros(0, np.int64)
         gone = [self.postings("series", v) for v in flt.exclude_series]
         gone.append(np.fromiter((self.row[i] for i in flt.exclude_ids if i in self.row), np.int64))
-        return np.unique(np.concatenate(gone))
+        return arrays.unique(np.concatenate(gone))
 
     def narrows(self, flt: SearchFilter | None) -> bool:
         """Does `flt` name series, people or ids to keep (`select` answers it from postings)?"""
@@ -140,11 +141,11 @@ class RowFilter:
         of the few rows they hold rather than a pass over every row. None for other filters."""
         if flt is None or not self.narrows(flt):
             return None
-        sets = [np.unique(np.concatenate([self.postings(f, v) for v in values]))
+        sets = [arrays.unique(np.concatenate([self.postings(f, v) for v in values]))
                 for f, values in (("series", flt.series), ("directors", flt.directors_any), ("cast", flt.cast_any))
                 if values]
         if flt.only_ids is not None:
-            sets.append(np.unique(np.fromiter((self.row[i] for i in flt.only_ids if i in self.row), np.int64)))
+            sets.append(arrays.unique(np.fromiter((self.row[i] for i in flt.only_ids if i in self.row), np.int64)))
         rows = sets[0]
         for other in sets[1:]:
             rows = np.intersect1d(rows, other, assume_unique=True)

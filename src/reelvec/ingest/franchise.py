@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reelvec import arrays
 from reelvec.ingest.movie import Movie, strip_accents
 
 _ROMAN = {"ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10, "xi": 11, "xii": 12}
@@ -285,7 +286,7 @@ class TitleSimilarity:
             if not len(rare):
                 continue
             post = np.concatenate([by_word[word_ptr[w]:word_ptr[w + 1]] for w in rare.tolist()])
-            cands, inv = np.unique(post, return_inverse=True)
+            cands, inv = arrays.unique_inverse(post)
             dot = np.bincount(inv, weights=np.repeat(self._idf2[rare], df[df <= cap]), minlength=len(cands))
             if len(common):  # the common words these titles have too
                 lens = row_ptr[cands + 1] - row_ptr[cands]
