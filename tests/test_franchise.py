@@ -215,3 +215,31 @@ def test_similar_rows_are_the_nonzero_scores_exactly():
             assert np.array_equal(ts.scores(r), dense)
             assert all(v > 0 for v in ts.similar_rows(r).values())
     assert built.similar_rows(0)[1] >= 0.85 and 8 not in built.similar_rows(0)
+
+
+@pytest.mark.parametrize("common_floor", [5000, 4])
+def test_a_floor_leaves_out_only_titles_at_or_below_it(monkeypatch, common_floor):
+    """`similar_arrays(row, above)` (what a blend with `title_floor` asks): every title above the
+    floor with the similarity `above=0` gives it, fewer titles listed (the query's frequent
+    words bring none of their own), also beside words too common to bring any (`common_df`)."""
+    from reelvec.ingest import franchise
+
+    monkeypatch.setattr(franchise, "COMMON_FLOOR", common_floor)
+    rng = np.random.default_rng(3)
+    vocab = [f"w{i}" for i in range(60)]
+    p = 1 / np.arange(1, 61) ** 1.1
+    titles = [" ".join(rng.choice(vocab, size=int(rng.integers(1, 5)), p=p / p.sum())) for _ in range(400)]
+    titles += [t + ": " + str(rng.choice(vocab)) for t in titles[:100]]  # heads and subtitles
+    ts = franchise.TitleSimilarity(titles)
+    fewer = 0
+    for above in (0.3, 0.5, 0.7):
+        for r in range(len(titles)):
+            rows, sims = ts.similar_arrays(r)
+            got_rows, got_sims = ts.similar_arrays(r, above=above)
+            want = {c: v for c, v in zip(rows.tolist(), sims.tolist()) if v > above}
+            got = {c: v for c, v in zip(got_rows.tolist(), got_sims.tolist()) if v > above}
+            assert got.keys() == want.keys(), (titles[r], above)
+            assert np.allclose([got[c] for c in want], list(want.values()), rtol=1e-12, atol=0)
+            assert set(got_rows.tolist()) <= set(rows.tolist()) and np.all(np.diff(got_rows) > 0)
+            fewer += len(rows) - len(got_rows)
+    assert fewer > 0, "the floor walked every posting"

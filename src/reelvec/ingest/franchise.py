@@ -270,24 +270,37 @@ class TitleSimilarity:
         rows, sims = self.similar_arrays(row)
         return dict(zip(rows.tolist(), sims.tolist()))
 
-    def similar_arrays(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+    def similar_arrays(self, row: int, above: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """(rows ascending, similarities) of the titles with a similarity above 0 to title `row`:
         the titles that share one of its words (59 on average of 11k), by numpy over their
         postings, the larger of the whole-title and head cosines. A common word (`common_df`)
         brings no titles of its own, but still counts, exactly, for the titles another word
         brought: only titles sharing nothing but common words are left out, so a lookup costs
-        the postings of the rarer words, not a catalogue scan."""
+        the postings of the rarer words, not a catalogue scan.
+
+        `above`: only similarities above it are wanted (a blend's `title_floor`: its title term
+        is 0 at or below it). A title sharing only words S of the query's has cosine at most
+        sqrt(idf2(S)) / |query| (its own norm is at least sqrt(idf2(S))), so the query's most
+        frequent words whose idf2 adds up to at most (above |query|)^2 bring no titles of their
+        own either, with the common words (they still count for the titles the others bring):
+        every similarity above `above` is the one `above=0` gives, fewer at or below it are listed."""
         cap = self.common_df()
         parts: list[tuple[np.ndarray, np.ndarray]] = []
         for row_ptr, ids, norms, word_ptr, by_word in (self._full, self._head):
             ws = ids[row_ptr[row]:row_ptr[row + 1]]
             df = word_ptr[ws + 1] - word_ptr[ws]
-            rare, common = ws[df <= cap], ws[df > cap]
+            weak = df > cap
+            if above > 0 and len(ws):  # words that cannot lift a title above `above`, with the common ones
+                order = np.argsort(self._idf2[ws], kind="stable")
+                order = order[~weak[order]]
+                held = float(self._idf2[ws[weak]].sum()) + np.cumsum(self._idf2[ws[order]])
+                weak[order[held <= (above * norms[row]) ** 2 * (1 - 1e-9)]] = True
+            rare, common = ws[~weak], ws[weak]
             if not len(rare):
                 continue
             post = np.concatenate([by_word[word_ptr[w]:word_ptr[w + 1]] for w in rare.tolist()])
             cands, inv = arrays.unique_inverse(post)
-            dot = np.bincount(inv, weights=np.repeat(self._idf2[rare], df[df <= cap]), minlength=len(cands))
+            dot = np.bincount(inv, weights=np.repeat(self._idf2[rare], df[~weak]), minlength=len(cands))
             if len(common):  # the common words these titles have too
                 lens = row_ptr[cands + 1] - row_ptr[cands]
                 flat = ids[np.repeat(row_ptr[cands] - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))]

@@ -226,7 +226,7 @@ class Ranking:
             tsim, row_of, ids = self._title_similarity()
             r = row_of.get(q.id)
             if r is not None:
-                t_rows, t_sims = tsim.similar_arrays(r)
+                t_rows, t_sims = tsim.similar_arrays(r, above=blend.title_floor)  # 0 below it
                 up = np.flatnonzero(t_sims > blend.title_floor)
                 above = t_rows[up[np.lexsort((t_rows[up], -t_sims[up]))][:pool]].tolist()  # best first, ties by row
                 extra = tuple(ids[i] for i in above if ids[i] not in cands and ids[i] != q.id)
