@@ -74,6 +74,22 @@ def test_published_reads_equal_qdrant(pair):
     assert [[f.id for f in r] for r in pub.query_batch("c", specs)] == [[f.id for f in pub.query("c", s)] for s in specs]
 
 
+def test_repeated_column_values_are_one_object_each(pair):
+    """A genre or an actor's name is held once however many rows name it (the JSON parser makes
+    one string per occurrence: 0.4 GB of a million-movie reader), the columns unchanged."""
+    edge, pub, pts = pair
+    c = pub._copy("c")
+    cols = pub.columns("c")
+    want = {n: [p.payload.get(n) for p in pts] for n in ("genres", "cast", "year")}
+    order = {pid: i for i, pid in enumerate(cols["ids"])}
+    for name, values in want.items():
+        assert [cols[name][order[p.id]] for p in pts] == values, name
+    seen: dict = {}
+    for v in (x for row in c.cols["genres"] + c.cols["cast"] if row for x in row):
+        assert seen.setdefault(v, v) is v, v
+    assert len(seen) < sum(len(r or ()) for r in c.cols["genres"] + c.cols["cast"])  # values do repeat
+
+
 def test_published_store_is_read_only(pair):
     _, pub, pts = pair
     with pytest.raises(StoreError, match="read-only"):

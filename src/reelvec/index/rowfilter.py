@@ -218,9 +218,9 @@ class RowFilter:
             return ok
         for negate, conds in ((False, clauses[0]), (True, clauses[1])):
             for c in conds:
-                if c.kind == "any":
-                    m = np.zeros(self.n, bool)
-                    for v in c.value:
+                if c.kind == "any":  # one value (a genre): its mask itself, not or-ed into zeros
+                    m = self._match(c.key, c.value[0]) if len(c.value) == 1 else np.zeros(self.n, bool)
+                    for v in c.value if len(c.value) > 1 else ():
                         m |= self._match(c.key, v)
                 elif c.kind == "value":
                     m = self._match(c.key, c.value)
@@ -228,8 +228,12 @@ class RowFilter:
                     lo, hi = c.value
                     lo = int(NO_YEAR) + 1 if lo is None else max(int(NO_YEAR) + 1, min(32767, lo))
                     hi = 32767 if hi is None else max(int(NO_YEAR), min(32767, hi))
-                    m = (self.year >= lo) & (self.year <= hi)  # no year (NO_YEAR) is below every lo
+                    m = self.year >= lo  # no year (NO_YEAR) is below every lo
+                    np.logical_and(m, self.year <= hi, out=m)
                 else:
                     m = self.has.get(c.value, np.zeros(self.n, bool))
-                ok &= ~m if negate else m
+                if negate:
+                    ok &= ~m
+                else:
+                    ok &= m
         return ok
