@@ -16,7 +16,6 @@ random filters (100k rows) 16 probes fell to 0.970-0.978 for some shares; 32 kee
 """
 from __future__ import annotations
 
-import functools
 import logging
 import math
 from dataclasses import dataclass
@@ -40,8 +39,10 @@ TRAIN_PER_CELL = 50  # rows the k-means and the int8 ranges are learned from, pe
 ADD_CHUNK = 65_536  # rows added at a time (a memory-mapped matrix is read in chunks, not whole)
 
 
-CODED_MAX = 32_768  # rows above which a set of rows is searched through the index, not its codes
-# (bench/RESULTS.md: a 3,000-row posting took 3.9 ms through the index's cells, 0.3 ms from codes)
+CODED_MAX = 8_192  # a set of EXACT_ROWS to this many rows is ranked on its codes; more: in the index's cells
+# (bench/RESULTS.md: a 3,000-row posting took 3.9 ms through the cells, 1.6 ms from codes at 1M; 9,000 rows
+# and more were faster through the cells at 100k)
+CODE_CHUNK = 2_048  # codes scored at a time
 MIN_INDEXED = 64 * 39  # fewer rows with a vector: no index (k-means wants 39 rows a cell; a scan is fast)
 
 
@@ -96,12 +97,29 @@ def load(path: Path, mmap: bool = True):
                          "to publish the collection again") from exc
 
 
-def codes_of(index, M: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """The int8 codes of rows `rows` of `M` (one byte a dimension, by `index`'s learned ranges):
-    what `Indexed.nearest` scores a few thousand rows with, in the rows' order."""
+def code_range(M: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """(2, d) float32: each dimension's least value over rows `rows` of `M` and its span (at
+    least 1e-9): the scale of `codes_of`, learned on the rows themselves (the index's own
+    quantizer learned the ranges of residuals to cell centres, not of rows)."""
+    lo = np.full(M.shape[1], np.inf, np.float32)
+    hi = np.full(M.shape[1], -np.inf, np.float32)
+    for s in range(0, len(rows), ADD_CHUNK):
+        block = np.asarray(M[rows[s:s + ADD_CHUNK]], np.float32)
+        lo, hi = np.minimum(lo, block.min(axis=0)), np.maximum(hi, block.max(axis=0))
+    if not len(rows):
+        lo, hi = np.zeros(M.shape[1], np.float32), np.ones(M.shape[1], np.float32)
+    return np.stack([lo, np.maximum(hi - lo, 1e-9)]).astype(np.float32)
+
+
+def codes_of(scale: np.ndarray, M: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The uint8 codes of rows `rows` of `M` (one byte a dimension: round((x - least) / span *
+    255), clipped, with `scale` = `code_range`'s): what `Indexed.nearest` ranks a posting's rows
+    with, in the rows' order."""
+    lo, span = np.asarray(scale[0], np.float32), np.asarray(scale[1], np.float32)
     out = np.empty((len(rows), M.shape[1]), np.uint8)
     for s in range(0, len(rows), ADD_CHUNK):
-        out[s:s + ADD_CHUNK] = index.sq.compute_codes(np.ascontiguousarray(M[rows[s:s + ADD_CHUNK]], np.float32))
+        x = (np.asarray(M[rows[s:s + ADD_CHUNK]], np.float32) - lo) * (255.0 / span)
+        out[s:s + ADD_CHUNK] = np.clip(np.rint(x), 0, 255)
     return out
 
 
@@ -109,17 +127,13 @@ def codes_of(index, M: np.ndarray, rows: np.ndarray) -> np.ndarray:
 class Indexed:
     """One vector's index in a published copy: the faiss index (`graph`), the row of each of its
     labels (ascending), how many rows it covers (rows after them are scanned exactly) and, when
-    the copy keeps them, each label's int8 codes (the same quantizer as the index's cells)."""
+    the copy keeps them, each label's uint8 codes and their scale (`codes_of`)."""
 
     graph: Any
     labels: np.ndarray
     covered: int
     codes: np.ndarray | None = None
-
-    @functools.cached_property
-    def _vdiff(self) -> np.ndarray:
-        d = self.graph.d
-        return _faiss().vector_to_array(self.graph.sq.trained)[d : 2 * d]
+    scale: np.ndarray | None = None
 
     def positions(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(those of ascending `rows`, all with the vector, that the index covers; their labels)."""
@@ -128,13 +142,17 @@ class Indexed:
 
     def nearest(self, q: np.ndarray, rows: np.ndarray, want: int) -> np.ndarray:
         """About the best `want` of ascending `rows` (all with the vector and covered, as
-        `positions` gives them) for unit query `q`, ascending, scored on their int8 codes:
-        the caller rescores them exactly. Decoding is x = vmin + (code + 0.5) vdiff / 255, so
-        q.x ranks as code . (q vdiff) (the rest is the same for every row)."""
-        if self.codes is None or len(rows) <= want:
+        `positions` gives them) for unit query `q`, ascending, scored on their codes: the
+        caller rescores them exactly. A code decodes to least + code span / 255, so q.x ranks as
+        code . (q span) (the rest is the same for every row); scored CODE_CHUNK rows at a time
+        (no float copy of a whole long posting)."""
+        if self.codes is None or self.scale is None or len(rows) <= want:
             return rows
         _, at = self.positions(rows)
-        s = self.codes[at].astype(np.float32) @ (np.asarray(q, np.float32) * self._vdiff)
+        w = np.asarray(q, np.float32) * self.scale[1]
+        s = np.empty(len(at), np.float32)
+        for i in range(0, len(at), CODE_CHUNK):
+            s[i:i + CODE_CHUNK] = self.codes[at[i:i + CODE_CHUNK]].astype(np.float32) @ w
         return np.sort(rows[np.argpartition(-s, want - 1)[:want]])
 
 

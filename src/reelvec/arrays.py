@@ -9,7 +9,8 @@ import numpy as np
 
 
 def unique(x: np.ndarray) -> np.ndarray:
-    """The distinct values of `x`, ascending (what ``np.unique(x)`` returns)."""
+    """The distinct values of 1-D integer array `x`, ascending (``np.unique(x)``; row numbers:
+    NaNs are not merged as np.unique merges them)."""
     x = np.sort(np.asarray(x), kind="stable")
     if len(x) < 2:
         return x
@@ -18,7 +19,7 @@ def unique(x: np.ndarray) -> np.ndarray:
 
 def unique_inverse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(the distinct values of `x` ascending, the index of each element's value among them):
-    what ``np.unique(x, return_inverse=True)`` returns."""
+    ``np.unique(x, return_inverse=True)`` for a 1-D integer array."""
     x = np.asarray(x)
     order = np.argsort(x, kind="stable")
     s = x[order]

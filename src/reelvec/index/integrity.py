@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,15 +23,20 @@ _SEEN: set = set()  # (file stamp, block, checksum) a reader of this process has
 
 
 def file_records(folder: Path, gen: int, vectors: dict[str, int], rows: int, payload_end: int,
-                  before: dict | None = None, shared: Sequence[str] = ()) -> dict[str, dict]:
+                  before: dict | None = None, shared: Sequence[str] = (),
+                  written: Collection[str] | None = None) -> dict[str, dict]:
     """Checksums of everything generation `gen` of the copy in `folder` is made of: the first
     `rows` rows of each vector file and `payload_end` bytes of payloads (block lists, of which
     `before`'s are reused for the blocks an append left alone), the files `shared` with earlier
-    generations (ANN indexes: block lists, sampled by readers) and each per-generation file."""
+    generations (ANN indexes: block lists, sampled by readers; written once, so `before`'s
+    record stands for one not in `written`: a file damaged since keeps failing it) and each
+    per-generation file."""
     before = before or {}
     out: dict[str, dict] = {}
+    kept = [n for n in shared if n in before and written is not None and n not in written]
+    out.update((n, before[n]) for n in kept)
     sizes = [*((f"vec-{n}.f32", rows * d * 4) for n, d in vectors.items()), ("payload.jsonl", payload_end),
-             *((name, (folder / name).stat().st_size) for name in shared)]
+             *((name, (folder / name).stat().st_size) for name in shared if name not in kept)]
     for name, size in sizes:
         out[name] = {"size": size, "blocks": block_digests(folder / name, size, before.get(name, {}).get("blocks"))}
     for name in (f"gen-{gen}.npz", f"columns-{gen}.json", f"title-{gen}.npz",

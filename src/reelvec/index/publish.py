@@ -115,16 +115,19 @@ def _rows_of(folder: Path, name: str, dim: int, n: int) -> np.ndarray:
 
 
 def _ann_indexes(folder: Path, vectors: dict[str, int], has: dict[str, np.ndarray], count: int,
-                 current: dict | None) -> dict:
+                 current: dict | None, files: dict | None = None, written: set[str] | None = None) -> dict:
     """The ANN index of each searched vector (`ANN_VECTORS`) for a copy of `count` rows, as meta
-    records ``{vector: {"index": file, "rows": file, "covered": rows[, "codes": file]}}`` (codes:
-    each label's int8 codes, for `CODED_VECTORS`): none below
+    records ``{vector: {"index": file, "rows": file, "covered": rows[, "codes": file, "scale":
+    [least, span]]}}`` (codes: each label's uint8 codes, for `CODED_VECTORS`): none below
     `ann.ANN_MIN_ROWS`; `current`'s are kept while the rows added after them (scanned exactly by
     readers) stay under `ANN_TAIL`, else extended with them into a new file (old files stay for
-    readers of the previous generation until the next edit prunes them)."""
+    readers of the previous generation until the next edit prunes them). Codes are reused only
+    when they pass their checksum in `files` (the current meta's) and have the labels' shape;
+    else made anew. The names of the files written go to `written`."""
     from reelvec import ann
 
     out = {}
+    written = set() if written is None else written
     if count < ann.ANN_MIN_ROWS:
         return out
     for name in ANN_VECTORS:
@@ -136,46 +139,77 @@ def _ann_indexes(folder: Path, vectors: dict[str, int], has: dict[str, np.ndarra
             rec = None  # an index of another kind, or lost: made anew
         if rec is not None and count - rec["covered"] <= ANN_TAIL:
             out[name] = rec
-            if name in CODED_VECTORS and not (rec.get("codes") and (folder / rec["codes"]).exists()):
-                out[name] = _with_codes(folder, name, vectors[name], rec)  # lost, or a copy made before codes
+            if name in CODED_VECTORS and _sound_codes(folder, rec, files, vectors[name]) is None:
+                out[name] = _with_codes(folder, name, vectors[name], rec)  # lost, damaged, or made before codes
+                written.add(out[name]["codes"])
             continue
         if int(has[name][:count].sum()) < ann.MIN_INDEXED:
             continue  # a vector few rows have (posters of a text-only catalogue): scanned exactly
         M = _rows_of(folder, name, vectors[name], count)
         start = 0 if rec is None else rec["covered"]
         new_rows = start + np.flatnonzero(has[name][start:count])
-        codes = None
+        old = None
         if rec is None:
             index, labels = ann.build(M, new_rows), new_rows
         else:
             index = ann.load(folder / rec["index"], mmap=False)
             ann.extend(index, M, new_rows)
+            old = _sound_codes(folder, rec, files, vectors[name]) if name in CODED_VECTORS else None
             labels = np.concatenate([np.load(folder / rec["rows"]), new_rows])
-            if name in CODED_VECTORS and rec.get("codes") and (folder / rec["codes"]).exists():
-                codes = np.concatenate([np.load(folder / rec["codes"], mmap_mode="r"), ann.codes_of(index, M, new_rows)])
         out[name] = {"index": f"ann-{name}-{count}.faiss", "rows": f"ann-{name}-{count}.rows.npy", "covered": count,
                      "kind": ann.KIND}
         with atomic_path(folder / out[name]["index"]) as tmp:  # fsynced before meta.json names it
             ann.save(index, tmp)
         with atomic_open(folder / out[name]["rows"], "wb") as fh:
             np.save(fh, labels.astype(np.int64))
+        written |= {out[name]["index"], out[name]["rows"]}
         if name in CODED_VECTORS:
-            out[name]["codes"] = f"ann-{name}-{count}.codes.npy"
+            if old is not None:  # the old labels' codes, then the new rows' on the same scale
+                codes, scale = np.concatenate([old[0], ann.codes_of(old[1], M, new_rows)]), old[1]
+            else:
+                scale = ann.code_range(M, labels)
+                codes = ann.codes_of(scale, M, labels)
+            out[name] |= {"codes": f"ann-{name}-{count}.codes.npy", "scale": scale.tolist()}
             with atomic_open(folder / out[name]["codes"], "wb") as fh:
-                np.save(fh, codes if codes is not None else ann.codes_of(index, M, labels))
+                np.save(fh, codes)
+            written.add(out[name]["codes"])
         logger.info("ANN index of %s: %d rows (%s)", name, len(labels), out[name]["index"])
     return out
 
 
+def _sound_codes(folder: Path, rec: dict, files: dict | None, dim: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(the codes, their scale) of index record `rec` when its codes file is there, matches its
+    checksum record in `files` and holds one uint8 row per label; None otherwise (logged)."""
+    from reelvec.index.integrity import check_file
+
+    name = rec.get("codes")
+    if not name or rec.get("scale") is None or not (folder / name).exists():
+        return None
+    try:
+        problem = check_file(folder, name, (files or {})[name])
+        scale = np.asarray(rec["scale"], np.float32)
+        codes = np.load(folder / name, mmap_mode="r", allow_pickle=False)
+        n = len(np.load(folder / rec["rows"], mmap_mode="r"))
+        if problem is None and (codes.shape != (n, dim) or codes.dtype != np.uint8 or scale.shape != (2, dim)):
+            problem = f"{name} holds {codes.shape} {codes.dtype} codes, not ({n}, {dim}) uint8"
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        problem = f"{name} is unreadable ({exc})"
+    if problem:
+        logger.warning("published copy %s: %s; its codes are made anew", folder, problem)
+        return None
+    return codes, scale
+
+
 def _with_codes(folder: Path, name: str, dim: int, rec: dict) -> dict:
-    """`rec` (an index kept as it is) with its labels' int8 codes written anew."""
+    """`rec` (an index kept as it is) with its labels' uint8 codes and their scale made anew."""
     from reelvec import ann
 
-    index = ann.load(folder / rec["index"])
-    labels = np.load(folder / rec["rows"], mmap_mode="r")
-    out = rec | {"codes": f"ann-{name}-{rec['covered']}.codes.npy"}
+    labels = np.asarray(np.load(folder / rec["rows"], mmap_mode="r"))
+    M = _rows_of(folder, name, dim, rec["covered"])
+    scale = ann.code_range(M, labels)
+    out = rec | {"codes": f"ann-{name}-{rec['covered']}.codes.npy", "scale": scale.tolist()}
     with atomic_open(folder / out["codes"], "wb") as fh:
-        np.save(fh, ann.codes_of(index, _rows_of(folder, name, dim, rec["covered"]), np.asarray(labels)))
+        np.save(fh, ann.codes_of(scale, M, labels))
     return out
 
 
@@ -187,7 +221,7 @@ def _ann_names(meta: dict | None) -> set[str]:
 def _write_generation(folder: Path, gen: int, meta: dict, offsets: np.ndarray, has: dict[str, np.ndarray],
                       dead: np.ndarray, columns: dict[str, list],
                       neighbours: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-                      before: dict | None = None) -> None:
+                      before: dict | None = None, written: set[str] | None = None) -> None:
     """Generation `gen`'s files, then meta.json pointing at it with their checksums (the commit),
     then the generation before the previous one is removed (the previous one stays for readers
     that just read meta)."""
@@ -208,7 +242,7 @@ def _write_generation(folder: Path, gen: int, meta: dict, offsets: np.ndarray, h
     np.savez(tmp, **TitleSimilarity([""] * len(live), words).to_arrays())
     os.replace(tmp, folder / f"title-{gen}.npz")
     files = file_records(folder, gen, meta["vectors"], len(dead), int(offsets[-1]), before,
-                         shared=sorted(_ann_names(meta)))
+                         shared=sorted(_ann_names(meta)), written=written)
     body = {k: v for k, v in meta.items() if k not in ("files", "checksum")}
     body |= {"format": FORMAT, "generation": gen, "count": len(dead), "files": files}
     body["checksum"] = meta_digest(body)
@@ -317,7 +351,9 @@ def patch(root: str | Path, collection: str, upserts: Sequence[Found] = (), dele
             all_has = {n: np.concatenate([c.has[n], np.array(has[n], bool)]) for n in vectors}
             all_dead = np.concatenate([dead, np.zeros(len(ids), bool)])
             neighbours = None
-            indexes = _ann_indexes(folder, vectors, all_has, len(all_dead), c.meta.get("ann"))
+            written: set[str] = set()
+            indexes = _ann_indexes(folder, vectors, all_has, len(all_dead), c.meta.get("ann"), c.meta.get("files"),
+                                   written)
             meta = {k: v for k, v in c.meta.items() if k != "ann"} | ({"ann": indexes} if indexes else {})
             if KNN_VECTOR in vectors and not indexes:
                 M = _rows_of(folder, KNN_VECTOR, vectors[KNN_VECTOR], len(all_dead))
@@ -332,8 +368,8 @@ def patch(root: str | Path, collection: str, upserts: Sequence[Found] = (), dele
                     added = knn.neighbours(M, live, new, knn.NEIGHBOURS)
                     neighbours = tuple(np.concatenate([a, b]) for a, b in zip(old_lists, added))  # type: ignore
             _write_generation(folder, gen, meta, np.concatenate([c.offsets, np.array(ends, np.int64)]), all_has,
-                              all_dead, columns, neighbours, before=c.meta.get("files"))
-        except (OSError, StoreError, RuntimeError) as exc:  # nothing is committed before meta.json: drop this
+                              all_dead, columns, neighbours, before=c.meta.get("files"), written=written)
+        except (OSError, StoreError, RuntimeError, ValueError) as exc:  # nothing is committed before meta.json: drop this
             # generation's leftovers (and the ANN files this edit made; earlier ones may be read)
             stray = [f for f in (*folder.glob("ann-*"), *folder.glob(".ann-*")) if f.name not in ann_before]
             for f in (*folder.glob(f"*-{gen}.*"), *folder.glob(f".*-{gen}.tmp.*"), folder / ".meta.tmp.json", *stray):

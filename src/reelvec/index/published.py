@@ -77,7 +77,7 @@ def published_dir(root: str | Path, collection: str) -> Path:
     return Path(root) / PUBLISHED / collection
 
 
-SHARED_COLUMNS = ("genres", "year", "original_language", "vote_count", "director", "directors", "cast", "series")
+SHARED_COLUMNS = ("genres", "original_language", "director", "directors", "cast", "series")  # text: 1 and 1.0 stay apart
 
 
 def _shared_values(cols: dict[str, list]) -> dict[str, list]:
@@ -292,19 +292,32 @@ class CopyView:
                     index = ann.load(self.folder / rec["index"])
                     if index.ntotal != len(labels) or int(labels.max(initial=-1)) >= len(self.ids):
                         raise StoreError(f"{rec['index']} holds {index.ntotal} rows, its label file {len(labels)}")
-                    codes = None
-                    if rec.get("codes") and self.verified(rec["codes"]):  # else: the index's cells only
-                        codes = np.asarray(np.load(self.folder / rec["codes"], mmap_mode="r"))  # a plain view
-                        if codes.shape != (len(labels), index.d) or codes.dtype != np.uint8:
-                            logger.warning("published copy %s: %s holds %s codes, not %d; not used",
-                                           self.folder, rec["codes"], codes.shape, len(labels))
-                            codes = None
-                    got = ann.Indexed(index, np.asarray(labels), int(rec["covered"]), codes)
+                    codes, scale = self._codes(rec, len(labels), index.d)
+                    got = ann.Indexed(index, np.asarray(labels), int(rec["covered"]), codes, scale)
                 except (OSError, ValueError, StoreError) as exc:
                     logger.warning("published copy %s: ANN index of %s unusable (%s); scanning exactly",
                                    self.folder, name, exc)
             self._ann[name] = got
         return self._ann[name]
+
+    def _codes(self, rec: dict, n: int, d: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(the uint8 codes of an index's `n` labels, memory-mapped, and their (2, d) scale) when
+        the copy keeps them whole and sound; else (None, None): the index's cells answer alone
+        (logged: the next live edit writes them again)."""
+        if not rec.get("codes") or not self.verified(rec["codes"]):  # a checksum failure is logged there
+            return None, None
+        try:
+            scale = np.asarray(rec.get("scale"), np.float32)
+            codes = np.asarray(np.load(self.folder / rec["codes"], mmap_mode="r", allow_pickle=False))  # a plain view
+            if scale.shape != (2, d) or not np.isfinite(scale).all() or (scale[1] <= 0).any():
+                raise ValueError(f"its scale in meta.json is {scale.shape}, not (2, {d}) finite")
+            if codes.shape != (n, d) or codes.dtype != np.uint8:
+                raise ValueError(f"it holds {codes.shape} {codes.dtype} codes, not ({n}, {d}) uint8")
+            return codes, scale
+        except (OSError, ValueError, TypeError) as exc:
+            logger.warning("published copy %s: %s unusable (%s); the index's cells answer without them",
+                           self.folder, rec["codes"], exc)
+            return None, None
 
     def answers(self) -> dict[str, np.ndarray] | None:
         """This generation's precomputed answers (`save_answers`), or None (looked for again at
@@ -510,14 +523,14 @@ class PublishedStore:
     @staticmethod
     def _coded(c: CopyView, using: str, q: np.ndarray, k: int, rows: np.ndarray) -> np.ndarray | None:
         """Candidates for the best `k` of `rows` (ascending, all with vector `using`): the
-        `ann.candidates(k)` best on the index's int8 codes plus the rows added after the index,
+        `ann.candidates(k)` best on the index's uint8 codes plus the rows added after the index,
         rescored exactly by the caller; None when the copy keeps no codes or the rows are too
-        few (an exact scan is as fast) or too many (`ann.CODED_MAX`) for them."""
+        few (up to `ann.EXACT_ROWS`: scanned exactly) or too many (`ann.CODED_MAX`) for them."""
         from reelvec import ann
 
         index = c.ann(using)
         want = ann.candidates(k)
-        if index is None or index.codes is None or k < 1 or not 2 * want < len(rows) <= ann.CODED_MAX:
+        if index is None or index.codes is None or k < 1 or not max(2 * want, ann.EXACT_ROWS) < len(rows) <= ann.CODED_MAX:
             return None
         inside, _ = index.positions(rows)
         return np.concatenate([index.nearest(q, inside, want), rows[len(inside):]])
