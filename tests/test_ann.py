@@ -421,3 +421,32 @@ def test_an_edit_that_keeps_a_damaged_index_file_leaves_it_failing_its_checksum(
     assert pub._copy("c").meta["ann"]["text"]["index"] == rec["index"]
     with pytest.raises(StoreError, match=rec["index"]):
         verify_copy(folder)
+
+
+def test_verify_names_codes_of_the_wrong_shape_even_when_signed(large, caplog):
+    """Codes whose checksum was made for them but whose shape is wrong (a hand-made file signed
+    into meta.json) fail `verify_copy` by name, and a reader leaves them out (logged)."""
+    import json
+
+    from reelvec.index import integrity
+    from reelvec.index.integrity import block_digests, meta_digest, verify_copy
+
+    edge, pub, pts = large
+    folder = edge.root / "published" / "c"
+    meta = json.loads((folder / "meta.json").read_text())
+    name = meta["ann"]["fused"]["codes"]
+    np.save(folder / name, np.zeros((10, DIMS["fused"]), np.uint8))
+    size = (folder / name).stat().st_size
+    meta["files"][name] = {"size": size, "blocks": block_digests(folder / name, size)}
+    meta["checksum"] = meta_digest({k: v for k, v in meta.items() if k != "checksum"})
+    (folder / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(StoreError, match=f"{name} is unusable.*not \\({N}, {DIMS['fused']}\\) uint8"):
+        verify_copy(folder)
+    integrity._SEEN.clear()
+    reader = PublishedStore(edge.root)
+    try:
+        assert reader._copy("c").ann("fused").codes is None and "unusable" in caplog.text
+        spec = QuerySpec(pts[3].vectors["fused"], "fused", 10, SearchFilter(directors_any=("Director 3",)))
+        assert [f.id for f in reader.query("c", spec)] == exact(reader, spec)
+    finally:
+        reader.close()

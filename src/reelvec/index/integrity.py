@@ -137,9 +137,18 @@ def verify_copy(folder: Path) -> dict:
             raise damaged(folder, problem)
     from reelvec.index.published import CopyView
 
-    c = CopyView(folder, check="full")  # the contents: sizes agree, every vector finite
+    c = CopyView(folder, check="full")  # the contents: sizes agree, every vector finite, codes in shape
     try:
         c.check_rows()
+        for name, rec in (meta.get("ann") or {}).items():
+            if rec.get("codes"):
+                try:
+                    labels = np.load(folder / rec["rows"], mmap_mode="r", allow_pickle=False)
+                    c.load_codes(rec, len(labels), int(meta["vectors"][name]))
+                except (OSError, ValueError, TypeError, KeyError) as exc:
+                    raise StoreError(f"published copy {folder} is damaged ({rec['codes']} is unusable: {exc}); "
+                                     "the next live edit (`reelvec add`/`delete`) makes the codes anew, or run "
+                                     "`reelvec build`; queries meanwhile use the index without them") from exc
     finally:
         c.close()
     return {"folder": str(folder), "generation": gen, "files": len(files),

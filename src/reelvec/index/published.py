@@ -307,17 +307,22 @@ class CopyView:
         if not rec.get("codes") or not self.verified(rec["codes"]):  # a checksum failure is logged there
             return None, None
         try:
-            scale = np.asarray(rec.get("scale"), np.float32)
-            codes = np.asarray(np.load(self.folder / rec["codes"], mmap_mode="r", allow_pickle=False))  # a plain view
-            if scale.shape != (2, d) or not np.isfinite(scale).all() or (scale[1] <= 0).any():
-                raise ValueError(f"its scale in meta.json is {scale.shape}, not (2, {d}) finite")
-            if codes.shape != (n, d) or codes.dtype != np.uint8:
-                raise ValueError(f"it holds {codes.shape} {codes.dtype} codes, not ({n}, {d}) uint8")
-            return codes, scale
+            return self.load_codes(rec, n, d)
         except (OSError, ValueError, TypeError) as exc:
             logger.warning("published copy %s: %s unusable (%s); the index's cells answer without them",
                            self.folder, rec["codes"], exc)
             return None, None
+
+    def load_codes(self, rec: dict, n: int, d: int) -> tuple[np.ndarray, np.ndarray]:
+        """(codes, scale) of index record `rec` of `n` labels of dimension `d`; ValueError (or
+        OSError) naming what is wrong with them."""
+        scale = np.asarray(rec.get("scale"), np.float32)
+        codes = np.asarray(np.load(self.folder / rec["codes"], mmap_mode="r", allow_pickle=False))  # a plain view
+        if scale.shape != (2, d) or not np.isfinite(scale).all() or (scale[1] <= 0).any():
+            raise ValueError(f"its scale in meta.json is {scale.shape}, not (2, {d}) finite")
+        if codes.shape != (n, d) or codes.dtype != np.uint8:
+            raise ValueError(f"it holds {codes.shape} {codes.dtype} codes, not ({n}, {d}) uint8")
+        return codes, scale
 
     def answers(self) -> dict[str, np.ndarray] | None:
         """This generation's precomputed answers (`save_answers`), or None (looked for again at
