@@ -135,7 +135,7 @@ def verify_copy(folder: Path) -> dict:
         problem = answers_problem(folder, gen)
         if problem:
             raise damaged(folder, problem)
-    from reelvec.index.published import CopyView
+    from reelvec.index.published import CopyView, load_codes
 
     c = CopyView(folder, check="full")  # the contents: sizes agree, every vector finite, codes in shape
     try:
@@ -144,7 +144,7 @@ def verify_copy(folder: Path) -> dict:
             if rec.get("codes"):
                 try:
                     labels = np.load(folder / rec["rows"], mmap_mode="r", allow_pickle=False)
-                    c.load_codes(rec, len(labels), int(meta["vectors"][name]))
+                    load_codes(folder, rec, len(labels), int(meta["vectors"][name]))
                 except (OSError, ValueError, TypeError, KeyError) as exc:
                     raise StoreError(f"published copy {folder} is damaged ({rec['codes']} is unusable: {exc}); "
                                      "the next live edit (`reelvec add`/`delete`) makes the codes anew, or run "

@@ -29,6 +29,7 @@ from reelvec.index.published import (
     FORMAT,
     KNN_VECTOR,
     CopyView,
+    load_codes,
     published_dir,
 )
 
@@ -187,17 +188,12 @@ def _sound_codes(folder: Path, rec: dict, files: dict | None, dim: int) -> tuple
         return None
     try:
         problem = check_file(folder, name, (files or {})[name])
-        scale = np.asarray(rec["scale"], np.float32)
-        codes = np.load(folder / name, mmap_mode="r", allow_pickle=False)
-        n = len(np.load(folder / rec["rows"], mmap_mode="r"))
-        if problem is None and (codes.shape != (n, dim) or codes.dtype != np.uint8 or scale.shape != (2, dim)):
-            problem = f"{name} holds {codes.shape} {codes.dtype} codes, not ({n}, {dim}) uint8"
+        if problem is None:
+            return load_codes(folder, rec, len(np.load(folder / rec["rows"], mmap_mode="r")), dim)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        problem = f"{name} is unreadable ({exc})"
-    if problem:
-        logger.warning("published copy %s: %s; its codes are made anew", folder, problem)
-        return None
-    return codes, scale
+        problem = f"{name} is unusable ({exc})"
+    logger.warning("published copy %s: %s; its codes are made anew", folder, problem)
+    return None
 
 
 def _with_codes(folder: Path, name: str, dim: int, rec: dict) -> dict:

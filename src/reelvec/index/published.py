@@ -63,7 +63,7 @@ COLUMNS = ("genres", "year", "original_language", "tmdb_id", "title", "vote_coun
            "directors", "hub", "aliases")
 KNN_VECTOR = "fused"  # the vector whose nearest neighbours each row keeps (what `similar` starts from)
 ANN_VECTORS = ("fused", "text", "image")  # the vectors queries search: each gets an index in a large copy
-CODED_VECTORS = ("fused",)  # vectors whose index also keeps each row's int8 codes (1 byte a dimension: 256 MB
+CODED_VECTORS = ("fused",)  # vectors whose index also keeps each row's uint8 codes (1 byte a dimension: 244 MB
 # at a million movies), what postings and selective filters are ranked with before exact rescoring
 ANN_TAIL = 10_000  # rows a live edit may add after an index before it is extended (they are scanned exactly)
 REFRESH_SECONDS = 1.0  # how often a reader looks for a newer generation of a copy it has open
@@ -109,6 +109,19 @@ def _share(cols: dict[str, list]) -> dict[str, list]:
         except TypeError:  # an unhashable value (a hand-edited payload): the column as it is
             logger.debug("column %s keeps its values unshared", name)
     return cols
+
+
+def load_codes(folder: Path, rec: dict, n: int, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """(codes memory-mapped, scale) of ANN index record `rec` of copy `folder`, of `n` labels of
+    dimension `d`; ValueError (or OSError) naming what is wrong with them. What readers, `reelvec
+    verify` and an edit deciding whether to keep them all check."""
+    scale = np.asarray(rec.get("scale"), np.float32)
+    codes = np.asarray(np.load(folder / rec["codes"], mmap_mode="r", allow_pickle=False))  # a plain view
+    if scale.shape != (2, d) or not np.isfinite(scale).all() or (scale[1] <= 0).any():
+        raise ValueError(f"its scale in meta.json is {scale.shape}, not (2, {d}) finite")
+    if codes.shape != (n, d) or codes.dtype != np.uint8:
+        raise ValueError(f"it holds {codes.shape} {codes.dtype} codes, not ({n}, {d}) uint8")
+    return codes, scale
 
 
 class CopyView:
@@ -275,7 +288,7 @@ class CopyView:
 
     def ann(self, name: str):
         """Vector `name`'s index (`ann.Indexed`, memory-mapped: the faiss index, the row of each
-        label, the rows it covers, the labels' int8 codes when the copy has them), or None: a
+        label, the rows it covers, the labels' uint8 codes when the copy has them), or None: a
         copy under `ann.ANN_MIN_ROWS` rows, or an index that fails its checksum (exact scans
         then; logged)."""
         if name not in self._ann:
@@ -307,22 +320,11 @@ class CopyView:
         if not rec.get("codes") or not self.verified(rec["codes"]):  # a checksum failure is logged there
             return None, None
         try:
-            return self.load_codes(rec, n, d)
+            return load_codes(self.folder, rec, n, d)
         except (OSError, ValueError, TypeError) as exc:
             logger.warning("published copy %s: %s unusable (%s); the index's cells answer without them",
                            self.folder, rec["codes"], exc)
             return None, None
-
-    def load_codes(self, rec: dict, n: int, d: int) -> tuple[np.ndarray, np.ndarray]:
-        """(codes, scale) of index record `rec` of `n` labels of dimension `d`; ValueError (or
-        OSError) naming what is wrong with them."""
-        scale = np.asarray(rec.get("scale"), np.float32)
-        codes = np.asarray(np.load(self.folder / rec["codes"], mmap_mode="r", allow_pickle=False))  # a plain view
-        if scale.shape != (2, d) or not np.isfinite(scale).all() or (scale[1] <= 0).any():
-            raise ValueError(f"its scale in meta.json is {scale.shape}, not (2, {d}) finite")
-        if codes.shape != (n, d) or codes.dtype != np.uint8:
-            raise ValueError(f"it holds {codes.shape} {codes.dtype} codes, not ({n}, {d}) uint8")
-        return codes, scale
 
     def answers(self) -> dict[str, np.ndarray] | None:
         """This generation's precomputed answers (`save_answers`), or None (looked for again at

@@ -218,9 +218,11 @@ class RowFilter:
             return ok
         for negate, conds in ((False, clauses[0]), (True, clauses[1])):
             for c in conds:
-                if c.kind == "any":  # one value (a genre): its mask itself, not or-ed into zeros
-                    m = self._match(c.key, c.value[0]) if len(c.value) == 1 else np.zeros(self.n, bool)
-                    for v in c.value if len(c.value) > 1 else ():
+                if c.kind == "any" and len(c.value) == 1:  # one value (a genre): its kept mask itself
+                    m = self._match(c.key, c.value[0])
+                elif c.kind == "any":
+                    m = np.zeros(self.n, bool)
+                    for v in c.value:
                         m |= self._match(c.key, v)
                 elif c.kind == "value":
                     m = self._match(c.key, c.value)
@@ -232,8 +234,5 @@ class RowFilter:
                     np.logical_and(m, self.year <= hi, out=m)
                 else:
                     m = self.has.get(c.value, np.zeros(self.n, bool))
-                if negate:
-                    ok &= ~m
-                else:
-                    ok &= m
+                ok &= ~m if negate else m
         return ok
